@@ -1,0 +1,27 @@
+/* A fixed pool of worker threads that split loops. */
+#ifndef CVM_BASE_THREADPOOL_H
+#define CVM_BASE_THREADPOOL_H
+
+#include <stddef.h>
+
+#include "cvm/cvm.h"
+
+typedef struct cvm_threadpool cvm_threadpool;
+
+/* A pool with `threads` workers in all (the caller's thread counts as one). */
+cvm_status cvm_threadpool_create(int threads, cvm_threadpool **out);
+void cvm_threadpool_free(cvm_threadpool *p);
+int cvm_threadpool_size(const cvm_threadpool *p);
+
+typedef void (*cvm_range_fn)(void *arg, size_t begin, size_t end);
+
+/* Runs fn over [0, n) split into contiguous chunks of at least `grain` items,
+ * one chunk per thread, and returns when all are done.  p may be NULL
+ * (runs inline).  Not reentrant: fn must not call cvm_parallel_for on the same
+ * pool. */
+void cvm_parallel_for(cvm_threadpool *p, size_t n, size_t grain, cvm_range_fn fn, void *arg);
+
+/* Number of online CPUs (at least 1). */
+int cvm_cpu_count(void);
+
+#endif

@@ -1,0 +1,88 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "base/half.h"
+#include "base/status.h"
+#include "base/tensor.h"
+#include "base/threadpool.h"
+
+static void test_error_message(void **st)
+{
+    (void)st;
+    cvm_status s = cvm_errorf(CVM_E_PARSE, "bad %s at %d", "thing", 7);
+    assert_int_equal(s, CVM_E_PARSE);
+    assert_string_equal(cvm_last_error(), "bad thing at 7");
+    cvm_error_wrap(s, "loading x");
+    assert_string_equal(cvm_last_error(), "loading x: bad thing at 7");
+}
+
+static void test_tensor_create_limits(void **st)
+{
+    (void)st;
+    cvm_tensor *t = NULL;
+    int64_t dims[2] = {2, 3};
+    assert_int_equal(cvm_tensor_create(CVM_DTYPE_FLOAT32, 2, dims, &t), CVM_OK);
+    assert_int_equal(t->nbytes, 24);
+    assert_int_equal(cvm_tensor_numel(t), 6);
+    cvm_tensor_free(t);
+    int64_t huge[3] = {INT64_MAX / 2, 4, 4};
+    assert_int_equal(cvm_tensor_create(CVM_DTYPE_FLOAT32, 3, huge, &t), CVM_E_SHAPE);
+    assert_null(t);
+    int64_t neg[1] = {-1};
+    assert_int_equal(cvm_tensor_create(CVM_DTYPE_FLOAT32, 1, neg, &t), CVM_E_SHAPE);
+    assert_int_equal(cvm_tensor_create((cvm_dtype)99, 1, dims, &t), CVM_E_TYPE);
+    assert_true(strstr(cvm_last_error(), "dtype") != NULL);
+}
+
+static void test_half_roundtrip(void **st)
+{
+    (void)st;
+    /* Every finite half converts to float and back unchanged. */
+    for (uint32_t h = 0; h < 0x10000; h++) {
+        if ((h & 0x7c00) == 0x7c00)
+            continue;
+        float f = cvm_f16_to_f32((uint16_t)h);
+        assert_int_equal(cvm_f32_to_f16(f), h);
+    }
+    assert_int_equal(cvm_f32_to_f16(1.0f), 0x3c00);
+    assert_int_equal(cvm_f32_to_f16(65520.0f), 0x7c00);
+    assert_int_equal(cvm_f32_to_f16(1.0f + 1.0f / 2048), 0x3c00); /* tie to even */
+    assert_int_equal(cvm_f32_to_bf16(1.0f), 0x3f80);
+}
+
+static void sum_range(void *arg, size_t b, size_t e)
+{
+    int64_t *v = arg;
+    for (size_t i = b; i < e; i++)
+        v[i] = (int64_t)i * 2;
+}
+
+static void test_threadpool(void **st)
+{
+    (void)st;
+    cvm_threadpool *p;
+    assert_int_equal(cvm_threadpool_create(3, &p), CVM_OK);
+    int64_t v[1000];
+    for (int rep = 0; rep < 100; rep++) {
+        memset(v, 0, sizeof v);
+        cvm_parallel_for(p, 1000, 1, sum_range, v);
+        for (int i = 0; i < 1000; i++)
+            assert_int_equal(v[i], i * 2);
+    }
+    cvm_threadpool_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_error_message),
+        cmocka_unit_test(test_tensor_create_limits),
+        cmocka_unit_test(test_half_roundtrip),
+        cmocka_unit_test(test_threadpool),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
