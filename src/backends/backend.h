@@ -14,6 +14,7 @@
 #include "base/tensor.h"
 #include "base/threadpool.h"
 #include "graph/graph.h"
+#include "graph/schema.h" /* cvm_node_error, cvm_norm_axis, broadcasting */
 
 typedef struct cvm_kernel_ctx {
     const cvm_node *node;

@@ -96,14 +96,16 @@ cvm_status cvm_threadpool_create(int threads, cvm_threadpool **out)
         }
         for (int i = 1; i < threads; i++) {
             worker_arg *wa = malloc(sizeof *wa);
+            if (wa) {
+                wa->p = p;
+                wa->index = i;
+            }
             if (!wa || pthread_create(&p->threads[i - 1], NULL, worker_main, wa) != 0) {
                 free(wa);
                 p->size = i; /* free joins only the threads that started */
                 cvm_threadpool_free(p);
                 return cvm_errorf(CVM_E_NOMEM, "could not start worker thread %d", i);
             }
-            wa->p = p;
-            wa->index = i;
         }
     }
     *out = p;

@@ -45,8 +45,17 @@ static void free_all(cvm_tensor **t, int n)
     }
 }
 
+#define CVM_DEFAULT_MAX_TENSOR_BYTES ((size_t)1 << 32)
+
 cvm_status cvm_node_eval(const cvm_node *node, int opset, int n_in, const cvm_tensor *const *in,
                          int n_out, cvm_tensor **out, cvm_threadpool *pool)
+{
+    return cvm_node_eval_limited(node, opset, n_in, in, n_out, out, pool, CVM_DEFAULT_MAX_TENSOR_BYTES);
+}
+
+cvm_status cvm_node_eval_limited(const cvm_node *node, int opset, int n_in,
+                                 const cvm_tensor *const *in, int n_out, cvm_tensor **out,
+                                 cvm_threadpool *pool, size_t max_bytes)
 {
     const cvm_op_schema *s = cvm_schema_find(node->domain, node->op_type);
     if (!s)
@@ -97,8 +106,18 @@ cvm_status cvm_node_eval(const cvm_node *node, int opset, int n_in, const cvm_te
             goto done;
     }
     for (int i = 0; i < n_out; i++) {
+        size_t nb;
         if (!hp[i])
             continue;
+        if (!cvm_shape_nbytes(hdr[i].dtype, hdr[i].ndim, hdr[i].dims, &nb)) {
+            st = cvm_node_error(node, CVM_E_SHAPE, "output %d has an invalid shape or dtype", i);
+            goto done;
+        }
+        if (max_bytes && nb > max_bytes) {
+            st = cvm_node_error(node, CVM_E_LIMIT, "output %d would take %zu bytes, over the %zu-byte limit",
+                                i, nb, max_bytes);
+            goto done;
+        }
         st = cvm_tensor_create(hdr[i].dtype, hdr[i].ndim, hdr[i].dims, &out[i]);
         if (st != CVM_OK)
             goto done;

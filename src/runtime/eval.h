@@ -17,6 +17,12 @@
 cvm_status cvm_node_eval(const cvm_node *node, int opset, int n_in, const cvm_tensor *const *in,
                          int n_out, cvm_tensor **out, cvm_threadpool *pool);
 
+/* As cvm_node_eval, refusing any output larger than max_bytes (0 = no limit)
+ * before allocating it. */
+cvm_status cvm_node_eval_limited(const cvm_node *node, int opset, int n_in,
+                                 const cvm_tensor *const *in, int n_out, cvm_tensor **out,
+                                 cvm_threadpool *pool, size_t max_bytes);
+
 /* Runs the schema's infer on `in` into the header-only tensors out[] (data
  * untouched), checking input counts first.  Returns CVM_E_DYNAMIC unchanged. */
 cvm_status cvm_node_infer(const cvm_op_schema *s, const cvm_node *node, int opset, int n_in,

@@ -1,14 +1,43 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "commands.h"
 #include "cvm/cvm.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: cvm COMMAND [ARGS]\n"
+            "\n"
+            "commands:\n"
+            "  run MODEL.onnx [--input NAME=FILE.npy]... [--shape NAME=D0xD1x...]... [--out DIR]\n"
+            "                 [--threads N] [--runs K] [--no-optimize]\n"
+            "                 run a raw ONNX graph; missing float inputs get the test pattern\n"
+            "                 ((c*97 + h*13 + w*7) %% 256) / 255\n"
+            "  ops            list the ONNX operators this build supports\n"
+            "  --version      print the version\n");
+}
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--version") == 0) {
-        printf("cvm %s\n", CVM_VERSION_STRING);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
     }
-    fprintf(stderr, "cvm: unknown command '%s'\n", argv[1]);
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("cvm %s\n", CVM_VERSION_STRING);
+        return 0;
+    }
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "ops") == 0)
+        return cmd_ops(argc - 1, argv + 1);
+    fprintf(stderr, "cvm: unknown command '%s'\n", cmd);
+    usage(stderr);
     return 2;
 }

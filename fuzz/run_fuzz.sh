@@ -1,0 +1,34 @@
+#!/bin/sh
+# Builds the libFuzzer targets with clang into build-fuzz and runs one.
+# Usage: fuzz/run_fuzz.sh TARGET [SECONDS] [extra libFuzzer flags...]
+#   e.g. fuzz/run_fuzz.sh onnx_loader 300
+# The seed corpus is fuzz/corpus/<target>/; new inputs go to
+# build-fuzz/corpus/<target>/ so the committed seeds stay small, and crashes
+# to build-fuzz/crashes/<target>/.
+set -eu
+if [ $# -lt 1 ]; then
+    echo "usage: $0 TARGET [SECONDS] [libFuzzer flags...]" >&2
+    exit 2
+fi
+target=${1#fuzz_}
+seconds=${2:-60}
+shift
+[ $# -gt 0 ] && shift
+root=$(cd "$(dirname "$0")/.." && pwd)
+build="$root/build-fuzz"
+jobs=${CVM_FUZZ_JOBS:-2}
+
+CC=${CC:-clang} cmake -S "$root" -B "$build" -DCVM_FUZZ=ON -DCVM_TESTS=OFF \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$jobs" --target "fuzz_$target"
+
+seeds="$root/fuzz/corpus/$target"
+work="$build/corpus/$target"
+crashes="$build/crashes/$target"
+mkdir -p "$work" "$crashes"
+set -- -max_total_time="$seconds" -artifact_prefix="$crashes/" -print_final_stats=1 \
+    -rss_limit_mb=2048 -timeout=10 "$@"
+if [ -d "$seeds" ]; then
+    exec "$build/fuzz_$target" "$@" "$work" "$seeds"
+fi
+exec "$build/fuzz_$target" "$@" "$work"

@@ -1,0 +1,434 @@
+/* Conv and ConvTranspose on the shared GEMM core.
+ *
+ * Conv: per image and group, Y[Mg, OUT] = W[Mg, K] * cols[K, OUT] where
+ * cols is the im2col matrix.  The weights are packed once in prepare(); the
+ * columns are never materialised whole: the GEMM asks for one K x NC block
+ * at a time and the packer below gathers it straight from the image into
+ * the micro-kernel's panel layout.  1x1 stride-1 unpadded convolutions read
+ * the image as the B matrix directly, and depthwise convolutions (one input
+ * channel per group) use a direct loop, since as GEMMs they would be 1-row. */
+#include <string.h>
+
+#include "backends/cpu/gemm_f32.h"
+#include "backends/cpu/nn_kernels.h"
+#include "graph/shape_nn.h"
+
+typedef struct conv_state {
+    /* spatial geometry as 3-D (leading dims padded with extent 1) */
+    int64_t in[3], k[3], s[3], d[3], pb[3], out[3];
+    int64_t N, C, M, G, Cg, Mg, K, IN, OUT, KK;
+    int depthwise, pointwise, slots;
+    const cvm_gemm_kernel *kern;
+    float *packed;        /* G packed weight blocks, or NULL when W is not constant */
+    size_t packed_stride; /* floats per group */
+    size_t gemm_scratch;  /* bytes of GEMM scratch at the start of c->scratch */
+} conv_state;
+
+void cvm_nn_free_state(void *state)
+{
+    if (!state)
+        return;
+    conv_state *s = state;
+    free(s->packed);
+    free(s);
+}
+
+static void to3d(const cvm_nn_geom *g, conv_state *s)
+{
+    int off = 3 - g->nsp;
+    for (int i = 0; i < 3; i++) {
+        s->in[i] = s->k[i] = s->s[i] = s->d[i] = s->out[i] = 1;
+        s->pb[i] = 0;
+    }
+    for (int i = 0; i < g->nsp; i++) {
+        s->in[off + i] = g->in[i];
+        s->k[off + i] = g->k[i];
+        s->s[off + i] = g->s[i];
+        s->d[off + i] = g->d[i];
+        s->pb[off + i] = g->pb[i];
+        s->out[off + i] = g->out[i];
+    }
+    s->IN = s->in[0] * s->in[1] * s->in[2];
+    s->OUT = s->out[0] * s->out[1] * s->out[2];
+    s->KK = s->k[0] * s->k[1] * s->k[2];
+}
+
+static cvm_status need_f32(const cvm_kernel_ctx *c, int n)
+{
+    for (int i = 0; i < n && i < c->n_in; i++)
+        if (c->in[i] && c->in[i]->dtype != CVM_DTYPE_FLOAT32)
+            return cvm_node_error(c->node, CVM_E_UNSUPPORTED, "input %d has type %s; only float "
+                                  "types are supported", i, cvm_dtype_name(c->in[i]->dtype));
+    return CVM_OK;
+}
+
+/* ------------------------------------------------------------------ Conv */
+
+cvm_status cvm_nn_conv_prepare(const cvm_kernel_ctx *c, void **state, size_t *scratch)
+{
+    const cvm_tensor *x = c->in[0], *w = c->in[1];
+    CVM_TRY(need_f32(c, 3));
+    int nsp = x->ndim - 2;
+    cvm_nn_geom g;
+    CVM_TRY(cvm_nn_window_geom(c->node, nsp, x->dims + 2, w->dims + 2, 0, &g));
+    conv_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return cvm_node_error(c->node, CVM_E_NOMEM, "out of memory");
+    to3d(&g, s);
+    s->N = x->dims[0];
+    s->C = x->dims[1];
+    s->M = w->dims[0];
+    s->G = cvm_attr_int(c->node, "group", 1);
+    s->Cg = s->C / s->G;
+    s->Mg = s->M / s->G;
+    s->K = s->Cg * s->KK;
+    s->kern = cvm_gemm_kernel_best();
+    s->slots = cvm_gemm_slots(c->pool);
+    s->depthwise = s->Cg == 1 && s->G > 1 && nsp <= 2;
+    s->pointwise = s->KK == 1 && s->s[0] == 1 && s->s[1] == 1 && s->s[2] == 1 && s->pb[0] == 0 &&
+                   s->pb[1] == 0 && s->pb[2] == 0 && s->OUT == s->IN;
+    if (!s->depthwise) {
+        s->gemm_scratch = cvm_gemm_scratch_bytes(s->kern, s->slots);
+        *scratch = s->gemm_scratch;
+        if (w->data) {
+            size_t per = cvm_gemm_packed_a_size(s->kern, s->Mg, s->K);
+            int64_t total;
+            if (!cvm_nn_mul((int64_t)per, s->G, &total) || !cvm_nn_mul(total, 4, &total)) {
+                free(s);
+                return cvm_node_error(c->node, CVM_E_LIMIT, "packed weights too large");
+            }
+            s->packed = malloc((size_t)total > 0 ? (size_t)total : 1);
+            if (!s->packed) {
+                free(s);
+                return cvm_node_error(c->node, CVM_E_NOMEM, "out of memory packing weights");
+            }
+            s->packed_stride = per;
+            const float *wd = w->data;
+            for (int64_t gi = 0; gi < s->G; gi++)
+                cvm_gemm_prepack_a(s->kern, s->Mg, s->K, wd + gi * s->Mg * s->K, s->K, 1, 1.0f,
+                                   s->packed + gi * per);
+        }
+    }
+    *state = s;
+    return CVM_OK;
+}
+
+typedef struct conv_run {
+    const conv_state *s;
+    const float *x, *w, *bias;
+    float *y;
+} conv_run;
+
+static const float *conv_get_a(const void *vctx, int64_t b, int64_t m0, int64_t mc, int64_t k0,
+                               int64_t kc, float *buf)
+{
+    const conv_run *r = vctx;
+    const conv_state *s = r->s;
+    int64_t g = b % s->G;
+    if (s->packed)
+        return cvm_gemm_packed_a_block(s->kern, s->packed + g * s->packed_stride, s->Mg, k0, kc, m0);
+    cvm_gemm_pack_a(s->kern, r->w + g * s->Mg * s->K, s->K, 1, m0, mc, k0, kc, 1.0f, buf);
+    return buf;
+}
+
+/* Gathers im2col rows k0..k0+kc, columns n0..n0+nc into NR-wide panels. */
+static const float *conv_get_b(const void *vctx, int64_t b, int64_t k0, int64_t kc, int64_t n0,
+                               int64_t nc, float *buf)
+{
+    const conv_run *r = vctx;
+    const conv_state *s = r->s;
+    int64_t n = b / s->G, g = b % s->G;
+    const float *x = r->x + (n * s->C + g * s->Cg) * s->IN;
+    if (s->pointwise) {
+        cvm_gemm_pack_b(s->kern, x, s->IN, 1, k0, kc, n0, nc, 1.0f, buf);
+        return buf;
+    }
+    const int NR = s->kern->nr;
+    const int64_t D = s->in[0], H = s->in[1], W = s->in[2];
+    const int64_t OH = s->out[1], OW = s->out[2];
+    for (int64_t p = 0; p < nc; p += NR) {
+        int cols = nc - p < NR ? (int)(nc - p) : NR;
+        int64_t bd[32], bh[32], bw[32];
+        for (int j = 0; j < cols; j++) {
+            int64_t o = n0 + p + j;
+            int64_t ow = o % OW, t = o / OW;
+            int64_t oh = t % OH, od = t / OH;
+            bd[j] = od * s->s[0] - s->pb[0];
+            bh[j] = oh * s->s[1] - s->pb[1];
+            bw[j] = ow * s->s[2] - s->pb[2];
+        }
+        int one_row = bd[0] == bd[cols - 1] && bh[0] == bh[cols - 1];
+        float *dst = buf + p * kc;
+        int64_t kw = k0 % s->k[2], rest = k0 / s->k[2];
+        int64_t kh = rest % s->k[1];
+        rest /= s->k[1];
+        int64_t kd = rest % s->k[0], ci = rest / s->k[0];
+        for (int64_t k = 0; k < kc; k++) {
+            const float *xc = x + ci * s->IN;
+            int64_t dd = kd * s->d[0], dh = kh * s->d[1], dw = kw * s->d[2];
+            int j = 0;
+            if (one_row) {
+                int64_t id = bd[0] + dd, ih = bh[0] + dh;
+                if (id < 0 || id >= D || ih < 0 || ih >= H) {
+                    for (; j < cols; j++)
+                        dst[j] = 0.0f;
+                } else {
+                    const float *row = xc + (id * H + ih) * W;
+                    int64_t iw0 = bw[0] + dw;
+                    if (s->s[2] == 1 && iw0 >= 0 && iw0 + cols <= W) {
+                        memcpy(dst, row + iw0, (size_t)cols * sizeof(float));
+                        j = cols;
+                    } else
+                        for (; j < cols; j++) {
+                            int64_t iw = bw[j] + dw;
+                            dst[j] = iw >= 0 && iw < W ? row[iw] : 0.0f;
+                        }
+                }
+            } else {
+                for (; j < cols; j++) {
+                    int64_t id = bd[j] + dd, ih = bh[j] + dh, iw = bw[j] + dw;
+                    dst[j] = id >= 0 && id < D && ih >= 0 && ih < H && iw >= 0 && iw < W
+                                 ? xc[(id * H + ih) * W + iw]
+                                 : 0.0f;
+                }
+            }
+            for (; j < NR; j++)
+                dst[j] = 0.0f;
+            dst += NR;
+            if (++kw == s->k[2]) {
+                kw = 0;
+                if (++kh == s->k[1]) {
+                    kh = 0;
+                    if (++kd == s->k[0]) {
+                        kd = 0;
+                        ci++;
+                    }
+                }
+            }
+        }
+    }
+    return buf;
+}
+
+static float *conv_c_of(const void *vctx, int64_t b)
+{
+    const conv_run *r = vctx;
+    const conv_state *s = r->s;
+    int64_t n = b / s->G, g = b % s->G;
+    return r->y + (n * s->M + g * s->Mg) * s->OUT;
+}
+
+static const float *conv_bias_of(const void *vctx, int64_t b)
+{
+    const conv_run *r = vctx;
+    return r->bias ? r->bias + (b % r->s->G) * r->s->Mg : NULL;
+}
+
+/* Depthwise: one plane per (image, output channel). */
+static void depthwise_planes(void *arg, size_t begin, size_t end)
+{
+    const conv_run *r = arg;
+    const conv_state *s = r->s;
+    const int64_t H = s->in[1], W = s->in[2], OH = s->out[1], OW = s->out[2];
+    const int64_t KH = s->k[1], KW = s->k[2], sh = s->s[1], sw = s->s[2];
+    for (size_t pl = begin; pl < end; pl++) {
+        int64_t n = (int64_t)pl / s->M, oc = (int64_t)pl % s->M;
+        int64_t ic = oc / s->Mg;
+        const float *x = r->x + (n * s->C + ic) * s->IN;
+        const float *wk = r->w + oc * s->KK;
+        float *y = r->y + (n * s->M + oc) * s->OUT;
+        float bv = r->bias ? r->bias[oc] : 0.0f;
+        for (int64_t oh = 0; oh < OH; oh++) {
+            float *yr = y + oh * OW;
+            for (int64_t ow = 0; ow < OW; ow++)
+                yr[ow] = bv;
+            for (int64_t kh = 0; kh < KH; kh++) {
+                int64_t ih = oh * sh - s->pb[1] + kh * s->d[1];
+                if (ih < 0 || ih >= H)
+                    continue;
+                const float *xr = x + ih * W;
+                for (int64_t kw = 0; kw < KW; kw++) {
+                    float wv = wk[kh * KW + kw];
+                    int64_t off = kw * s->d[2] - s->pb[2];
+                    /* ow range with 0 <= ow*sw + off < W */
+                    int64_t lo = off < 0 ? (-off + sw - 1) / sw : 0;
+                    int64_t hi = W - 1 - off < 0 ? -1 : (W - 1 - off) / sw;
+                    if (hi > OW - 1)
+                        hi = OW - 1;
+                    if (sw == 1) {
+                        const float *xs = xr + off;
+                        for (int64_t ow = lo; ow <= hi; ow++)
+                            yr[ow] += wv * xs[ow];
+                    } else {
+                        for (int64_t ow = lo; ow <= hi; ow++)
+                            yr[ow] += wv * xr[ow * sw + off];
+                    }
+                }
+            }
+        }
+    }
+}
+
+cvm_status cvm_nn_conv_run(const cvm_kernel_ctx *c)
+{
+    const conv_state *s = c->state;
+    conv_run r = {s, c->in[0]->data, c->in[1]->data,
+                  c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL, c->out[0]->data};
+    if (s->N == 0 || s->M == 0 || s->OUT == 0)
+        return CVM_OK;
+    if (s->depthwise) {
+        cvm_parallel_for(c->pool, (size_t)(s->N * s->M), 1, depthwise_planes, &r);
+        return CVM_OK;
+    }
+    cvm_gemm_op op = {.kern = s->kern, .M = s->Mg, .N = s->OUT, .K = s->K, .batch = s->N * s->G,
+                      .get_a = conv_get_a, .get_b = conv_get_b, .ctx = &r, .c_of = conv_c_of,
+                      .ldc = s->OUT, .bias_of = conv_bias_of};
+    cvm_gemm_run(&op, c->pool, c->scratch, s->slots);
+    return CVM_OK;
+}
+
+/* --------------------------------------------------------- ConvTranspose */
+
+/* Per image and group: cols[Mg*KK, IN] = W_g^T[Mg*KK, Cg] * X_g[Cg, IN], then
+ * each column entry is added into the output position it lands on (col2im). */
+
+cvm_status cvm_nn_convt_prepare(const cvm_kernel_ctx *c, void **state, size_t *scratch)
+{
+    const cvm_tensor *x = c->in[0], *w = c->in[1];
+    CVM_TRY(need_f32(c, 3));
+    int nsp = x->ndim - 2;
+    cvm_nn_geom g;
+    CVM_TRY(cvm_nn_convtranspose_geom(c->node, nsp, x->dims + 2, w->dims + 2, &g));
+    conv_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return cvm_node_error(c->node, CVM_E_NOMEM, "out of memory");
+    to3d(&g, s);
+    s->N = x->dims[0];
+    s->C = x->dims[1];
+    s->G = cvm_attr_int(c->node, "group", 1);
+    s->Cg = s->C / s->G;
+    s->Mg = w->dims[1];
+    s->M = s->Mg * s->G;
+    s->K = s->Cg;
+    s->kern = cvm_gemm_kernel_best();
+    s->slots = cvm_gemm_slots(c->pool);
+    int64_t rows, cols_floats, bytes;
+    if (!cvm_nn_mul(s->Mg, s->KK, &rows) || !cvm_nn_mul(rows, s->IN, &cols_floats) ||
+        !cvm_nn_mul(cols_floats, 4, &bytes) || bytes > ((int64_t)1 << 40)) {
+        free(s);
+        return cvm_node_error(c->node, CVM_E_LIMIT, "column buffer too large");
+    }
+    s->gemm_scratch = (cvm_gemm_scratch_bytes(s->kern, s->slots) + 63) / 64 * 64;
+    *scratch = s->gemm_scratch + (size_t)bytes;
+    if (w->data) {
+        size_t per = cvm_gemm_packed_a_size(s->kern, rows, s->K);
+        int64_t total;
+        if (!cvm_nn_mul((int64_t)per, s->G * 4, &total)) {
+            free(s);
+            return cvm_node_error(c->node, CVM_E_LIMIT, "packed weights too large");
+        }
+        s->packed = malloc((size_t)total > 0 ? (size_t)total : 1);
+        if (!s->packed) {
+            free(s);
+            return cvm_node_error(c->node, CVM_E_NOMEM, "out of memory packing weights");
+        }
+        s->packed_stride = per;
+        const float *wd = w->data;
+        for (int64_t gi = 0; gi < s->G; gi++)
+            cvm_gemm_prepack_a(s->kern, rows, s->K, wd + gi * s->Cg * rows, 1, rows, 1.0f,
+                               s->packed + gi * per);
+    }
+    *state = s;
+    return CVM_OK;
+}
+
+typedef struct convt_run {
+    const conv_state *s;
+    const float *x, *w, *bias;
+    float *y, *cols;
+    int64_t n, g;
+} convt_run;
+
+static const float *convt_get_a(const void *vctx, int64_t b, int64_t m0, int64_t mc, int64_t k0,
+                                int64_t kc, float *buf)
+{
+    const convt_run *r = vctx;
+    const conv_state *s = r->s;
+    (void)b;
+    int64_t rows = s->Mg * s->KK;
+    if (s->packed)
+        return cvm_gemm_packed_a_block(s->kern, s->packed + r->g * s->packed_stride, rows, k0, kc, m0);
+    cvm_gemm_pack_a(s->kern, r->w + r->g * s->Cg * rows, 1, rows, m0, mc, k0, kc, 1.0f, buf);
+    return buf;
+}
+
+static const float *convt_get_b(const void *vctx, int64_t b, int64_t k0, int64_t kc, int64_t n0,
+                                int64_t nc, float *buf)
+{
+    const convt_run *r = vctx;
+    const conv_state *s = r->s;
+    (void)b;
+    const float *x = r->x + (r->n * s->C + r->g * s->Cg) * s->IN;
+    cvm_gemm_pack_b(s->kern, x, s->IN, 1, k0, kc, n0, nc, 1.0f, buf);
+    return buf;
+}
+
+static float *convt_c_of(const void *vctx, int64_t b)
+{
+    (void)b;
+    return ((const convt_run *)vctx)->cols;
+}
+
+static void col2im_channels(void *arg, size_t begin, size_t end)
+{
+    const convt_run *r = arg;
+    const conv_state *s = r->s;
+    const int64_t D = s->in[0], H = s->in[1], W = s->in[2];
+    const int64_t OD = s->out[0], OH = s->out[1], OW = s->out[2];
+    for (size_t co = begin; co < end; co++) {
+        int64_t oc = r->g * s->Mg + (int64_t)co;
+        float *y = r->y + (r->n * s->M + oc) * s->OUT;
+        float bv = r->bias ? r->bias[oc] : 0.0f;
+        for (int64_t i = 0; i < s->OUT; i++)
+            y[i] = bv;
+        const float *col = r->cols + (int64_t)co * s->KK * s->IN;
+        for (int64_t kd = 0; kd < s->k[0]; kd++)
+            for (int64_t kh = 0; kh < s->k[1]; kh++)
+                for (int64_t kw = 0; kw < s->k[2]; kw++, col += s->IN)
+                    for (int64_t id = 0; id < D; id++) {
+                        int64_t od = id * s->s[0] - s->pb[0] + kd * s->d[0];
+                        if (od < 0 || od >= OD)
+                            continue;
+                        for (int64_t ih = 0; ih < H; ih++) {
+                            int64_t oh = ih * s->s[1] - s->pb[1] + kh * s->d[1];
+                            if (oh < 0 || oh >= OH)
+                                continue;
+                            const float *cr = col + (id * H + ih) * W;
+                            float *yr = y + (od * OH + oh) * OW;
+                            for (int64_t iw = 0; iw < W; iw++) {
+                                int64_t ow = iw * s->s[2] - s->pb[2] + kw * s->d[2];
+                                if (ow >= 0 && ow < OW)
+                                    yr[ow] += cr[iw];
+                            }
+                        }
+                    }
+    }
+}
+
+cvm_status cvm_nn_convt_run(const cvm_kernel_ctx *c)
+{
+    const conv_state *s = c->state;
+    convt_run r = {s, c->in[0]->data, c->in[1]->data,
+                   c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL, c->out[0]->data,
+                   (float *)((char *)c->scratch + s->gemm_scratch), 0, 0};
+    int64_t rows = s->Mg * s->KK;
+    for (r.n = 0; r.n < s->N; r.n++)
+        for (r.g = 0; r.g < s->G; r.g++) {
+            cvm_gemm_op op = {.kern = s->kern, .M = rows, .N = s->IN, .K = s->K, .batch = 1,
+                              .get_a = convt_get_a, .get_b = convt_get_b, .ctx = &r,
+                              .c_of = convt_c_of, .ldc = s->IN};
+            cvm_gemm_run(&op, c->pool, c->scratch, s->slots);
+            cvm_parallel_for(c->pool, (size_t)s->Mg, 1, col2im_channels, &r);
+        }
+    return CVM_OK;
+}

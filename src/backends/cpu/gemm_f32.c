@@ -1,0 +1,538 @@
+#include "backends/cpu/gemm_f32.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CVM_GEMM_X86 1
+#endif
+
+/* ------------------------------------------------------------ reference */
+
+void cvm_sgemm_ref(int64_t M, int64_t N, int64_t K, float alpha, const float *a, int64_t rsa,
+                   int64_t csa, const float *b, int64_t rsb, int64_t csb, float beta, float *c,
+                   int64_t ldc)
+{
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t n = 0; n < N; n++) {
+            float s = 0.0f;
+            for (int64_t k = 0; k < K; k++)
+                s += a[m * rsa + k * csa] * b[k * rsb + n * csb];
+            float v = alpha * s;
+            if (beta != 0.0f)
+                v += beta * c[m * ldc + n];
+            c[m * ldc + n] = v;
+        }
+}
+
+/* --------------------------------------------------------- micro-kernels */
+
+/* Writes the mr x nr corner of a computed tile t (row stride NR) into C. */
+static void store_tile(const float *t, int NR, float *c, int64_t ldc, int mr, int nr, int acc,
+                       const float *bias)
+{
+    for (int r = 0; r < mr; r++) {
+        float *cr = c + r * ldc;
+        const float *tr = t + r * NR;
+        if (acc)
+            for (int j = 0; j < nr; j++)
+                cr[j] += tr[j];
+        else {
+            float bv = bias ? bias[r] : 0.0f;
+            for (int j = 0; j < nr; j++)
+                cr[j] = tr[j] + bv;
+        }
+    }
+}
+
+/* Portable kernel: plain loops over a small accumulator the compiler keeps
+ * in vector registers. */
+#define G_MR 4
+#define G_NR 16
+static void ukr_generic(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int mr,
+                        int nr, int acc, const float *bias)
+{
+    float t[G_MR * G_NR];
+    for (int i = 0; i < G_MR * G_NR; i++)
+        t[i] = 0.0f;
+    for (int64_t k = 0; k < kc; k++) {
+        for (int r = 0; r < G_MR; r++) {
+            float av = a[r];
+            for (int j = 0; j < G_NR; j++)
+                t[r * G_NR + j] += av * b[j];
+        }
+        a += G_MR;
+        b += G_NR;
+    }
+    store_tile(t, G_NR, c, ldc, mr, nr, acc, bias);
+}
+
+#ifdef CVM_GEMM_X86
+
+/* AVX2: 6 rows x 16 columns = 12 ymm accumulators. */
+__attribute__((target("avx2,fma"))) static void ukr_avx2(int64_t kc, const float *a,
+                                                         const float *b, float *c, int64_t ldc,
+                                                         int mr, int nr, int acc,
+                                                         const float *bias)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int64_t k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        __m256 av;
+        av = _mm256_broadcast_ss(a + 0);
+        c00 = _mm256_fmadd_ps(av, b0, c00);
+        c01 = _mm256_fmadd_ps(av, b1, c01);
+        av = _mm256_broadcast_ss(a + 1);
+        c10 = _mm256_fmadd_ps(av, b0, c10);
+        c11 = _mm256_fmadd_ps(av, b1, c11);
+        av = _mm256_broadcast_ss(a + 2);
+        c20 = _mm256_fmadd_ps(av, b0, c20);
+        c21 = _mm256_fmadd_ps(av, b1, c21);
+        av = _mm256_broadcast_ss(a + 3);
+        c30 = _mm256_fmadd_ps(av, b0, c30);
+        c31 = _mm256_fmadd_ps(av, b1, c31);
+        av = _mm256_broadcast_ss(a + 4);
+        c40 = _mm256_fmadd_ps(av, b0, c40);
+        c41 = _mm256_fmadd_ps(av, b1, c41);
+        av = _mm256_broadcast_ss(a + 5);
+        c50 = _mm256_fmadd_ps(av, b0, c50);
+        c51 = _mm256_fmadd_ps(av, b1, c51);
+        a += 6;
+        b += 16;
+    }
+    if (mr == 6 && nr == 16) {
+#define AVX2_ROW(r, x0, x1)                                                      \
+    do {                                                                         \
+        float *cr = c + (r) * ldc;                                               \
+        if (acc) {                                                               \
+            x0 = _mm256_add_ps(x0, _mm256_loadu_ps(cr));                         \
+            x1 = _mm256_add_ps(x1, _mm256_loadu_ps(cr + 8));                     \
+        } else if (bias) {                                                       \
+            __m256 bv = _mm256_broadcast_ss(bias + (r));                         \
+            x0 = _mm256_add_ps(x0, bv);                                          \
+            x1 = _mm256_add_ps(x1, bv);                                          \
+        }                                                                        \
+        _mm256_storeu_ps(cr, x0);                                                \
+        _mm256_storeu_ps(cr + 8, x1);                                            \
+    } while (0)
+        AVX2_ROW(0, c00, c01);
+        AVX2_ROW(1, c10, c11);
+        AVX2_ROW(2, c20, c21);
+        AVX2_ROW(3, c30, c31);
+        AVX2_ROW(4, c40, c41);
+        AVX2_ROW(5, c50, c51);
+#undef AVX2_ROW
+        return;
+    }
+    float t[6 * 16];
+    _mm256_storeu_ps(t + 0, c00);
+    _mm256_storeu_ps(t + 8, c01);
+    _mm256_storeu_ps(t + 16, c10);
+    _mm256_storeu_ps(t + 24, c11);
+    _mm256_storeu_ps(t + 32, c20);
+    _mm256_storeu_ps(t + 40, c21);
+    _mm256_storeu_ps(t + 48, c30);
+    _mm256_storeu_ps(t + 56, c31);
+    _mm256_storeu_ps(t + 64, c40);
+    _mm256_storeu_ps(t + 72, c41);
+    _mm256_storeu_ps(t + 80, c50);
+    _mm256_storeu_ps(t + 88, c51);
+    store_tile(t, 16, c, ldc, mr, nr, acc, bias);
+}
+
+/* AVX-512: 8 rows x 32 columns = 16 zmm accumulators; B is read once per k
+ * step and reused by 8 broadcasts.  Edges use masked loads and stores. */
+__attribute__((target("avx512f"))) static void ukr_avx512(int64_t kc, const float *a,
+                                                          const float *b, float *c, int64_t ldc,
+                                                          int mr, int nr, int acc,
+                                                          const float *bias)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    __m512 c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+#define AVX512_STEP(r, x0, x1)                 \
+    do {                                       \
+        __m512 av = _mm512_set1_ps(a[r]);      \
+        x0 = _mm512_fmadd_ps(av, b0, x0);      \
+        x1 = _mm512_fmadd_ps(av, b1, x1);      \
+    } while (0)
+    for (int64_t k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+        AVX512_STEP(0, c00, c01);
+        AVX512_STEP(1, c10, c11);
+        AVX512_STEP(2, c20, c21);
+        AVX512_STEP(3, c30, c31);
+        AVX512_STEP(4, c40, c41);
+        AVX512_STEP(5, c50, c51);
+        AVX512_STEP(6, c60, c61);
+        AVX512_STEP(7, c70, c71);
+        a += 8;
+        b += 32;
+    }
+#undef AVX512_STEP
+    __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1u);
+    __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF
+                            : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1u) : (__mmask16)0;
+#define AVX512_ROW(r, x0, x1)                                                    \
+    do {                                                                         \
+        if ((r) < mr) {                                                          \
+            float *cr = c + (r) * ldc;                                           \
+            if (acc) {                                                           \
+                x0 = _mm512_add_ps(x0, _mm512_maskz_loadu_ps(m0, cr));           \
+                x1 = _mm512_add_ps(x1, _mm512_maskz_loadu_ps(m1, cr + 16));      \
+            } else if (bias) {                                                   \
+                __m512 bv = _mm512_set1_ps(bias[r]);                             \
+                x0 = _mm512_add_ps(x0, bv);                                      \
+                x1 = _mm512_add_ps(x1, bv);                                      \
+            }                                                                    \
+            _mm512_mask_storeu_ps(cr, m0, x0);                                   \
+            _mm512_mask_storeu_ps(cr + 16, m1, x1);                              \
+        }                                                                        \
+    } while (0)
+    AVX512_ROW(0, c00, c01);
+    AVX512_ROW(1, c10, c11);
+    AVX512_ROW(2, c20, c21);
+    AVX512_ROW(3, c30, c31);
+    AVX512_ROW(4, c40, c41);
+    AVX512_ROW(5, c50, c51);
+    AVX512_ROW(6, c60, c61);
+    AVX512_ROW(7, c70, c71);
+#undef AVX512_ROW
+}
+#endif
+
+static const cvm_gemm_kernel k_generic = {"generic", G_MR, G_NR, ukr_generic};
+#ifdef CVM_GEMM_X86
+static const cvm_gemm_kernel k_avx2 = {"avx2", 6, 16, ukr_avx2};
+static const cvm_gemm_kernel k_avx512 = {"avx512", 8, 32, ukr_avx512};
+#endif
+
+const cvm_gemm_kernel *cvm_gemm_kernel_named(const char *name)
+{
+    if (strcmp(name, "generic") == 0)
+        return &k_generic;
+#ifdef CVM_GEMM_X86
+    __builtin_cpu_init();
+    if (strcmp(name, "avx2") == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return &k_avx2;
+    if (strcmp(name, "avx512") == 0 && __builtin_cpu_supports("avx512f"))
+        return &k_avx512;
+#endif
+    return NULL;
+}
+
+const cvm_gemm_kernel *cvm_gemm_kernel_best(void)
+{
+    /* Races here are benign: every thread computes the same answer. */
+    static const cvm_gemm_kernel *volatile best;
+    const cvm_gemm_kernel *k = best;
+    if (k)
+        return k;
+    k = cvm_gemm_kernel_named("avx512");
+    if (!k)
+        k = cvm_gemm_kernel_named("avx2");
+    if (!k)
+        k = &k_generic;
+    best = k;
+    return k;
+}
+
+/* --------------------------------------------------------------- packing */
+
+void cvm_gemm_pack_a(const cvm_gemm_kernel *kern, const float *a, int64_t rs, int64_t cs,
+                     int64_t m0, int64_t mc, int64_t k0, int64_t kc, float alpha, float *dst)
+{
+    const int MR = kern->mr;
+    for (int64_t p = 0; p < mc; p += MR) {
+        int rows = mc - p < MR ? (int)(mc - p) : MR;
+        const float *src = a + (m0 + p) * rs + k0 * cs;
+        if (cs == 1 && alpha == 1.0f) {
+            for (int64_t k = 0; k < kc; k++) {
+                int r = 0;
+                for (; r < rows; r++)
+                    dst[r] = src[r * rs + k];
+                for (; r < MR; r++)
+                    dst[r] = 0.0f;
+                dst += MR;
+            }
+        } else {
+            for (int64_t k = 0; k < kc; k++) {
+                int r = 0;
+                for (; r < rows; r++)
+                    dst[r] = alpha * src[r * rs + k * cs];
+                for (; r < MR; r++)
+                    dst[r] = 0.0f;
+                dst += MR;
+            }
+        }
+    }
+}
+
+void cvm_gemm_pack_b(const cvm_gemm_kernel *kern, const float *b, int64_t rs, int64_t cs,
+                     int64_t k0, int64_t kc, int64_t n0, int64_t nc, float alpha, float *dst)
+{
+    const int NR = kern->nr;
+    for (int64_t p = 0; p < nc; p += NR) {
+        int cols = nc - p < NR ? (int)(nc - p) : NR;
+        const float *src = b + k0 * rs + (n0 + p) * cs;
+        for (int64_t k = 0; k < kc; k++) {
+            const float *s = src + k * rs;
+            int j = 0;
+            if (cs == 1) {
+                if (alpha == 1.0f) {
+                    memcpy(dst, s, (size_t)cols * sizeof(float));
+                    j = cols;
+                } else
+                    for (; j < cols; j++)
+                        dst[j] = alpha * s[j];
+            } else
+                for (; j < cols; j++)
+                    dst[j] = alpha * s[j * cs];
+            for (; j < NR; j++)
+                dst[j] = 0.0f;
+            dst += NR;
+        }
+    }
+}
+
+static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+size_t cvm_gemm_packed_a_size(const cvm_gemm_kernel *kern, int64_t M, int64_t K)
+{
+    return (size_t)(round_up(M, kern->mr) * (K > 0 ? K : 1));
+}
+
+size_t cvm_gemm_packed_b_size(const cvm_gemm_kernel *kern, int64_t K, int64_t N)
+{
+    return (size_t)(round_up(N, kern->nr) * (K > 0 ? K : 1));
+}
+
+/* Layout of a prepacked operand: K chunk by K chunk; within a chunk starting
+ * at k0 (length kc), panel p of the padded M (or N) extent starts at
+ * k0 * padded + p * kc * panel_width. */
+void cvm_gemm_prepack_a(const cvm_gemm_kernel *kern, int64_t M, int64_t K, const float *a,
+                        int64_t rs, int64_t cs, float alpha, float *dst)
+{
+    int64_t Mp = round_up(M, kern->mr);
+    for (int64_t k0 = 0; k0 < K; k0 += CVM_GEMM_KC) {
+        int64_t kc = K - k0 < CVM_GEMM_KC ? K - k0 : CVM_GEMM_KC;
+        cvm_gemm_pack_a(kern, a, rs, cs, 0, M, k0, kc, alpha, dst + k0 * Mp);
+    }
+}
+
+void cvm_gemm_prepack_b(const cvm_gemm_kernel *kern, int64_t K, int64_t N, const float *b,
+                        int64_t rs, int64_t cs, float alpha, float *dst)
+{
+    int64_t Np = round_up(N, kern->nr);
+    for (int64_t k0 = 0; k0 < K; k0 += CVM_GEMM_KC) {
+        int64_t kc = K - k0 < CVM_GEMM_KC ? K - k0 : CVM_GEMM_KC;
+        cvm_gemm_pack_b(kern, b, rs, cs, k0, kc, 0, N, alpha, dst + k0 * Np);
+    }
+}
+
+const float *cvm_gemm_packed_a_block(const cvm_gemm_kernel *kern, const float *packed, int64_t M,
+                                     int64_t k0, int64_t kc, int64_t m0)
+{
+    /* The m0 / mr whole panels before m0 each hold kc * mr floats. */
+    return packed + k0 * round_up(M, kern->mr) + m0 * kc;
+}
+
+const float *cvm_gemm_packed_b_block(const cvm_gemm_kernel *kern, const float *packed, int64_t N,
+                                     int64_t k0, int64_t kc, int64_t n0)
+{
+    return packed + k0 * round_up(N, kern->nr) + n0 * kc;
+}
+
+/* ---------------------------------------------------------------- driver */
+
+int cvm_gemm_slots(const cvm_threadpool *pool)
+{
+    int n = pool ? cvm_threadpool_size(pool) : cvm_cpu_count();
+    if (n < 1)
+        n = 1;
+    if (n > CVM_GEMM_MAX_SLOTS)
+        n = CVM_GEMM_MAX_SLOTS;
+    return n;
+}
+
+#define SLOT_FLOATS (CVM_GEMM_KC * (CVM_GEMM_NC + CVM_GEMM_MC) + 64)
+
+size_t cvm_gemm_scratch_bytes(const cvm_gemm_kernel *kern, int slots)
+{
+    (void)kern;
+    if (slots < 1)
+        slots = 1;
+    /* Panel widths never exceed 32, so NC and MC (multiples of 32) hold whole panels. */
+    return (size_t)slots * SLOT_FLOATS * sizeof(float) + 64;
+}
+
+typedef struct gemm_job {
+    const cvm_gemm_op *op;
+    float *scratch;
+    int slots;
+    int64_t nc;      /* columns per N tile */
+    int64_t ntiles;  /* N tiles per product */
+    int64_t msplit;  /* M parts per (product, N tile) */
+    int64_t items;
+} gemm_job;
+
+static void gemm_item(const gemm_job *j, float *bbuf, float *abuf, int64_t item)
+{
+    const cvm_gemm_op *op = j->op;
+    const int MR = op->kern->mr, NR = op->kern->nr;
+    int64_t ms = item % j->msplit;
+    int64_t rest = item / j->msplit;
+    int64_t tile = rest % j->ntiles;
+    int64_t b = rest / j->ntiles;
+    int64_t n0 = tile * j->nc;
+    int64_t nc = op->N - n0 < j->nc ? op->N - n0 : j->nc;
+    int64_t mpanels = (op->M + MR - 1) / MR;
+    int64_t m_lo = mpanels * ms / j->msplit * MR;
+    int64_t m_hi = mpanels * (ms + 1) / j->msplit * MR;
+    if (m_hi > op->M)
+        m_hi = op->M;
+    if (m_lo >= m_hi || nc <= 0)
+        return;
+    float *c = op->c_of(op->ctx, b);
+    const float *bias = op->bias_of && !op->accumulate ? op->bias_of(op->ctx, b) : NULL;
+    for (int64_t k0 = 0; k0 < op->K; k0 += CVM_GEMM_KC) {
+        int64_t kc = op->K - k0 < CVM_GEMM_KC ? op->K - k0 : CVM_GEMM_KC;
+        int acc = op->accumulate || k0 > 0;
+        const float *bp = op->get_b(op->ctx, b, k0, kc, n0, nc, bbuf);
+        for (int64_t m0 = m_lo; m0 < m_hi; m0 += CVM_GEMM_MC) {
+            int64_t mc = m_hi - m0 < CVM_GEMM_MC ? m_hi - m0 : CVM_GEMM_MC;
+            const float *ap = op->get_a(op->ctx, b, m0, mc, k0, kc, abuf);
+            for (int64_t i = 0; i < mc; i += MR) {
+                int mr = mc - i < MR ? (int)(mc - i) : MR;
+                const float *api = ap + i * kc;
+                const float *bi = bias ? bias + m0 + i : NULL;
+                float *crow = c + (m0 + i) * op->ldc + n0;
+                for (int64_t jn = 0; jn < nc; jn += NR) {
+                    int nr = nc - jn < NR ? (int)(nc - jn) : NR;
+                    op->kern->ukr(kc, api, bp + jn * kc, crow + jn, op->ldc, mr, nr, acc,
+                                  acc ? NULL : bi);
+                }
+            }
+        }
+    }
+}
+
+static void gemm_slot(void *arg, size_t begin, size_t end)
+{
+    const gemm_job *j = arg;
+    for (size_t s = begin; s < end; s++) {
+        float *base = j->scratch + s * SLOT_FLOATS;
+        float *bbuf = base;
+        float *abuf = base + (size_t)CVM_GEMM_KC * CVM_GEMM_NC;
+        int64_t lo = j->items * (int64_t)s / j->slots;
+        int64_t hi = j->items * (int64_t)(s + 1) / j->slots;
+        for (int64_t it = lo; it < hi; it++)
+            gemm_item(j, bbuf, abuf, it);
+    }
+}
+
+static void gemm_k0(const cvm_gemm_op *op)
+{
+    /* An empty sum: C is the bias (or zero), or unchanged when accumulating. */
+    if (op->accumulate)
+        return;
+    for (int64_t b = 0; b < op->batch; b++) {
+        float *c = op->c_of(op->ctx, b);
+        const float *bias = op->bias_of ? op->bias_of(op->ctx, b) : NULL;
+        for (int64_t m = 0; m < op->M; m++)
+            for (int64_t n = 0; n < op->N; n++)
+                c[m * op->ldc + n] = bias ? bias[m] : 0.0f;
+    }
+}
+
+void cvm_gemm_run(const cvm_gemm_op *op, cvm_threadpool *pool, void *scratch, int slots)
+{
+    if (op->M <= 0 || op->N <= 0 || op->batch <= 0)
+        return;
+    if (op->K <= 0) {
+        gemm_k0(op);
+        return;
+    }
+    int T = pool ? cvm_threadpool_size(pool) : 1;
+    if (T > slots)
+        T = slots;
+    if (T < 1)
+        T = 1;
+    const int MR = op->kern->mr, NR = op->kern->nr;
+    gemm_job j = {.op = op, .slots = T};
+    j.scratch = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    j.nc = CVM_GEMM_NC / NR * NR;
+    j.ntiles = (op->N + j.nc - 1) / j.nc;
+    /* Too few tiles to feed every worker: narrow the tiles, then split M. */
+    if (op->batch * j.ntiles < T) {
+        int64_t want = (T + op->batch - 1) / op->batch;
+        int64_t nc = round_up((op->N + want - 1) / want, NR);
+        if (nc < NR)
+            nc = NR;
+        j.nc = nc;
+        j.ntiles = (op->N + nc - 1) / nc;
+    }
+    j.msplit = 1;
+    if (op->batch * j.ntiles < T) {
+        int64_t mpanels = (op->M + MR - 1) / MR;
+        int64_t want = (T + op->batch * j.ntiles - 1) / (op->batch * j.ntiles);
+        j.msplit = want < mpanels ? want : mpanels;
+    }
+    j.items = op->batch * j.ntiles * j.msplit;
+    if (j.items < T)
+        j.slots = T = (int)j.items;
+    cvm_parallel_for(pool, (size_t)T, 1, gemm_slot, &j);
+}
+
+/* ------------------------------------------------------ strided wrapper */
+
+typedef struct strided_ctx {
+    const cvm_gemm_kernel *kern;
+    const float *a, *b;
+    int64_t rsa, csa, rsb, csb;
+    float *c;
+    const float *bias;
+} strided_ctx;
+
+static const float *strided_a(const void *vctx, int64_t batch, int64_t m0, int64_t mc, int64_t k0,
+                              int64_t kc, float *buf)
+{
+    const strided_ctx *s = vctx;
+    (void)batch;
+    cvm_gemm_pack_a(s->kern, s->a, s->rsa, s->csa, m0, mc, k0, kc, 1.0f, buf);
+    return buf;
+}
+
+static const float *strided_b(const void *vctx, int64_t batch, int64_t k0, int64_t kc, int64_t n0,
+                              int64_t nc, float *buf)
+{
+    const strided_ctx *s = vctx;
+    (void)batch;
+    cvm_gemm_pack_b(s->kern, s->b, s->rsb, s->csb, k0, kc, n0, nc, 1.0f, buf);
+    return buf;
+}
+
+static float *strided_c(const void *vctx, int64_t batch)
+{
+    (void)batch;
+    return ((const strided_ctx *)vctx)->c;
+}
+
+static const float *strided_bias(const void *vctx, int64_t batch)
+{
+    (void)batch;
+    return ((const strided_ctx *)vctx)->bias;
+}
+
+void cvm_sgemm_strided(const cvm_gemm_kernel *kern, int64_t M, int64_t N, int64_t K, const float *a,
+                       int64_t rsa, int64_t csa, const float *b, int64_t rsb, int64_t csb, float *c,
+                       int64_t ldc, const float *bias, int accumulate, cvm_threadpool *pool,
+                       void *scratch, int slots)
+{
+    strided_ctx s = {kern, a, b, rsa, csa, rsb, csb, c, bias};
+    cvm_gemm_op op = {.kern = kern, .M = M, .N = N, .K = K, .batch = 1, .get_a = strided_a,
+                      .get_b = strided_b, .ctx = &s, .c_of = strided_c, .ldc = ldc,
+                      .bias_of = strided_bias, .accumulate = accumulate};
+    cvm_gemm_run(&op, pool, scratch, slots);
+}

@@ -1,0 +1,109 @@
+/*
+ * The float32 GEMM core shared by Conv, ConvTranspose, MatMul and Gemm.
+ *
+ * C[M,N] (=|+=) A[M,K] * B[K,N] (+ per-row bias), computed Goto-style: K is
+ * cut into chunks of CVM_GEMM_KC, A into panels of kernel->mr rows and B into
+ * panels of kernel->nr columns, each stored contiguously ("packed") so that
+ * the micro-kernel streams both with unit stride.  Operands reach the driver
+ * through callbacks that return packed blocks, so that a constant operand can
+ * be packed once in prepare() (the callback just returns a pointer into it)
+ * and a convolution can pack its im2col columns straight from the image.
+ */
+#ifndef CVM_BACKENDS_CPU_GEMM_F32_H
+#define CVM_BACKENDS_CPU_GEMM_F32_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/threadpool.h"
+
+#define CVM_GEMM_KC 256 /* K chunk: packed panels are cut at multiples of this */
+#define CVM_GEMM_MC 128 /* rows of A packed at a time when A is not prepacked */
+#define CVM_GEMM_NC 256 /* columns of B packed at a time (per thread) */
+#define CVM_GEMM_MAX_SLOTS 64
+
+/* A register-blocked micro-kernel: computes the mr x nr tile
+ *   C = A_panel * B_panel (+ bias[r])   when acc == 0
+ *   C += A_panel * B_panel              when acc != 0
+ * where the panels hold kc steps of MR (resp. NR) values, zero padded, and
+ * only the top-left mr x nr corner (mr <= MR, nr <= NR) is stored. */
+typedef void (*cvm_gemm_ukr)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                             int mr, int nr, int acc, const float *bias);
+
+typedef struct cvm_gemm_kernel {
+    const char *name;
+    int mr, nr;
+    cvm_gemm_ukr ukr;
+} cvm_gemm_kernel;
+
+/* The fastest kernel this CPU supports (chosen once). */
+const cvm_gemm_kernel *cvm_gemm_kernel_best(void);
+/* "avx512", "avx2" or "generic"; NULL when unknown or unsupported here. */
+const cvm_gemm_kernel *cvm_gemm_kernel_named(const char *name);
+
+/* Plain triple loop, the reference the fast paths are tested against:
+ * C[m*ldc+n] = alpha * sum_k A(m,k) B(k,n) + beta * C[m*ldc+n], with
+ * A(m,k) = a[m*rsa + k*csa] and B(k,n) = b[k*rsb + n*csb].  beta == 0 ignores C. */
+void cvm_sgemm_ref(int64_t M, int64_t N, int64_t K, float alpha, const float *a, int64_t rsa,
+                   int64_t csa, const float *b, int64_t rsb, int64_t csb, float beta, float *c,
+                   int64_t ldc);
+
+/* Packing a strided matrix X(i,j) = x[i*rs + j*cs], scaled by alpha. */
+/* A block: rows m0..m0+mc, k k0..k0+kc into ceil(mc/mr) panels of kc*mr. */
+void cvm_gemm_pack_a(const cvm_gemm_kernel *kern, const float *a, int64_t rs, int64_t cs,
+                     int64_t m0, int64_t mc, int64_t k0, int64_t kc, float alpha, float *dst);
+/* B block: k k0..k0+kc, columns n0..n0+nc into ceil(nc/nr) panels of kc*nr. */
+void cvm_gemm_pack_b(const cvm_gemm_kernel *kern, const float *b, int64_t rs, int64_t cs,
+                     int64_t k0, int64_t kc, int64_t n0, int64_t nc, float alpha, float *dst);
+
+/* Whole-operand prepacking (for constant weights).  Sizes in floats. */
+size_t cvm_gemm_packed_a_size(const cvm_gemm_kernel *kern, int64_t M, int64_t K);
+size_t cvm_gemm_packed_b_size(const cvm_gemm_kernel *kern, int64_t K, int64_t N);
+void cvm_gemm_prepack_a(const cvm_gemm_kernel *kern, int64_t M, int64_t K, const float *a,
+                        int64_t rs, int64_t cs, float alpha, float *dst);
+void cvm_gemm_prepack_b(const cvm_gemm_kernel *kern, int64_t K, int64_t N, const float *b,
+                        int64_t rs, int64_t cs, float alpha, float *dst);
+/* The packed block of a prepacked operand that the driver asks for (m0/n0 are
+ * multiples of mr/nr, k0 a multiple of CVM_GEMM_KC). */
+const float *cvm_gemm_packed_a_block(const cvm_gemm_kernel *kern, const float *packed, int64_t M,
+                                     int64_t k0, int64_t kc, int64_t m0);
+const float *cvm_gemm_packed_b_block(const cvm_gemm_kernel *kern, const float *packed, int64_t N,
+                                     int64_t k0, int64_t kc, int64_t n0);
+
+/* Operand callbacks: return the packed block, either a pointer into
+ * prepacked data or `buf` after filling it (buf holds at least the block). */
+typedef const float *(*cvm_gemm_get_a)(const void *ctx, int64_t batch, int64_t m0, int64_t mc,
+                                       int64_t k0, int64_t kc, float *buf);
+typedef const float *(*cvm_gemm_get_b)(const void *ctx, int64_t batch, int64_t k0, int64_t kc,
+                                       int64_t n0, int64_t nc, float *buf);
+
+typedef struct cvm_gemm_op {
+    const cvm_gemm_kernel *kern;
+    int64_t M, N, K;
+    int64_t batch;               /* independent products, >= 1 */
+    cvm_gemm_get_a get_a;
+    cvm_gemm_get_b get_b;
+    const void *ctx;             /* passed to the callbacks */
+    /* Output of product b: c_of(ctx, b) with row stride ldc. */
+    float *(*c_of)(const void *ctx, int64_t batch);
+    int64_t ldc;
+    /* Per-row bias of product b (NULL: none).  Ignored when accumulate. */
+    const float *(*bias_of)(const void *ctx, int64_t batch);
+    int accumulate;              /* add to C instead of overwriting it */
+} cvm_gemm_op;
+
+/* Worker slots to size scratch for, given the pool a kernel will run on. */
+int cvm_gemm_slots(const cvm_threadpool *pool);
+/* Scratch bytes for `slots` concurrent workers. */
+size_t cvm_gemm_scratch_bytes(const cvm_gemm_kernel *kern, int slots);
+/* Runs op over the pool; scratch holds cvm_gemm_scratch_bytes(kern, slots). */
+void cvm_gemm_run(const cvm_gemm_op *op, cvm_threadpool *pool, void *scratch, int slots);
+
+/* Convenience for plain strided operands:
+ * C = A*B (+bias) or C += A*B, A(m,k) = a[m*rsa+k*csa], B(k,n) = b[k*rsb+n*csb]. */
+void cvm_sgemm_strided(const cvm_gemm_kernel *kern, int64_t M, int64_t N, int64_t K, const float *a,
+                       int64_t rsa, int64_t csa, const float *b, int64_t rsb, int64_t csb, float *c,
+                       int64_t ldc, const float *bias, int accumulate, cvm_threadpool *pool,
+                       void *scratch, int slots);
+
+#endif

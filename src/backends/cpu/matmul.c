@@ -1,0 +1,320 @@
+/* Gemm and MatMul.  float32 goes through the packed GEMM core (constant
+ * right-hand operands, i.e. weights, are packed once in prepare()); the
+ * integer types use a plain loop. */
+#include <string.h>
+
+#include "backends/cpu/gemm_f32.h"
+#include "backends/cpu/nn_kernels.h"
+
+typedef struct mm_state {
+    const cvm_gemm_kernel *kern;
+    int slots;
+    /* problem: batch products of [M,K] x [K,N] */
+    int64_t M, N, K, batch;
+    int nb;                                   /* broadcast batch rank */
+    int64_t bdims[CVM_MAX_DIMS];              /* output batch dims */
+    int64_t astr[CVM_MAX_DIMS], bstr[CVM_MAX_DIMS]; /* element strides per batch dim (0: broadcast) */
+    int64_t rsa, csa, rsb, csb;
+    float alpha;
+    float *packed_b;                          /* per B batch, or NULL */
+    size_t packed_b_stride;
+    int64_t b_batches;
+} mm_state;
+
+static void mm_free(mm_state *s)
+{
+    free(s->packed_b);
+    free(s);
+}
+
+void cvm_nn_mm_release(void *state)
+{
+    if (state)
+        mm_free(state);
+}
+
+typedef struct mm_run {
+    const mm_state *s;
+    const float *a, *b;
+    float *c;
+} mm_run;
+
+static void batch_offsets(const mm_state *s, int64_t b, int64_t *ao, int64_t *bo)
+{
+    int64_t a = 0, bb = 0;
+    for (int i = s->nb - 1; i >= 0; i--) {
+        int64_t pos = b % s->bdims[i];
+        b /= s->bdims[i];
+        a += pos * s->astr[i];
+        bb += pos * s->bstr[i];
+    }
+    *ao = a;
+    *bo = bb;
+}
+
+static const float *mm_get_a(const void *vctx, int64_t b, int64_t m0, int64_t mc, int64_t k0,
+                             int64_t kc, float *buf)
+{
+    const mm_run *r = vctx;
+    const mm_state *s = r->s;
+    int64_t ao, bo;
+    batch_offsets(s, b, &ao, &bo);
+    cvm_gemm_pack_a(s->kern, r->a + ao, s->rsa, s->csa, m0, mc, k0, kc, 1.0f, buf);
+    return buf;
+}
+
+static const float *mm_get_b(const void *vctx, int64_t b, int64_t k0, int64_t kc, int64_t n0,
+                             int64_t nc, float *buf)
+{
+    const mm_run *r = vctx;
+    const mm_state *s = r->s;
+    int64_t ao, bo;
+    batch_offsets(s, b, &ao, &bo);
+    if (s->packed_b) {
+        int64_t kn = s->K * s->N;
+        int64_t bi = kn > 0 ? bo / kn : 0;
+        return cvm_gemm_packed_b_block(s->kern, s->packed_b + bi * s->packed_b_stride, s->N, k0, kc,
+                                       n0);
+    }
+    cvm_gemm_pack_b(s->kern, r->b + bo, s->rsb, s->csb, k0, kc, n0, nc, s->alpha, buf);
+    return buf;
+}
+
+static float *mm_c_of(const void *vctx, int64_t b)
+{
+    const mm_run *r = vctx;
+    return r->c + b * r->s->M * r->s->N;
+}
+
+static cvm_status pack_b_if_const(const cvm_kernel_ctx *c, mm_state *s, const cvm_tensor *bt)
+{
+    if (!bt->data)
+        return CVM_OK;
+    size_t per = cvm_gemm_packed_b_size(s->kern, s->K, s->N);
+    int64_t bytes;
+    if (!cvm_nn_mul((int64_t)per, s->b_batches, &bytes) || !cvm_nn_mul(bytes, 4, &bytes))
+        return cvm_node_error(c->node, CVM_E_LIMIT, "packed operand too large");
+    s->packed_b = malloc(bytes > 0 ? (size_t)bytes : 1);
+    if (!s->packed_b)
+        return cvm_node_error(c->node, CVM_E_NOMEM, "out of memory packing an operand");
+    s->packed_b_stride = per;
+    const float *bd = bt->data;
+    for (int64_t i = 0; i < s->b_batches; i++)
+        cvm_gemm_prepack_b(s->kern, s->K, s->N, bd + i * s->K * s->N, s->rsb, s->csb, s->alpha,
+                           s->packed_b + i * per);
+    return CVM_OK;
+}
+
+/* ------------------------------------------------------------------ MatMul */
+
+cvm_status cvm_nn_matmul_prepare(const cvm_kernel_ctx *c, void **state, size_t *scratch)
+{
+    const cvm_tensor *a = c->in[0], *b = c->in[1];
+    if (a->dtype != CVM_DTYPE_FLOAT32) {
+        if (a->dtype != CVM_DTYPE_INT32 && a->dtype != CVM_DTYPE_INT64 &&
+            a->dtype != CVM_DTYPE_UINT32 && a->dtype != CVM_DTYPE_UINT64)
+            return cvm_node_error(c->node, CVM_E_UNSUPPORTED, "type %s is not supported",
+                                  cvm_dtype_name(a->dtype));
+    }
+    mm_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return cvm_node_error(c->node, CVM_E_NOMEM, "out of memory");
+    s->kern = cvm_gemm_kernel_best();
+    s->slots = cvm_gemm_slots(c->pool);
+    s->alpha = 1.0f;
+    s->K = a->dims[a->ndim - 1];
+    s->M = a->ndim >= 2 ? a->dims[a->ndim - 2] : 1;
+    s->N = b->ndim >= 2 ? b->dims[b->ndim - 1] : 1;
+    s->rsa = s->K;
+    s->csa = 1;
+    s->rsb = s->N;
+    s->csb = 1;
+    int nba = a->ndim > 2 ? a->ndim - 2 : 0, nbb = b->ndim > 2 ? b->ndim - 2 : 0;
+    s->nb = nba > nbb ? nba : nbb;
+    int64_t as = s->M * s->K, bs = s->K * s->N;
+    s->batch = 1;
+    s->b_batches = 1;
+    for (int i = s->nb - 1; i >= 0; i--) {
+        int ia = i - (s->nb - nba), ib = i - (s->nb - nbb);
+        int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
+        s->bdims[i] = da > db ? da : db;
+        if (da == 0 || db == 0)
+            s->bdims[i] = 0;
+        s->astr[i] = da == 1 ? 0 : as;
+        s->bstr[i] = db == 1 ? 0 : bs;
+        as *= da;
+        bs *= db;
+        s->batch *= s->bdims[i];
+        s->b_batches *= db;
+    }
+    /* [..., M, K] x [K, N] with A's batch contiguous: one tall product. */
+    if (nbb == 0 && s->nb > 0) {
+        s->M *= s->batch;
+        s->batch = 1;
+        s->nb = 0;
+    }
+    if (a->dtype == CVM_DTYPE_FLOAT32) {
+        *scratch = cvm_gemm_scratch_bytes(s->kern, s->slots);
+        cvm_status st = pack_b_if_const(c, s, b);
+        if (st != CVM_OK) {
+            mm_free(s);
+            return st;
+        }
+    }
+    *state = s;
+    return CVM_OK;
+}
+
+#define MM_INT(T)                                                                        \
+    do {                                                                                 \
+        const T *A = c->in[0]->data, *B = c->in[1]->data;                                \
+        T *Cc = c->out[0]->data;                                                         \
+        for (int64_t bt = 0; bt < s->batch; bt++) {                                      \
+            int64_t ao, bo;                                                              \
+            batch_offsets(s, bt, &ao, &bo);                                              \
+            T *cb = Cc + bt * s->M * s->N;                                               \
+            for (int64_t m = 0; m < s->M; m++)                                           \
+                for (int64_t n = 0; n < s->N; n++) {                                     \
+                    T acc = 0;                                                           \
+                    for (int64_t k = 0; k < s->K; k++)                                   \
+                        acc += A[ao + m * s->rsa + k * s->csa] * B[bo + k * s->rsb + n * s->csb]; \
+                    cb[m * s->N + n] = acc;                                              \
+                }                                                                        \
+        }                                                                                \
+    } while (0)
+
+static cvm_status mm_int(const cvm_kernel_ctx *c, const mm_state *s)
+{
+    switch (c->in[0]->dtype) {
+    case CVM_DTYPE_INT32:
+        MM_INT(int32_t);
+        break;
+    case CVM_DTYPE_INT64:
+        MM_INT(int64_t);
+        break;
+    case CVM_DTYPE_UINT32:
+        MM_INT(uint32_t);
+        break;
+    case CVM_DTYPE_UINT64:
+        MM_INT(uint64_t);
+        break;
+    default:
+        return cvm_node_error(c->node, CVM_E_UNSUPPORTED, "type %s is not supported",
+                              cvm_dtype_name(c->in[0]->dtype));
+    }
+    return CVM_OK;
+}
+
+cvm_status cvm_nn_matmul_run(const cvm_kernel_ctx *c)
+{
+    const mm_state *s = c->state;
+    if (c->in[0]->dtype != CVM_DTYPE_FLOAT32)
+        return mm_int(c, s);
+    mm_run r = {s, c->in[0]->data, c->in[1]->data, c->out[0]->data};
+    cvm_gemm_op op = {.kern = s->kern, .M = s->M, .N = s->N, .K = s->K, .batch = s->batch,
+                      .get_a = mm_get_a, .get_b = mm_get_b, .ctx = &r, .c_of = mm_c_of,
+                      .ldc = s->N};
+    cvm_gemm_run(&op, c->pool, c->scratch, s->slots);
+    return CVM_OK;
+}
+
+/* -------------------------------------------------------------------- Gemm */
+
+cvm_status cvm_nn_gemm_prepare(const cvm_kernel_ctx *c, void **state, size_t *scratch)
+{
+    const cvm_tensor *a = c->in[0], *b = c->in[1];
+    mm_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return cvm_node_error(c->node, CVM_E_NOMEM, "out of memory");
+    int ta = cvm_attr_int(c->node, "transA", 0) != 0, tb = cvm_attr_int(c->node, "transB", 0) != 0;
+    s->kern = cvm_gemm_kernel_best();
+    s->slots = cvm_gemm_slots(c->pool);
+    s->M = ta ? a->dims[1] : a->dims[0];
+    s->K = ta ? a->dims[0] : a->dims[1];
+    s->N = tb ? b->dims[0] : b->dims[1];
+    s->rsa = ta ? 1 : a->dims[1];
+    s->csa = ta ? a->dims[1] : 1;
+    s->rsb = tb ? 1 : b->dims[1];
+    s->csb = tb ? b->dims[1] : 1;
+    s->batch = 1;
+    s->b_batches = 1;
+    /* alpha is folded into B when B is packed */
+    s->alpha = cvm_attr_float(c->node, "alpha", 1.0f);
+    if (a->dtype == CVM_DTYPE_FLOAT32) {
+        *scratch = cvm_gemm_scratch_bytes(s->kern, s->slots);
+        cvm_status st = pack_b_if_const(c, s, b);
+        if (st != CVM_OK) {
+            mm_free(s);
+            return st;
+        }
+    } else if (a->dtype != CVM_DTYPE_INT32 && a->dtype != CVM_DTYPE_INT64 &&
+               a->dtype != CVM_DTYPE_UINT32 && a->dtype != CVM_DTYPE_UINT64) {
+        mm_free(s);
+        return cvm_node_error(c->node, CVM_E_UNSUPPORTED, "type %s is not supported",
+                              cvm_dtype_name(a->dtype));
+    }
+    *state = s;
+    return CVM_OK;
+}
+
+/* Y = beta * C broadcast to [M,N] (Y untouched when there is no C). */
+#define GEMM_FILL_C(T)                                                                   \
+    do {                                                                                 \
+        const T *Cd = cc->data;                                                          \
+        T *Y = y->data;                                                                  \
+        int64_t cr = cc->ndim == 2 ? cc->dims[0] : 1;                                    \
+        int64_t ccn = cc->ndim >= 1 ? cc->dims[cc->ndim - 1] : 1;                        \
+        for (int64_t m = 0; m < s->M; m++)                                               \
+            for (int64_t n = 0; n < s->N; n++)                                           \
+                Y[m * s->N + n] =                                                        \
+                    (T)(beta * Cd[(cr == 1 ? 0 : m) * ccn + (ccn == 1 ? 0 : n)]);        \
+    } while (0)
+
+#define GEMM_INT(T)                                                                      \
+    do {                                                                                 \
+        const T *A = c->in[0]->data, *B = c->in[1]->data;                                \
+        T *Y = y->data;                                                                  \
+        for (int64_t m = 0; m < s->M; m++)                                               \
+            for (int64_t n = 0; n < s->N; n++) {                                         \
+                T acc = 0;                                                               \
+                for (int64_t k = 0; k < s->K; k++)                                       \
+                    acc += A[m * s->rsa + k * s->csa] * B[k * s->rsb + n * s->csb];      \
+                Y[m * s->N + n] = (T)(s->alpha * acc) + (has_c ? Y[m * s->N + n] : 0);   \
+            }                                                                            \
+    } while (0)
+
+cvm_status cvm_nn_gemm_run(const cvm_kernel_ctx *c)
+{
+    const mm_state *s = c->state;
+    cvm_tensor *y = c->out[0];
+    const cvm_tensor *cc = c->n_in > 2 ? c->in[2] : NULL;
+    float beta = cvm_attr_float(c->node, "beta", 1.0f);
+    int has_c = cc && beta != 0.0f && cvm_tensor_numel(cc) > 0;
+    cvm_dtype dt = c->in[0]->dtype;
+    if (has_c) {
+        switch (dt) {
+        case CVM_DTYPE_FLOAT32: GEMM_FILL_C(float); break;
+        case CVM_DTYPE_INT32: GEMM_FILL_C(int32_t); break;
+        case CVM_DTYPE_INT64: GEMM_FILL_C(int64_t); break;
+        case CVM_DTYPE_UINT32: GEMM_FILL_C(uint32_t); break;
+        case CVM_DTYPE_UINT64: GEMM_FILL_C(uint64_t); break;
+        default: break;
+        }
+    }
+    switch (dt) {
+    case CVM_DTYPE_FLOAT32: break;
+    case CVM_DTYPE_INT32: GEMM_INT(int32_t); return CVM_OK;
+    case CVM_DTYPE_INT64: GEMM_INT(int64_t); return CVM_OK;
+    case CVM_DTYPE_UINT32: GEMM_INT(uint32_t); return CVM_OK;
+    case CVM_DTYPE_UINT64: GEMM_INT(uint64_t); return CVM_OK;
+    default:
+        return cvm_node_error(c->node, CVM_E_UNSUPPORTED, "type %s is not supported",
+                              cvm_dtype_name(dt));
+    }
+    mm_run r = {s, c->in[0]->data, c->in[1]->data, y->data};
+    cvm_gemm_op op = {.kern = s->kern, .M = s->M, .N = s->N, .K = s->K, .batch = 1,
+                      .get_a = mm_get_a, .get_b = mm_get_b, .ctx = &r, .c_of = mm_c_of,
+                      .ldc = s->N, .accumulate = has_c};
+    cvm_gemm_run(&op, c->pool, c->scratch, s->slots);
+    return CVM_OK;
+}

@@ -1,0 +1,48 @@
+/* Kernels of the neural-network group, split over conv.c, pool.c, norm.c,
+ * matmul.c, softmax.c and einsum.c and listed in nn.c. */
+#ifndef CVM_BACKENDS_CPU_NN_KERNELS_H
+#define CVM_BACKENDS_CPU_NN_KERNELS_H
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "backends/backend.h"
+
+/* Overflow-checked a * b for sizes; false on overflow or negatives. */
+static inline int cvm_nn_mul(int64_t a, int64_t b, int64_t *out)
+{
+    if (a < 0 || b < 0)
+        return 0;
+    if (a != 0 && b > INT64_MAX / a)
+        return 0;
+    *out = a * b;
+    return 1;
+}
+
+cvm_status cvm_nn_conv_prepare(const cvm_kernel_ctx *c, void **state, size_t *scratch);
+cvm_status cvm_nn_conv_run(const cvm_kernel_ctx *c);
+cvm_status cvm_nn_convt_prepare(const cvm_kernel_ctx *c, void **state, size_t *scratch);
+cvm_status cvm_nn_convt_run(const cvm_kernel_ctx *c);
+void cvm_nn_free_state(void *state);
+
+cvm_status cvm_nn_pool_run(const cvm_kernel_ctx *c);
+cvm_status cvm_nn_global_pool_run(const cvm_kernel_ctx *c);
+
+cvm_status cvm_nn_batchnorm_run(const cvm_kernel_ctx *c);
+cvm_status cvm_nn_instancenorm_run(const cvm_kernel_ctx *c);
+cvm_status cvm_nn_layernorm_run(const cvm_kernel_ctx *c);
+cvm_status cvm_nn_groupnorm_run(const cvm_kernel_ctx *c);
+cvm_status cvm_nn_lpnorm_run(const cvm_kernel_ctx *c);
+cvm_status cvm_nn_lrn_run(const cvm_kernel_ctx *c);
+
+void cvm_nn_mm_release(void *state);
+cvm_status cvm_nn_gemm_prepare(const cvm_kernel_ctx *c, void **state, size_t *scratch);
+cvm_status cvm_nn_gemm_run(const cvm_kernel_ctx *c);
+cvm_status cvm_nn_matmul_prepare(const cvm_kernel_ctx *c, void **state, size_t *scratch);
+cvm_status cvm_nn_matmul_run(const cvm_kernel_ctx *c);
+
+cvm_status cvm_nn_softmax_run(const cvm_kernel_ctx *c);
+cvm_status cvm_nn_dropout_run(const cvm_kernel_ctx *c);
+cvm_status cvm_nn_einsum_run(const cvm_kernel_ctx *c);
+
+#endif

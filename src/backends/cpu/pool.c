@@ -1,0 +1,207 @@
+/* MaxPool (with Indices), AveragePool, LpPool and the global pools.  1-D and
+ * 2-D windows are handled as 3-D ones with leading extents of 1. */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "backends/cpu/nn_kernels.h"
+#include "graph/shape_nn.h"
+
+enum { POOL_MAX, POOL_AVG, POOL_LP };
+
+typedef struct pool_job {
+    int kind;
+    cvm_dtype dt;
+    int64_t in[3], k[3], s[3], d[3], pb[3], pe[3], out[3];
+    int64_t IN, OUT, C;
+    int count_include_pad, col_major;
+    float p;
+    const void *x;
+    void *y;
+    int64_t *idx;
+} pool_job;
+
+static float load_x(const pool_job *j, int64_t i)
+{
+    switch (j->dt) {
+    case CVM_DTYPE_INT8:
+        return ((const int8_t *)j->x)[i];
+    case CVM_DTYPE_UINT8:
+        return ((const uint8_t *)j->x)[i];
+    default:
+        return ((const float *)j->x)[i];
+    }
+}
+
+static void store_y(const pool_job *j, int64_t i, float v)
+{
+    switch (j->dt) {
+    case CVM_DTYPE_INT8:
+        ((int8_t *)j->y)[i] = (int8_t)v;
+        break;
+    case CVM_DTYPE_UINT8:
+        ((uint8_t *)j->y)[i] = (uint8_t)v;
+        break;
+    default:
+        ((float *)j->y)[i] = v;
+    }
+}
+
+static void pool_planes(void *arg, size_t begin, size_t end)
+{
+    const pool_job *j = arg;
+    for (size_t pl = begin; pl < end; pl++) {
+        int64_t xoff = (int64_t)pl * j->IN, yoff = (int64_t)pl * j->OUT;
+        int64_t o = 0;
+        for (int64_t od = 0; od < j->out[0]; od++)
+            for (int64_t oh = 0; oh < j->out[1]; oh++)
+                for (int64_t ow = 0; ow < j->out[2]; ow++, o++) {
+                    int64_t st[3] = {od * j->s[0] - j->pb[0], oh * j->s[1] - j->pb[1],
+                                     ow * j->s[2] - j->pb[2]};
+                    float best = -INFINITY, sum = 0.0f;
+                    int64_t best_i = -1, inside = 0, padded = 0;
+                    for (int64_t a = 0; a < j->k[0]; a++) {
+                        int64_t id = st[0] + a * j->d[0];
+                        if (id >= j->in[0] + j->pe[0])
+                            break;
+                        int in_d = id >= 0 && id < j->in[0];
+                        for (int64_t b = 0; b < j->k[1]; b++) {
+                            int64_t ih = st[1] + b * j->d[1];
+                            if (ih >= j->in[1] + j->pe[1])
+                                break;
+                            int in_h = in_d && ih >= 0 && ih < j->in[1];
+                            for (int64_t cc = 0; cc < j->k[2]; cc++) {
+                                int64_t iw = st[2] + cc * j->d[2];
+                                if (iw >= j->in[2] + j->pe[2])
+                                    break;
+                                padded++;
+                                if (!in_h || iw < 0 || iw >= j->in[2])
+                                    continue;
+                                inside++;
+                                int64_t pos = (id * j->in[1] + ih) * j->in[2] + iw;
+                                float v = load_x(j, xoff + pos);
+                                if (j->kind == POOL_MAX) {
+                                    if (v > best || best_i < 0) {
+                                        best = v;
+                                        best_i = j->col_major
+                                                     ? (iw * j->in[1] + ih) * j->in[0] + id
+                                                     : pos;
+                                    }
+                                } else if (j->kind == POOL_AVG)
+                                    sum += v;
+                                else
+                                    sum += j->p == 2.0f ? v * v : powf(fabsf(v), j->p);
+                            }
+                        }
+                    }
+                    float r;
+                    if (j->kind == POOL_MAX)
+                        r = best_i < 0 ? -INFINITY : best;
+                    else if (j->kind == POOL_AVG) {
+                        int64_t cnt = j->count_include_pad ? padded : inside;
+                        r = cnt > 0 ? sum / (float)cnt : 0.0f;
+                    } else
+                        r = j->p == 2.0f ? sqrtf(sum) : powf(sum, 1.0f / j->p);
+                    store_y(j, yoff + o, r);
+                    if (j->idx)
+                        j->idx[yoff + o] = best_i < 0 ? -1 : xoff + best_i;
+                }
+    }
+}
+
+cvm_status cvm_nn_pool_run(const cvm_kernel_ctx *c)
+{
+    const cvm_tensor *x = c->in[0];
+    const char *op = c->node->op_type;
+    pool_job j;
+    memset(&j, 0, sizeof j);
+    j.kind = strcmp(op, "MaxPool") == 0 ? POOL_MAX : strcmp(op, "AveragePool") == 0 ? POOL_AVG : POOL_LP;
+    j.dt = x->dtype;
+    if (j.dt != CVM_DTYPE_FLOAT32 &&
+        !(j.kind == POOL_MAX && (j.dt == CVM_DTYPE_INT8 || j.dt == CVM_DTYPE_UINT8)))
+        return cvm_node_error(c->node, CVM_E_UNSUPPORTED, "type %s is not supported",
+                              cvm_dtype_name(j.dt));
+    int nsp = x->ndim - 2;
+    size_t cnt;
+    const int64_t *ks = cvm_attr_ints(c->node, "kernel_shape", &cnt);
+    cvm_nn_geom g;
+    CVM_TRY(cvm_nn_window_geom(c->node, nsp, x->dims + 2, ks, 1, &g));
+    int off = 3 - nsp;
+    for (int i = 0; i < 3; i++) {
+        j.in[i] = j.k[i] = j.s[i] = j.d[i] = j.out[i] = 1;
+        j.pb[i] = j.pe[i] = 0;
+    }
+    for (int i = 0; i < nsp; i++) {
+        j.in[off + i] = g.in[i];
+        j.k[off + i] = g.k[i];
+        j.s[off + i] = g.s[i];
+        j.d[off + i] = g.d[i];
+        j.pb[off + i] = g.pb[i];
+        j.pe[off + i] = g.pe[i];
+        j.out[off + i] = g.out[i];
+    }
+    j.IN = j.in[0] * j.in[1] * j.in[2];
+    j.OUT = j.out[0] * j.out[1] * j.out[2];
+    j.count_include_pad = (int)cvm_attr_int(c->node, "count_include_pad", 0);
+    j.col_major = cvm_attr_int(c->node, "storage_order", 0) == 1;
+    j.p = (float)cvm_attr_int(c->node, "p", 2);
+    if (j.kind == POOL_LP && j.p <= 0.0f)
+        return cvm_node_error(c->node, CVM_E_UNSUPPORTED, "p must be positive");
+    j.x = x->data;
+    j.y = c->out[0]->data;
+    j.idx = c->n_out > 1 && c->out[1] ? c->out[1]->data : NULL;
+    int64_t planes = x->dims[0] * x->dims[1];
+    cvm_parallel_for(c->pool, (size_t)planes, 1, pool_planes, &j);
+    return CVM_OK;
+}
+
+typedef struct gpool_job {
+    int kind;
+    float p;
+    int64_t n;
+    const float *x;
+    float *y;
+} gpool_job;
+
+static void gpool_planes(void *arg, size_t begin, size_t end)
+{
+    const gpool_job *j = arg;
+    for (size_t pl = begin; pl < end; pl++) {
+        const float *x = j->x + (int64_t)pl * j->n;
+        float r;
+        if (j->kind == POOL_MAX) {
+            r = -INFINITY;
+            for (int64_t i = 0; i < j->n; i++)
+                r = x[i] > r ? x[i] : r;
+        } else if (j->kind == POOL_AVG) {
+            double s = 0.0;
+            for (int64_t i = 0; i < j->n; i++)
+                s += x[i];
+            r = j->n ? (float)(s / (double)j->n) : 0.0f;
+        } else {
+            double s = 0.0;
+            for (int64_t i = 0; i < j->n; i++)
+                s += pow(fabs((double)x[i]), j->p);
+            r = (float)pow(s, 1.0 / j->p);
+        }
+        j->y[pl] = r;
+    }
+}
+
+cvm_status cvm_nn_global_pool_run(const cvm_kernel_ctx *c)
+{
+    const cvm_tensor *x = c->in[0];
+    if (x->dtype != CVM_DTYPE_FLOAT32)
+        return cvm_node_error(c->node, CVM_E_UNSUPPORTED, "type %s is not supported",
+                              cvm_dtype_name(x->dtype));
+    const char *op = c->node->op_type;
+    gpool_job j = {strcmp(op, "GlobalMaxPool") == 0 ? POOL_MAX
+                   : strcmp(op, "GlobalAveragePool") == 0 ? POOL_AVG : POOL_LP,
+                   (float)cvm_attr_int(c->node, "p", 2), 1, x->data, c->out[0]->data};
+    for (int i = 2; i < x->ndim; i++)
+        j.n *= x->dims[i];
+    if (j.kind == POOL_LP && j.p <= 0.0f)
+        return cvm_node_error(c->node, CVM_E_UNSUPPORTED, "p must be positive");
+    cvm_parallel_for(c->pool, (size_t)(x->dims[0] * x->dims[1]), 4, gpool_planes, &j);
+    return CVM_OK;
+}

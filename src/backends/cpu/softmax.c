@@ -1,0 +1,144 @@
+/* Softmax, LogSoftmax, Hardmax and Dropout (inference).
+ *
+ * The softmax family reduces over `n` elements spaced `inner` apart.  When
+ * inner > 1 (a non-last axis, as in YOLO's DFL head) the rows are processed
+ * in column blocks so that every pass over the n rows reads contiguous
+ * memory and no transpose is needed. */
+#include <math.h>
+#include <string.h>
+
+#include "backends/cpu/nn_kernels.h"
+
+enum { SM_SOFT, SM_LOG, SM_HARD };
+#define SM_BLOCK 64
+
+typedef struct sm_job {
+    int kind;
+    int64_t n, inner, blocks;
+    const float *x;
+    float *y;
+} sm_job;
+
+static void sm_items(void *arg, size_t b, size_t e)
+{
+    const sm_job *j = arg;
+    for (size_t it = b; it < e; it++) {
+        int64_t o = (int64_t)it / j->blocks, blk = (int64_t)it % j->blocks;
+        int64_t c0 = blk * SM_BLOCK;
+        int w = (int)(j->inner - c0 < SM_BLOCK ? j->inner - c0 : SM_BLOCK);
+        const float *x = j->x + o * j->n * j->inner + c0;
+        float *y = j->y + o * j->n * j->inner + c0;
+        float mx[SM_BLOCK], sum[SM_BLOCK];
+        int64_t arg_i[SM_BLOCK];
+        for (int c = 0; c < w; c++) {
+            mx[c] = x[c];
+            arg_i[c] = 0;
+            sum[c] = 0.0f;
+        }
+        for (int64_t i = 1; i < j->n; i++) {
+            const float *xr = x + i * j->inner;
+            for (int c = 0; c < w; c++)
+                if (xr[c] > mx[c]) {
+                    mx[c] = xr[c];
+                    arg_i[c] = i;
+                }
+        }
+        if (j->kind == SM_HARD) {
+            for (int64_t i = 0; i < j->n; i++) {
+                float *yr = y + i * j->inner;
+                for (int c = 0; c < w; c++)
+                    yr[c] = arg_i[c] == i ? 1.0f : 0.0f;
+            }
+            continue;
+        }
+        for (int64_t i = 0; i < j->n; i++) {
+            const float *xr = x + i * j->inner;
+            float *yr = y + i * j->inner;
+            for (int c = 0; c < w; c++) {
+                float ev = expf(xr[c] - mx[c]);
+                sum[c] += ev;
+                if (j->kind == SM_SOFT)
+                    yr[c] = ev;
+            }
+        }
+        if (j->kind == SM_SOFT) {
+            for (int c = 0; c < w; c++)
+                sum[c] = 1.0f / sum[c];
+            for (int64_t i = 0; i < j->n; i++) {
+                float *yr = y + i * j->inner;
+                for (int c = 0; c < w; c++)
+                    yr[c] *= sum[c];
+            }
+        } else {
+            for (int c = 0; c < w; c++)
+                sum[c] = mx[c] + logf(sum[c]);
+            for (int64_t i = 0; i < j->n; i++) {
+                const float *xr = x + i * j->inner;
+                float *yr = y + i * j->inner;
+                for (int c = 0; c < w; c++)
+                    yr[c] = xr[c] - sum[c];
+            }
+        }
+    }
+}
+
+cvm_status cvm_nn_softmax_run(const cvm_kernel_ctx *c)
+{
+    const cvm_tensor *x = c->in[0];
+    if (x->dtype != CVM_DTYPE_FLOAT32)
+        return cvm_node_error(c->node, CVM_E_UNSUPPORTED, "type %s is not supported",
+                              cvm_dtype_name(x->dtype));
+    const char *op = c->node->op_type;
+    sm_job j = {strcmp(op, "Softmax") == 0 ? SM_SOFT : strcmp(op, "LogSoftmax") == 0 ? SM_LOG : SM_HARD,
+                1, 1, 1, x->data, c->out[0]->data};
+    int axis;
+    CVM_TRY(cvm_norm_axis(cvm_attr_int(c->node, "axis", c->opset >= 13 ? -1 : 1), x->ndim, op, &axis));
+    int64_t outer = 1;
+    for (int i = 0; i < x->ndim; i++) {
+        if (i < axis)
+            outer *= x->dims[i];
+        else if (i == axis || c->opset < 13)
+            j.n *= x->dims[i]; /* before opset 13 everything from axis on is one row */
+        else
+            j.inner *= x->dims[i];
+    }
+    if (outer == 0 || j.n == 0 || j.inner == 0)
+        return CVM_OK;
+    j.blocks = (j.inner + SM_BLOCK - 1) / SM_BLOCK;
+    cvm_parallel_for(c->pool, (size_t)(outer * j.blocks), 1, sm_items, &j);
+    return CVM_OK;
+}
+
+cvm_status cvm_nn_dropout_run(const cvm_kernel_ctx *c)
+{
+    const cvm_tensor *x = c->in[0];
+    /* Inference: identity.  A training_mode input that is true with a
+     * non-zero ratio would need random numbers, which inference never uses. */
+    if (c->n_in > 2 && c->in[2] && c->in[2]->data && cvm_tensor_numel(c->in[2]) == 1 &&
+        cvm_tensor_get_i64(c->in[2], 0) != 0) {
+        double ratio = 0.5;
+        if (c->n_in > 1 && c->in[1] && c->in[1]->data && cvm_tensor_numel(c->in[1]) == 1)
+            ratio = cvm_tensor_get_f64(c->in[1], 0);
+        if (ratio != 0.0)
+            return cvm_node_error(c->node, CVM_E_UNSUPPORTED,
+                                  "training_mode=true with ratio %g (random dropout) is not supported",
+                                  ratio);
+    }
+    if (c->out[0]->data != x->data)
+        memcpy(c->out[0]->data, x->data, c->out[0]->nbytes);
+    if (c->n_out > 1 && c->out[1]) {
+        cvm_tensor *m = c->out[1];
+        int64_t n = cvm_tensor_numel(m);
+        if (m->dtype == CVM_DTYPE_BOOL)
+            memset(m->data, 1, (size_t)n);
+        else {
+            size_t es = cvm_dtype_size(m->dtype);
+            unsigned char one[16];
+            uint8_t b = 1;
+            cvm_convert(CVM_DTYPE_UINT8, &b, m->dtype, one, 1);
+            for (int64_t i = 0; i < n; i++)
+                memcpy((char *)m->data + (size_t)i * es, one, es);
+        }
+    }
+    return CVM_OK;
+}

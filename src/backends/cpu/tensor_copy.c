@@ -1,0 +1,238 @@
+/* The strided-copy engine behind Transpose, Slice, Expand, Tile and the
+ * depth/space rearrangements. */
+#include "backends/cpu/tensor_internal.h"
+
+/* Below this many bytes a copy is not worth waking the pool for. */
+#define PAR_MIN_BYTES ((size_t)1 << 18)
+/* Each thread's share of a parallel copy is at least this big. */
+#define PAR_CHUNK_BYTES ((size_t)1 << 16)
+/* Tile edge of the blocked 2-D transpose: 32x32 elements of up to 8 bytes
+ * keep both the source lines and the destination rows in L1. */
+#define TB 32
+
+void cvm_row_strides(int ndim, const int64_t *dims, int64_t *strides)
+{
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        strides[i] = s;
+        s *= dims[i];
+    }
+}
+
+int64_t cvm_dims_prod(const int64_t *dims, int from, int to)
+{
+    int64_t p = 1;
+    for (int i = from; i < to; i++)
+        p *= dims[i];
+    return p;
+}
+
+cvm_status cvm_elem_size(const cvm_kernel_ctx *c, cvm_dtype dt, size_t *es)
+{
+    *es = cvm_dtype_size(dt);
+    if (!*es)
+        return cvm_node_error(c->node, CVM_E_UNSUPPORTED, "element type %s is not supported",
+                              cvm_dtype_name(dt));
+    return CVM_OK;
+}
+
+typedef struct memcpy_job {
+    char *dst;
+    const char *src;
+} memcpy_job;
+
+static void memcpy_range(void *arg, size_t b, size_t e)
+{
+    memcpy_job *j = arg;
+    memcpy(j->dst + b, j->src + b, e - b);
+}
+
+void cvm_par_memcpy(cvm_threadpool *pool, void *dst, const void *src, size_t n)
+{
+    if (!n || dst == src)
+        return;
+    if (!pool || n < PAR_MIN_BYTES) {
+        memcpy(dst, src, n);
+        return;
+    }
+    memcpy_job j = {dst, src};
+    cvm_parallel_for(pool, n, PAR_CHUNK_BYTES, memcpy_range, &j);
+}
+
+/* Strided element gather into a contiguous run. */
+static void copy_strided(char *dst, const char *src, int64_t n, int64_t stride, size_t es)
+{
+    switch (es) {
+#define CASE(N, T)                                       \
+    case N: {                                            \
+        T *d = (T *)dst;                                 \
+        const T *s = (const T *)src;                     \
+        for (int64_t i = 0; i < n; i++)                  \
+            d[i] = s[i * stride];                        \
+        break;                                           \
+    }
+        CASE(1, uint8_t)
+        CASE(2, uint16_t)
+        CASE(4, uint32_t)
+        CASE(8, uint64_t)
+#undef CASE
+    default:
+        for (int64_t i = 0; i < n; i++)
+            memcpy(dst + (size_t)i * es, src + i * stride * (int64_t)es, es);
+    }
+}
+
+/* dst[r][c] = src[r + c * sc] for r < R, c < C (dst rows of length C). */
+static void transpose_block(char *dst, const char *src, int64_t r0, int64_t r1, int64_t C, int64_t sc,
+                            size_t es)
+{
+    for (int64_t c0 = 0; c0 < C; c0 += TB) {
+        int64_t c1 = c0 + TB < C ? c0 + TB : C;
+        switch (es) {
+#define CASE(N, T)                                                   \
+    case N: {                                                        \
+        T *d = (T *)dst;                                             \
+        const T *s = (const T *)src;                                 \
+        for (int64_t r = r0; r < r1; r++)                            \
+            for (int64_t c = c0; c < c1; c++)                        \
+                d[r * C + c] = s[r + c * sc];                        \
+        break;                                                       \
+    }
+            CASE(1, uint8_t)
+            CASE(2, uint16_t)
+            CASE(4, uint32_t)
+            CASE(8, uint64_t)
+#undef CASE
+        default:
+            for (int64_t r = r0; r < r1; r++)
+                for (int64_t c = c0; c < c1; c++)
+                    memcpy(dst + (size_t)(r * C + c) * es, src + (r + c * sc) * (int64_t)es, es);
+        }
+    }
+}
+
+enum { K_MEMCPY, K_STRIDED, K_TRANSPOSE };
+
+typedef struct strided_job {
+    const char *src;
+    char *dst;
+    size_t es;
+    const cvm_strided *v;
+    int kind;
+    int n_outer;      /* dims that index whole units */
+    int64_t tiles;    /* K_TRANSPOSE: row tiles per 2-D block */
+} strided_job;
+
+/* Input element offset of the outer multi-index `idx`. */
+static int64_t outer_offset(const cvm_strided *v, const int64_t *idx, int n)
+{
+    int64_t off = v->offset;
+    for (int d = 0; d < n; d++)
+        off += idx[d] * v->stride[d];
+    return off;
+}
+
+static void unravel(const int64_t *dims, int n, int64_t u, int64_t *idx)
+{
+    for (int d = n - 1; d >= 0; d--) {
+        idx[d] = u % dims[d];
+        u /= dims[d];
+    }
+}
+
+static void strided_range(void *arg, size_t b, size_t e)
+{
+    const strided_job *j = arg;
+    const cvm_strided *v = j->v;
+    size_t es = j->es;
+    int n = v->ndim;
+    int64_t idx[CVM_STRIDED_MAX_DIMS];
+    if (j->kind == K_TRANSPOSE) {
+        int64_t R = v->dims[n - 2], C = v->dims[n - 1], sc = v->stride[n - 1];
+        for (size_t u = b; u < e; u++) {
+            int64_t o = (int64_t)u / j->tiles, t = (int64_t)u % j->tiles;
+            unravel(v->dims, j->n_outer, o, idx);
+            const char *s = j->src + outer_offset(v, idx, j->n_outer) * (int64_t)es;
+            char *d = j->dst + (size_t)(o * R * C) * es;
+            int64_t r0 = t * TB, r1 = r0 + TB < R ? r0 + TB : R;
+            transpose_block(d, s, r0, r1, C, sc, es);
+        }
+        return;
+    }
+    int64_t row = v->dims[n - 1], sr = v->stride[n - 1];
+    size_t row_bytes = (size_t)row * es;
+    unravel(v->dims, j->n_outer, (int64_t)b, idx);
+    int64_t off = outer_offset(v, idx, j->n_outer);
+    for (size_t u = b; u < e; u++) {
+        char *d = j->dst + u * row_bytes;
+        if (j->kind == K_MEMCPY)
+            memcpy(d, j->src + off * (int64_t)es, row_bytes);
+        else
+            copy_strided(d, j->src + off * (int64_t)es, row, sr, es);
+        /* Odometer step over the outer dims, keeping `off` in sync. */
+        for (int k = j->n_outer - 1; k >= 0; k--) {
+            off += v->stride[k];
+            if (++idx[k] < v->dims[k])
+                break;
+            off -= v->stride[k] * v->dims[k];
+            idx[k] = 0;
+        }
+    }
+}
+
+void cvm_strided_copy(cvm_threadpool *pool, const void *src, void *dst, size_t es, cvm_strided *v)
+{
+    /* Drop unit dims, then merge neighbours whose strides chain, so that
+     * e.g. a transpose that keeps the last axes becomes a few long memcpys. */
+    int n = 0;
+    for (int i = 0; i < v->ndim; i++) {
+        if (v->dims[i] == 0)
+            return;
+        if (v->dims[i] == 1)
+            continue;
+        if (n > 0 && v->stride[n - 1] == v->stride[i] * v->dims[i]) {
+            v->dims[n - 1] *= v->dims[i];
+            v->stride[n - 1] = v->stride[i];
+            continue;
+        }
+        v->dims[n] = v->dims[i];
+        v->stride[n] = v->stride[i];
+        n++;
+    }
+    v->ndim = n;
+    if (n == 0) {
+        memcpy(dst, (const char *)src + v->offset * (int64_t)es, es);
+        return;
+    }
+    strided_job j = {.src = src, .dst = dst, .es = es, .v = v};
+    int64_t units;
+    size_t unit_bytes;
+    if (v->stride[n - 1] == 1) {
+        if (n == 1) {
+            cvm_par_memcpy(pool, dst, (const char *)src + v->offset * (int64_t)es, (size_t)v->dims[0] * es);
+            return;
+        }
+        j.kind = K_MEMCPY;
+    } else if (n >= 2 && v->stride[n - 2] == 1 && v->dims[n - 2] >= 8 && v->dims[n - 1] >= 8) {
+        j.kind = K_TRANSPOSE;
+    } else {
+        j.kind = K_STRIDED;
+    }
+    if (j.kind == K_TRANSPOSE) {
+        j.n_outer = n - 2;
+        j.tiles = (v->dims[n - 2] + TB - 1) / TB;
+        units = cvm_dims_prod(v->dims, 0, n - 2) * j.tiles;
+        unit_bytes = (size_t)(TB * v->dims[n - 1]) * es;
+    } else {
+        j.n_outer = n - 1;
+        units = cvm_dims_prod(v->dims, 0, n - 1);
+        unit_bytes = (size_t)v->dims[n - 1] * es;
+    }
+    size_t total = (size_t)units * unit_bytes;
+    if (!pool || total < PAR_MIN_BYTES || units < 2) {
+        strided_range(&j, 0, (size_t)units);
+        return;
+    }
+    size_t grain = PAR_CHUNK_BYTES / (unit_bytes ? unit_bytes : 1);
+    cvm_parallel_for(pool, (size_t)units, grain ? grain : 1, strided_range, &j);
+}

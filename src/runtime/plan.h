@@ -1,0 +1,87 @@
+/*
+ * A plan: the graph specialised to one set of input shapes.  Building it
+ * resolves symbolic dims, folds constants (including the Shape->Gather->
+ * Concat->Reshape chains exporters emit), drops dead nodes, chooses and
+ * prepares one kernel per node and lays out all intermediate tensors in one
+ * arena.  A plan is immutable once built and shared by concurrent runs.
+ */
+#ifndef CVM_RUNTIME_PLAN_H
+#define CVM_RUNTIME_PLAN_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "backends/backend.h"
+#include "graph/graph.h"
+#include "graph/schema.h"
+
+typedef enum cvm_value_kind {
+    CVM_VAL_UNUSED = 0,  /* not needed for the outputs */
+    CVM_VAL_CONST,       /* data known at build time (initializer or folded) */
+    CVM_VAL_INPUT,       /* fed by the caller */
+    CVM_VAL_ARENA,       /* computed, static shape, lives in the arena */
+    CVM_VAL_DYNAMIC      /* computed, shape known only at run time */
+} cvm_value_kind;
+
+typedef struct cvm_plan_value {
+    cvm_value_kind kind;
+    cvm_tensor t;        /* dtype and shape (static kinds); data for CONST */
+    cvm_tensor *owned;   /* folded constant owned by the plan */
+    size_t offset;       /* ARENA: byte offset */
+    int input_index;     /* INPUT: position in the graph's input list */
+    int last_use;        /* last step reading it (n_steps for graph outputs) */
+} cvm_plan_value;
+
+typedef struct cvm_plan_step {
+    int node;
+    const cvm_op_schema *schema;
+    const cvm_kernel_def *kernel;
+    void *state;
+    size_t scratch_bytes, scratch_offset;
+    bool dynamic;        /* shapes resolved at run time */
+    bool promote;        /* float16/bfloat16/float64 computed in float32 */
+    size_t *promo_offset; /* promote: arena offsets of float32 copies, inputs then outputs */
+} cvm_plan_step;
+
+typedef struct cvm_plan {
+    /* the key: shapes and dtypes of the graph inputs */
+    int n_inputs;
+    cvm_tensor *input_shapes;
+    int n_values;
+    cvm_plan_value *values;      /* one per graph value */
+    int max_io;                  /* most inputs + outputs of any step */
+    int n_steps;
+    cvm_plan_step *steps;
+    size_t arena_bytes;
+    size_t naive_bytes;
+    size_t nodes_folded;
+    int refs;                    /* runs using it plus the cache's own reference */
+    struct cvm_plan *next;       /* cache list */
+    /* Free arenas for reuse by later runs, so that steady-state runs allocate nothing. */
+    pthread_mutex_t arena_lock;
+    void **free_arenas;
+    int n_free_arenas, cap_free_arenas;
+} cvm_plan;
+
+typedef struct cvm_plan_options {
+    int optimize;
+    size_t max_tensor_bytes;
+    cvm_threadpool *pool;        /* used to fold constants */
+} cvm_plan_options;
+
+/* Builds a plan for `g` with the given input headers (data ignored).  `order`
+ * is a topological order of all nodes. */
+cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor *inputs,
+                          const cvm_plan_options *o, cvm_plan **out);
+void cvm_plan_free(cvm_plan *p);
+
+/* Computes a topological order of g's nodes into order[0..n_nodes). */
+cvm_status cvm_graph_toposort(const cvm_graph *g, int *order);
+
+/* Runs the plan. inputs[] are in graph-input order; outputs[i] receive new
+ * tensors for graph output out_index[i]. */
+cvm_status cvm_plan_run(const cvm_graph *g, cvm_plan *p, const cvm_tensor *const *inputs,
+                        int n_out, const int *out_value, cvm_tensor **outputs,
+                        cvm_threadpool *pool, size_t max_tensor_bytes);
+
+#endif

@@ -1,0 +1,259 @@
+/* Session, plan and executor on graphs built in memory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/graph.h"
+#include "runtime/memplan.h"
+#include "runtime/session.h"
+
+static int val(cvm_graph *g, const char *name)
+{
+    int v;
+    assert_int_equal(cvm_graph_value(g, name, &v), CVM_OK);
+    return v;
+}
+
+static void node(cvm_graph *g, const char *op, const char *a, const char *b, const char *out)
+{
+    int in[2] = {val(g, a), b ? val(g, b) : -1};
+    int o = val(g, out);
+    int idx;
+    assert_int_equal(cvm_graph_add_node(g, op, "", out, b ? 2 : 1, in, 1, &o, &idx), CVM_OK);
+    g->nodes[idx].opset = 13;
+}
+
+static void declare_input(cvm_graph *g, const char *name)
+{
+    int v = val(g, name);
+    g->values[v].dtype = CVM_DTYPE_FLOAT32;
+    g->values[v].ndim = 2;
+    g->values[v].dims[0].value = -1; /* symbolic batch */
+    g->values[v].dims[1].value = 4;
+    g->inputs = realloc(g->inputs, sizeof(int) * (size_t)(g->n_inputs + 1));
+    g->inputs[g->n_inputs++] = v;
+}
+
+static void declare_output(cvm_graph *g, const char *name)
+{
+    g->outputs = realloc(g->outputs, sizeof(int) * (size_t)(g->n_outputs + 1));
+    g->outputs[g->n_outputs++] = val(g, name);
+}
+
+/* y = Reshape(Relu(x + w), Shape(Relu(x + w))) * 2, plus a dead branch. */
+static cvm_graph *small_graph(void)
+{
+    cvm_graph *g;
+    assert_int_equal(cvm_graph_create(&g), CVM_OK);
+    declare_input(g, "x");
+    int w = val(g, "w");
+    int64_t d4 = 4;
+    assert_int_equal(cvm_tensor_create(CVM_DTYPE_FLOAT32, 1, &d4, &g->values[w].init), CVM_OK);
+    float *wd = g->values[w].init->data;
+    for (int i = 0; i < 4; i++)
+        wd[i] = (float)i - 1.5f;
+    int two = val(g, "two");
+    assert_int_equal(cvm_tensor_create(CVM_DTYPE_FLOAT32, 0, NULL, &g->values[two].init), CVM_OK);
+    *(float *)g->values[two].init->data = 2.0f;
+    node(g, "Add", "x", "w", "sum");
+    node(g, "Relu", "sum", NULL, "act");
+    node(g, "Shape", "act", NULL, "shape");
+    node(g, "Reshape", "act", "shape", "same");
+    node(g, "Mul", "same", "two", "y");
+    node(g, "Mul", "x", "x", "dead");
+    declare_output(g, "y");
+    return g;
+}
+
+static void expect_output(const cvm_tensor *x, const cvm_tensor *y)
+{
+    assert_int_equal(y->ndim, 2);
+    assert_int_equal(y->dims[0], x->dims[0]);
+    const float *xd = x->data, *yd = y->data;
+    for (int64_t i = 0; i < cvm_tensor_numel(x); i++) {
+        float s = xd[i] + ((float)(i % 4) - 1.5f);
+        assert_float_equal(yd[i], s > 0 ? 2 * s : 0, 0);
+    }
+}
+
+static cvm_tensor *make_input(int64_t n, float base)
+{
+    int64_t dims[2] = {n, 4};
+    cvm_tensor *x;
+    assert_int_equal(cvm_tensor_create(CVM_DTYPE_FLOAT32, 2, dims, &x), CVM_OK);
+    for (int64_t i = 0; i < n * 4; i++)
+        ((float *)x->data)[i] = base + (float)(i % 7) - 3.0f;
+    return x;
+}
+
+static void test_run_and_fold(void **st)
+{
+    (void)st;
+    cvm_session *s;
+    assert_int_equal(cvm_session_create_from_graph(small_graph(), NULL, &s), CVM_OK);
+    const char *name = "x";
+    for (int64_t n = 1; n <= 12; n += 11) { /* two shapes, two plans */
+        cvm_tensor *x = make_input(n, 0.25f), *y = NULL;
+        assert_int_equal(cvm_session_run(s, 1, &name, (const cvm_tensor *const *)&x, 1, NULL, &y), CVM_OK);
+        expect_output(x, y);
+        cvm_tensor_free(x);
+        cvm_tensor_free(y);
+    }
+    cvm_session_stats stats;
+    assert_int_equal(cvm_session_get_stats(s, &stats), CVM_OK);
+    assert_int_equal(stats.nodes_in_model, 6);
+    assert_int_equal(stats.nodes_folded, 1);  /* Shape */
+    assert_int_equal(stats.nodes_planned, 4); /* Add Relu Reshape Mul; the dead Mul is gone */
+    assert_true(stats.arena_bytes < stats.naive_bytes);
+    cvm_session_free(s);
+}
+
+static void test_input_errors(void **st)
+{
+    (void)st;
+    cvm_session *s;
+    assert_int_equal(cvm_session_create_from_graph(small_graph(), NULL, &s), CVM_OK);
+    cvm_tensor *y = NULL;
+    const char *bad_name = "nope";
+    cvm_tensor *x = make_input(2, 0);
+    assert_int_equal(cvm_session_run(s, 1, &bad_name, (const cvm_tensor *const *)&x, 1, NULL, &y),
+                     CVM_E_NOT_FOUND);
+    assert_non_null(strstr(cvm_last_error(), "nope"));
+    assert_int_equal(cvm_session_run(s, 0, NULL, NULL, 1, NULL, &y), CVM_E_INVALID_ARG);
+    assert_non_null(strstr(cvm_last_error(), "'x' was not given"));
+    int64_t dims[2] = {2, 5};
+    cvm_tensor *wrong;
+    assert_int_equal(cvm_tensor_create(CVM_DTYPE_FLOAT32, 2, dims, &wrong), CVM_OK);
+    const char *name = "x";
+    assert_int_equal(cvm_session_run(s, 1, &name, (const cvm_tensor *const *)&wrong, 1, NULL, &y), CVM_E_SHAPE);
+    assert_non_null(strstr(cvm_last_error(), "[-1,4]"));
+    cvm_tensor_free(wrong);
+    assert_int_equal(cvm_tensor_create(CVM_DTYPE_INT64, 2, (int64_t[]){2, 4}, &wrong), CVM_OK);
+    assert_int_equal(cvm_session_run(s, 1, &name, (const cvm_tensor *const *)&wrong, 1, NULL, &y), CVM_E_TYPE);
+    cvm_tensor_free(wrong);
+    assert_null(y);
+    cvm_tensor_free(x);
+    cvm_session_free(s);
+}
+
+static void test_graph_errors(void **st)
+{
+    (void)st;
+    cvm_graph *g;
+    cvm_session *s = NULL;
+    /* a cycle */
+    assert_int_equal(cvm_graph_create(&g), CVM_OK);
+    declare_input(g, "x");
+    node(g, "Add", "x", "b", "a");
+    node(g, "Relu", "a", NULL, "b");
+    declare_output(g, "b");
+    assert_int_equal(cvm_session_create_from_graph(g, NULL, &s), CVM_E_PARSE);
+    assert_non_null(strstr(cvm_last_error(), "cycle"));
+    /* unknown operators are all named */
+    assert_int_equal(cvm_graph_create(&g), CVM_OK);
+    declare_input(g, "x");
+    node(g, "FrobnicateA", "x", NULL, "a");
+    node(g, "FrobnicateB", "a", NULL, "b");
+    node(g, "FrobnicateA", "b", NULL, "c");
+    declare_output(g, "c");
+    assert_int_equal(cvm_session_create_from_graph(g, NULL, &s), CVM_E_UNSUPPORTED);
+    assert_non_null(strstr(cvm_last_error(), "2 operators"));
+    assert_non_null(strstr(cvm_last_error(), "FrobnicateB"));
+    /* a value nobody produces */
+    assert_int_equal(cvm_graph_create(&g), CVM_OK);
+    declare_input(g, "x");
+    node(g, "Add", "x", "ghost", "a");
+    declare_output(g, "a");
+    assert_int_equal(cvm_session_create_from_graph(g, NULL, &s), CVM_OK);
+    cvm_tensor *x = make_input(1, 0), *y = NULL;
+    const char *name = "x";
+    assert_int_equal(cvm_session_run(s, 1, &name, (const cvm_tensor *const *)&x, 1, NULL, &y), CVM_E_PARSE);
+    assert_non_null(strstr(cvm_last_error(), "ghost"));
+    cvm_tensor_free(x);
+    cvm_session_free(s);
+}
+
+typedef struct job {
+    cvm_session *s;
+    int id, failures;
+} job;
+
+static void *worker(void *arg)
+{
+    job *j = arg;
+    const char *name = "x";
+    for (int r = 0; r < 50; r++) {
+        int64_t n = 1 + (j->id + r) % 3; /* three shapes in flight at once */
+        cvm_tensor *x = make_input(n, (float)j->id), *y = NULL;
+        if (cvm_session_run(j->s, 1, &name, (const cvm_tensor *const *)&x, 1, NULL, &y) != CVM_OK) {
+            j->failures++;
+        } else {
+            const float *xd = x->data, *yd = y->data;
+            for (int64_t i = 0; i < n * 4; i++) {
+                float s = xd[i] + ((float)(i % 4) - 1.5f);
+                if (yd[i] != (s > 0 ? 2 * s : 0))
+                    j->failures++;
+            }
+        }
+        cvm_tensor_free(x);
+        cvm_tensor_free(y);
+    }
+    return NULL;
+}
+
+static void test_concurrent_runs(void **st)
+{
+    (void)st;
+    cvm_session_options o;
+    cvm_session_options_init(&o);
+    o.threads = 2;
+    cvm_session *s;
+    assert_int_equal(cvm_session_create_from_graph(small_graph(), &o, &s), CVM_OK);
+    pthread_t t[6];
+    job jobs[6];
+    for (int i = 0; i < 6; i++) {
+        jobs[i] = (job){.s = s, .id = i};
+        pthread_create(&t[i], NULL, worker, &jobs[i]);
+    }
+    for (int i = 0; i < 6; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(jobs[i].failures, 0);
+    }
+    cvm_session_free(s);
+}
+
+static void test_memplan_reuse(void **st)
+{
+    (void)st;
+    /* a chain a->b->c->d: a and c can share, b and d can share */
+    cvm_mem_request r[4] = {
+        {.bytes = 1000, .first = 0, .last = 1},
+        {.bytes = 1000, .first = 1, .last = 2},
+        {.bytes = 1000, .first = 2, .last = 3},
+        {.bytes = 1000, .first = 3, .last = 4},
+    };
+    size_t total;
+    assert_int_equal(cvm_memplan_assign(r, 4, &total), CVM_OK);
+    assert_int_equal(total, 2 * 1024);
+    for (int i = 0; i < 4; i++)
+        for (int j = i + 1; j < 4; j++)
+            if (r[i].first <= r[j].last && r[j].first <= r[i].last)
+                assert_true(r[i].offset + 1000 <= r[j].offset || r[j].offset + 1000 <= r[i].offset);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_run_and_fold),
+        cmocka_unit_test(test_input_errors),
+        cmocka_unit_test(test_graph_errors),
+        cmocka_unit_test(test_concurrent_runs),
+        cmocka_unit_test(test_memplan_reuse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,268 @@
+/* `cvm run`: run a raw ONNX file on .npy inputs or the test pattern. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "base/tensor.h"
+#include "commands.h"
+#include "cvm/cvm.h"
+#include "npy.h"
+
+#define MAX_ARGS 64
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* The pattern the reference statistics in the shared models were computed
+ * with: p[n,c,h,w] = ((c*97 + h*13 + w*7) % 256) / 255, NHWC inputs using
+ * their last dim as the channel. */
+static void fill_pattern(cvm_tensor *t)
+{
+    int64_t n = cvm_tensor_numel(t);
+    int r = t->ndim;
+    int64_t C = 1, H = 1, W = 1;
+    int nhwc = r == 4 && t->dims[3] <= 4 && t->dims[1] > 4;
+    if (r >= 3) {
+        if (nhwc) {
+            H = t->dims[1]; W = t->dims[2]; C = t->dims[3];
+        } else {
+            C = t->dims[r - 3]; H = t->dims[r - 2]; W = t->dims[r - 1];
+        }
+    } else if (r == 2) {
+        H = t->dims[0]; W = t->dims[1];
+    } else if (r == 1) {
+        W = t->dims[0];
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int64_t c, h, w;
+        if (nhwc) {
+            c = i % C; w = (i / C) % W; h = (i / (C * W)) % H;
+        } else {
+            w = i % W; h = (i / W) % H; c = (i / (W * H)) % C;
+        }
+        double v = (double)((c * 97 + h * 13 + w * 7) % 256) / 255.0;
+        float fv = (float)v;
+        cvm_convert(CVM_DTYPE_FLOAT32, &fv, t->dtype, (char *)t->data + i * (int64_t)cvm_dtype_size(t->dtype), 1);
+    }
+}
+
+static int parse_dims(const char *s, int *ndim, int64_t *dims)
+{
+    *ndim = 0;
+    while (*s) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (end == s || v < 0 || errno || *ndim == CVM_MAX_DIMS)
+            return 0;
+        dims[(*ndim)++] = v;
+        s = end;
+        if (*s == 'x' || *s == ',')
+            s++;
+        else if (*s)
+            return 0;
+    }
+    return 1;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    const char *model = NULL, *outdir = NULL;
+    const char *in_names[MAX_ARGS], *in_files[MAX_ARGS], *shape_names[MAX_ARGS], *shape_vals[MAX_ARGS];
+    int n_in_args = 0, n_shapes = 0, runs = 1, rc = 1;
+    cvm_session_options opts;
+    cvm_session_options_init(&opts);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has_val = i + 1 < argc;
+        if ((strcmp(a, "--input") == 0 || strcmp(a, "--shape") == 0) && has_val) {
+            char *eq = strchr(argv[++i], '=');
+            if (!eq || eq == argv[i] || n_in_args == MAX_ARGS || n_shapes == MAX_ARGS) {
+                fprintf(stderr, "cvm run: %s expects NAME=VALUE, got '%s'\n", a, argv[i]);
+                return 2;
+            }
+            *eq = '\0';
+            if (a[2] == 'i') {
+                in_names[n_in_args] = argv[i];
+                in_files[n_in_args++] = eq + 1;
+            } else {
+                shape_names[n_shapes] = argv[i];
+                shape_vals[n_shapes++] = eq + 1;
+            }
+        } else if (strcmp(a, "--out") == 0 && has_val) {
+            outdir = argv[++i];
+        } else if (strcmp(a, "--threads") == 0 && has_val) {
+            opts.threads = atoi(argv[++i]);
+            if (opts.threads < 1) {
+                fprintf(stderr, "cvm run: --threads must be at least 1\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--runs") == 0 && has_val) {
+            runs = atoi(argv[++i]);
+            if (runs < 1) {
+                fprintf(stderr, "cvm run: --runs must be at least 1\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--no-optimize") == 0) {
+            opts.optimize = 0;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "cvm run: unknown or incomplete option '%s'\n", a);
+            return 2;
+        } else if (!model) {
+            model = a;
+        } else {
+            fprintf(stderr, "cvm run: unexpected argument '%s'\n", a);
+            return 2;
+        }
+    }
+    if (!model) {
+        fprintf(stderr, "usage: cvm run MODEL.onnx [--input NAME=FILE.npy]... [--shape NAME=1x3x640x640]... "
+                        "[--out DIR] [--threads N] [--runs K]\n");
+        return 2;
+    }
+
+    cvm_session *s = NULL;
+    size_t n_in = 0, n_out = 0;
+    cvm_tensor **inputs = NULL, **outputs = NULL;
+    const char **names = NULL;
+    double t0 = now_ms();
+    if (cvm_session_create(model, &opts, &s) != CVM_OK) {
+        fprintf(stderr, "cvm run: %s\n", cvm_last_error());
+        return 1;
+    }
+    double t_load = now_ms() - t0;
+    cvm_session_input_count(s, &n_in);
+    cvm_session_output_count(s, &n_out);
+    inputs = calloc(n_in + 1, sizeof *inputs);
+    outputs = calloc(n_out + 1, sizeof *outputs);
+    names = calloc(n_in + 1, sizeof *names);
+    if (!inputs || !outputs || !names) {
+        fprintf(stderr, "cvm run: out of memory\n");
+        goto done;
+    }
+    for (int a = 0; a < n_in_args; a++) {
+        size_t k = 0;
+        cvm_value_info vi;
+        for (; k < n_in; k++) {
+            cvm_session_input_info(s, k, &vi);
+            if (strcmp(vi.name, in_names[a]) == 0)
+                break;
+        }
+        if (k == n_in) {
+            fprintf(stderr, "cvm run: the model has no input named '%s'\n", in_names[a]);
+            goto done;
+        }
+        if (cvm_npy_read(in_files[a], &inputs[k]) != CVM_OK) {
+            fprintf(stderr, "cvm run: %s\n", cvm_last_error());
+            goto done;
+        }
+    }
+    for (size_t k = 0; k < n_in; k++) {
+        cvm_value_info vi;
+        cvm_session_input_info(s, k, &vi);
+        names[k] = vi.name;
+        if (inputs[k])
+            continue;
+        int ndim = vi.ndim;
+        int64_t dims[CVM_MAX_DIMS];
+        for (int d = 0; d < ndim; d++)
+            dims[d] = vi.dims[d];
+        for (int a = 0; a < n_shapes; a++)
+            if (strcmp(shape_names[a], vi.name) == 0 && !parse_dims(shape_vals[a], &ndim, dims)) {
+                fprintf(stderr, "cvm run: --shape %s=%s is not a list of dims like 1x3x640x640\n",
+                        shape_names[a], shape_vals[a]);
+                goto done;
+            }
+        int symbolic = ndim < 0;
+        for (int d = 0; d < ndim; d++)
+            symbolic |= dims[d] < 0;
+        if (symbolic) {
+            fprintf(stderr, "cvm run: input '%s' has symbolic dims; give its shape with --shape %s=D0xD1x...\n",
+                    vi.name, vi.name);
+            goto done;
+        }
+        if (!cvm_dtype_is_float(vi.dtype)) {
+            fprintf(stderr, "cvm run: input '%s' is %s; give it with --input %s=FILE.npy\n", vi.name,
+                    cvm_dtype_name(vi.dtype), vi.name);
+            goto done;
+        }
+        if (cvm_tensor_create(vi.dtype, ndim, dims, &inputs[k]) != CVM_OK) {
+            fprintf(stderr, "cvm run: input '%s': %s\n", vi.name, cvm_last_error());
+            goto done;
+        }
+        fill_pattern(inputs[k]);
+    }
+    double best = 1e30, total = 0;
+    for (int r = 0; r < runs; r++) {
+        for (size_t k = 0; k < n_out; k++) {
+            cvm_tensor_free(outputs[k]);
+            outputs[k] = NULL;
+        }
+        double t1 = now_ms();
+        if (cvm_session_run(s, n_in, names, (const cvm_tensor *const *)inputs, n_out, NULL, outputs) != CVM_OK) {
+            fprintf(stderr, "cvm run: %s\n", cvm_last_error());
+            goto done;
+        }
+        double dt = now_ms() - t1;
+        total += dt;
+        if (dt < best)
+            best = dt;
+    }
+    cvm_session_stats st;
+    cvm_session_get_stats(s, &st);
+    printf("model: %s\n", model);
+    printf("load: %.1f ms; nodes: %zu in model, %zu folded, %zu to run; arena %.2f MiB (%.2f MiB without reuse)\n",
+           t_load, st.nodes_in_model, st.nodes_folded, st.nodes_planned, st.arena_bytes / 1048576.0,
+           st.naive_bytes / 1048576.0);
+    if (runs > 1)
+        printf("run: %d runs, best %.2f ms, mean %.2f ms (%d threads)\n", runs, best, total / runs, opts.threads);
+    else
+        printf("run: %.2f ms\n", best);
+    if (outdir && mkdir(outdir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "cvm run: cannot create %s: %s\n", outdir, strerror(errno));
+        goto done;
+    }
+    for (size_t k = 0; k < n_out; k++) {
+        cvm_value_info vi;
+        char sh[160];
+        cvm_session_output_info(s, k, &vi);
+        printf("output %s: %s %s\n", vi.name, cvm_dtype_name(outputs[k]->dtype),
+               cvm_shape_str(outputs[k]->ndim, outputs[k]->dims, sh, sizeof sh));
+        if (outdir) {
+            /* Output names come from the model: keep only safe characters so
+             * that a hostile name cannot write outside DIR. */
+            char safe[200], path[4096];
+            size_t j = 0;
+            for (const char *c = vi.name; *c && j < sizeof safe - 1; c++)
+                safe[j++] = (char)((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                                   (*c >= '0' && *c <= '9') || *c == '_' || *c == '-' || *c == '.'
+                                       ? *c : '_');
+            safe[j] = '\0';
+            if (j == 0 || strcmp(safe, ".") == 0 || strcmp(safe, "..") == 0)
+                snprintf(safe, sizeof safe, "output_%zu", k);
+            snprintf(path, sizeof path, "%s/%s.npy", outdir, safe);
+            if (cvm_npy_write(path, outputs[k]) != CVM_OK) {
+                fprintf(stderr, "cvm run: %s\n", cvm_last_error());
+                goto done;
+            }
+        }
+    }
+    rc = 0;
+done:
+    for (size_t k = 0; k < n_in && inputs; k++)
+        cvm_tensor_free(inputs[k]);
+    for (size_t k = 0; k < n_out && outputs; k++)
+        cvm_tensor_free(outputs[k]);
+    free(inputs);
+    free(outputs);
+    free(names);
+    cvm_session_free(s);
+    return rc;
+}
