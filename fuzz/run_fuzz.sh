@@ -17,6 +17,9 @@ shift
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build-fuzz"
 jobs=${CVM_FUZZ_JOBS:-2}
+# The fuzz build lets UBSan recover; stop at the first report instead so that
+# undefined behaviour is saved as a crash input.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 CC=${CC:-clang} cmake -S "$root" -B "$build" -DCVM_FUZZ=ON -DCVM_TESTS=OFF \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -772,6 +772,9 @@ static cvm_status infer_space_to_depth(const cvm_infer_ctx *c)
 {
     const cvm_tensor *x = c->in[0];
     int64_t b = cvm_attr_int(c->node, "blocksize", 0);
+    const char *mode = cvm_attr_string(c->node, "mode", "DCR");
+    if (strcmp(mode, "DCR") != 0 && strcmp(mode, "CRD") != 0)
+        return NODE_ERR(c, CVM_E_UNSUPPORTED, "mode '%s' is not supported", mode);
     if (x->ndim != 4)
         return NODE_ERR(c, CVM_E_SHAPE, "input must be 4-D, got rank %d", x->ndim);
     if (b < 1 || b > 65536)

@@ -178,6 +178,9 @@ typedef struct gbuild {
 /* Index of the value called name[0..len), created if new. */
 static cvm_status value_get(gbuild *b, const uint8_t *name, size_t len, int *index)
 {
+    static const uint8_t empty[1] = {0};
+    if (!name) /* a ValueInfoProto without a name field */
+        name = empty;
     if (len && memchr(name, 0, len))
         return cvm_errorf(CVM_E_PARSE, "value name contains a NUL byte (byte offset %zu)",
                           (size_t)(name - b->c->origin));

@@ -112,8 +112,10 @@ cvm_status cvm_plan_run(const cvm_graph *g, cvm_plan *p, const cvm_tensor *const
         const cvm_plan_value *pv = &p->values[v];
         b->vt[v] = pv->t;
         b->dyn[v] = NULL;
-        if (pv->kind == CVM_VAL_INPUT)
-            b->vt[v].data = inputs[pv->input_index]->data;
+        if (pv->kind == CVM_VAL_INPUT) {
+            b->vt[v] = *inputs[pv->input_index];
+            b->vt[v].owns_data = 0;
+        }
         else if (pv->kind == CVM_VAL_ARENA)
             b->vt[v].data = b->arena + pv->offset;
     }

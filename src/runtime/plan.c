@@ -175,6 +175,10 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
         p->input_shapes[i] = inputs[i];
         p->input_shapes[i].data = NULL;
         p->input_shapes[i].owns_data = 0;
+        if (!cvm_shape_nbytes(inputs[i].dtype, inputs[i].ndim, inputs[i].dims, &p->input_shapes[i].nbytes)) {
+            st = cvm_errorf(CVM_E_SHAPE, "graph input %d has an invalid shape", i);
+            goto fail;
+        }
     }
 
     /* Dead-node removal: keep only what the graph outputs depend on. */
@@ -244,8 +248,10 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
                                     g->values[v].name);
                 goto fail;
             }
-            if (pv->kind == CVM_VAL_DYNAMIC)
-                dyn = shapes_known = false;
+            if (pv->kind == CVM_VAL_DYNAMIC) {
+                dyn = true;
+                shapes_known = false;
+            }
             if (pv->kind != CVM_VAL_CONST)
                 all_const = false;
             in[j] = &pv->t;

@@ -228,7 +228,7 @@ static void test_gemm_kernels_vs_reference(void **st)
             cvm_gemm_pack_a(k, a, K, 1, k->mr, 2 * k->mr, k0, kc, 1.0f, buf);
             assert_memory_equal(buf, cvm_gemm_packed_a_block(k, pa, M, k0, kc, k->mr),
                                 (size_t)(2 * k->mr * kc) * 4);
-            cvm_gemm_pack_b(k, b, N, 1, k0, kc, k->nr, k->nr, 2.0f, buf);
+            cvm_gemm_pack_b(k, b, N, 1, k0, kc, k->nr, N - k->nr < k->nr ? N - k->nr : k->nr, 2.0f, buf);
             assert_memory_equal(buf, cvm_gemm_packed_b_block(k, pb, N, k0, kc, k->nr),
                                 (size_t)(k->nr * kc) * 4);
         }

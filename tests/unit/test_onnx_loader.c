@@ -811,9 +811,11 @@ static void test_hostile_graphs(void **st)
     w_msg(&graph, 12, &vi);
     w_str(&vi, 1, "ghost_in");
     w_msg(&graph, 11, &vi);
+    w_msg(&graph, 12, &vi); /* no name at all: the value "" */
     w_model(&model, &graph);
     assert_int_equal(load_pbw(&model, &g), CVM_OK);
-    assert_int_equal(g->n_outputs, 1);
+    assert_int_equal(g->n_outputs, 2);
+    assert_string_equal(g->values[g->outputs[1]].name, "");
     assert_int_equal(g->n_inputs, 1);
     assert_int_equal(g->values[g->inputs[0]].ndim, -1);
     assert_int_equal(g->n_opsets, 1);

@@ -145,19 +145,43 @@ static const float *conv_get_b(const void *vctx, int64_t b, int64_t k0, int64_t 
     }
     const int NR = s->kern->nr;
     const int64_t D = s->in[0], H = s->in[1], W = s->in[2];
-    const int64_t OH = s->out[1], OW = s->out[2];
+    const int64_t OH = s->out[1], OW = s->out[2], sw = s->s[2];
+    /* A panel's columns are consecutive output positions: split them into
+     * runs that stay on one output row, so that each run of one im2col row is
+     * a (strided) copy of one input row with zeros at the padded ends. */
+    struct seg {
+        int j, len;
+        int64_t bd, bh, bw;
+        int lo[16], hi[16];
+    } seg[32];
     for (int64_t p = 0; p < nc; p += NR) {
         int cols = nc - p < NR ? (int)(nc - p) : NR;
-        int64_t bd[32], bh[32], bw[32];
-        for (int j = 0; j < cols; j++) {
+        int nseg = 0;
+        for (int j = 0; j < cols;) {
             int64_t o = n0 + p + j;
             int64_t ow = o % OW, t = o / OW;
             int64_t oh = t % OH, od = t / OH;
-            bd[j] = od * s->s[0] - s->pb[0];
-            bh[j] = oh * s->s[1] - s->pb[1];
-            bw[j] = ow * s->s[2] - s->pb[2];
+            int len = OW - ow < cols - j ? (int)(OW - ow) : cols - j;
+            seg[nseg].j = j;
+            seg[nseg].len = len;
+            seg[nseg].bd = od * s->s[0] - s->pb[0];
+            seg[nseg].bh = oh * s->s[1] - s->pb[1];
+            seg[nseg].bw = ow * sw - s->pb[2];
+            /* valid columns lo..hi-1 for every kw (divisions are slow: once per panel) */
+            for (int64_t q = 0; q < s->k[2] && q < 16; q++) {
+                int64_t iw0 = seg[nseg].bw + q * s->d[2];
+                int64_t lo = iw0 < 0 ? (-iw0 + sw - 1) / sw : 0;
+                int64_t hi = W - 1 - iw0 < 0 ? 0 : (W - 1 - iw0) / sw + 1;
+                if (hi > len)
+                    hi = len;
+                if (lo > hi)
+                    lo = hi;
+                seg[nseg].lo[q] = (int)lo;
+                seg[nseg].hi[q] = (int)hi;
+            }
+            nseg++;
+            j += len;
         }
-        int one_row = bd[0] == bd[cols - 1] && bh[0] == bh[cols - 1];
         float *dst = buf + p * kc;
         int64_t kw = k0 % s->k[2], rest = k0 / s->k[2];
         int64_t kh = rest % s->k[1];
@@ -166,33 +190,38 @@ static const float *conv_get_b(const void *vctx, int64_t b, int64_t k0, int64_t 
         for (int64_t k = 0; k < kc; k++) {
             const float *xc = x + ci * s->IN;
             int64_t dd = kd * s->d[0], dh = kh * s->d[1], dw = kw * s->d[2];
-            int j = 0;
-            if (one_row) {
-                int64_t id = bd[0] + dd, ih = bh[0] + dh;
+            for (int g2 = 0; g2 < nseg; g2++) {
+                float *o = dst + seg[g2].j;
+                int len = seg[g2].len;
+                int64_t id = seg[g2].bd + dd, ih = seg[g2].bh + dh;
                 if (id < 0 || id >= D || ih < 0 || ih >= H) {
-                    for (; j < cols; j++)
-                        dst[j] = 0.0f;
+                    memset(o, 0, (size_t)len * sizeof(float));
+                    continue;
+                }
+                const float *row = xc + (id * H + ih) * W;
+                int64_t iw0 = seg[g2].bw + dw;
+                /* columns lo..hi-1 read inside the row */
+                int64_t lo, hi;
+                if (kw < 16) {
+                    lo = seg[g2].lo[kw];
+                    hi = seg[g2].hi[kw];
                 } else {
-                    const float *row = xc + (id * H + ih) * W;
-                    int64_t iw0 = bw[0] + dw;
-                    if (s->s[2] == 1 && iw0 >= 0 && iw0 + cols <= W) {
-                        memcpy(dst, row + iw0, (size_t)cols * sizeof(float));
-                        j = cols;
-                    } else
-                        for (; j < cols; j++) {
-                            int64_t iw = bw[j] + dw;
-                            dst[j] = iw >= 0 && iw < W ? row[iw] : 0.0f;
-                        }
+                    lo = iw0 < 0 ? (-iw0 + sw - 1) / sw : 0;
+                    hi = W - 1 - iw0 < 0 ? 0 : (W - 1 - iw0) / sw + 1;
+                    hi = hi > len ? len : hi;
+                    lo = lo > hi ? hi : lo;
                 }
-            } else {
-                for (; j < cols; j++) {
-                    int64_t id = bd[j] + dd, ih = bh[j] + dh, iw = bw[j] + dw;
-                    dst[j] = id >= 0 && id < D && ih >= 0 && ih < H && iw >= 0 && iw < W
-                                 ? xc[(id * H + ih) * W + iw]
-                                 : 0.0f;
-                }
+                for (int64_t j = 0; j < lo; j++)
+                    o[j] = 0.0f;
+                if (sw == 1)
+                    memcpy(o + lo, row + iw0 + lo, (size_t)(hi - lo) * sizeof(float));
+                else
+                    for (int64_t j = lo; j < hi; j++)
+                        o[j] = row[iw0 + j * sw];
+                for (int64_t j = hi; j < len; j++)
+                    o[j] = 0.0f;
             }
-            for (; j < NR; j++)
+            for (int j = cols; j < NR; j++)
                 dst[j] = 0.0f;
             dst += NR;
             if (++kw == s->k[2]) {

@@ -303,8 +303,7 @@ static void scale_range(void *arg, size_t b, size_t e)
     const scale_arg *s = arg;
     float *restrict y = s->y;
     const float k = s->k;
-    for (size_t i = b; i < e; i++)
-        y[i] *= k;
+    CVM_EW_FOR(i, e - b, y[b + i] *= k);
 }
 
 static cvm_status check_variadic(const cvm_kernel_ctx *c, cvm_ew_binop op, int mean,

@@ -13,32 +13,29 @@
 #include "backends/cpu/elementwise_internal.h"
 
 #define BIN_FN(name, TA, TB, TY, OP)                                                  \
-    static void name(const void *va, const void *vb, void *vy, size_t n, int mode)    \
+    static void name(const void *restrict va, const void *restrict vb, void *restrict vy, \
+                     size_t n, int mode)                                              \
     {                                                                                 \
-        const TA *restrict a = va;                                                    \
-        const TB *restrict b = vb;                                                    \
-        TY *restrict y = vy;                                                          \
+        const TA *a = va;                                                             \
+        const TB *b = vb;                                                             \
+        TY *y = vy;                                                                   \
         switch (mode) {                                                               \
         case CVM_EW_VV:                                                               \
-            for (size_t i = 0; i < n; i++)                                            \
-                y[i] = OP(a[i], b[i]);                                                \
+            CVM_EW_FOR(i, n, y[i] = OP(a[i], b[i]));                                  \
             break;                                                                    \
         case CVM_EW_VS: {                                                             \
             const TB s = b[0];                                                        \
-            for (size_t i = 0; i < n; i++)                                            \
-                y[i] = OP(a[i], s);                                                   \
+            CVM_EW_FOR(i, n, y[i] = OP(a[i], s));                                     \
             break;                                                                    \
         }                                                                             \
         case CVM_EW_SV: {                                                             \
             const TA s = a[0];                                                        \
-            for (size_t i = 0; i < n; i++)                                            \
-                y[i] = OP(s, b[i]);                                                   \
+            CVM_EW_FOR(i, n, y[i] = OP(s, b[i]));                                     \
             break;                                                                    \
         }                                                                             \
         default: {                                                                    \
             const TY v = OP(a[0], b[0]);                                              \
-            for (size_t i = 0; i < n; i++)                                            \
-                y[i] = v;                                                             \
+            CVM_EW_FOR(i, n, y[i] = v);                                               \
         }                                                                             \
         }                                                                             \
     }

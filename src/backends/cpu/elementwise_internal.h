@@ -11,6 +11,24 @@
 /* Elements per parallel task: large enough that thread hand-off is noise. */
 #define CVM_EW_GRAIN ((size_t)16384)
 
+/* A loop over [0, n) written so that gcc vectorises it at -O2: its cheap
+ * cost model only takes loops whose trip count is a known multiple of the
+ * vector width, so the body runs in blocks of 16 and then over the tail. */
+#define CVM_EW_FOR(i, n, ...)                                        \
+    do {                                                             \
+        const size_t ew_n_ = (n);                                    \
+        size_t ew_b_ = 0;                                            \
+        for (; ew_b_ + 16 <= ew_n_; ew_b_ += 16)                     \
+            for (size_t ew_j_ = 0; ew_j_ < 16; ew_j_++) {            \
+                const size_t i = ew_b_ + ew_j_;                      \
+                __VA_ARGS__;                                         \
+            }                                                        \
+        for (; ew_b_ < ew_n_; ew_b_++) {                             \
+            const size_t i = ew_b_;                                  \
+            __VA_ARGS__;                                             \
+        }                                                            \
+    } while (0)
+
 /* How a span of a binary operator reads its inputs: both contiguous, or one
  * or both repeated from a single element. */
 enum { CVM_EW_VV = 0, CVM_EW_VS = 1, CVM_EW_SV = 2, CVM_EW_SS = 3 };

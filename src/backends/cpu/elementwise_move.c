@@ -64,31 +64,37 @@ cvm_status cvm_ew_run_identity(const cvm_kernel_ctx *c)
     return CVM_OK;
 }
 
-/* Where's span: the fast loop when all three advance together, otherwise
- * steps of 0 or 1 per input. */
-#define WHERE_SPAN(name, T)                                                                 \
-    static void name(const void *user, const char *const *src, const int *contig, char *vy, \
-                     size_t n)                                                              \
-    {                                                                                       \
-        (void)user;                                                                         \
-        const uint8_t *restrict cond = (const uint8_t *)src[0];                             \
-        const T *restrict a = (const T *)(const void *)src[1];                              \
-        const T *restrict b = (const T *)(const void *)src[2];                              \
-        T *restrict y = (T *)(void *)vy;                                                    \
-        if (contig[0] && contig[1] && contig[2]) {                                          \
-            for (size_t i = 0; i < n; i++)                                                  \
-                y[i] = cond[i] ? a[i] : b[i];                                               \
-            return;                                                                         \
-        }                                                                                   \
-        const size_t sc = (size_t)contig[0], sa = (size_t)contig[1], sb = (size_t)contig[2]; \
-        for (size_t i = 0; i < n; i++)                                                      \
-            y[i] = cond[i * sc] ? a[i * sa] : b[i * sb];                                    \
+/* Where's inner loop: the fast form when all three advance together,
+ * otherwise steps of 0 or 1 per input. */
+#define WHERE_LOOP(T)                                                                         \
+    static void where_loop_##T(const void *restrict vc, const void *restrict va,              \
+                               const void *restrict vb, void *restrict vy, const int *contig, \
+                               size_t n)                                                      \
+    {                                                                                         \
+        const uint8_t *cond = vc;                                                             \
+        const T *a = va, *b = vb;                                                             \
+        T *y = vy;                                                                            \
+        if (contig[0] && contig[1] && contig[2]) {                                            \
+            /* a bit mask instead of ?: so that gcc vectorises it */                       \
+            CVM_EW_FOR(i, n, const T m = (T)((T)0 - (T)(cond[i] != 0));                       \
+                       y[i] = (T)((a[i] & m) | (b[i] & (T)~m)));                                \
+            return;                                                                           \
+        }                                                                                     \
+        const size_t sc = (size_t)contig[0], sa = (size_t)contig[1], sb = (size_t)contig[2];  \
+        for (size_t i = 0; i < n; i++)                                                        \
+            y[i] = cond[i * sc] ? a[i * sa] : b[i * sb];                                      \
+    }                                                                                         \
+    static void where_span_##T(const void *user, const char *const *src, const int *contig,   \
+                               char *y, size_t n)                                             \
+    {                                                                                         \
+        (void)user;                                                                           \
+        where_loop_##T(src[0], src[1], src[2], y, contig, n);                                 \
     }
 
-WHERE_SPAN(where8, uint8_t)
-WHERE_SPAN(where16, uint16_t)
-WHERE_SPAN(where32, uint32_t)
-WHERE_SPAN(where64, uint64_t)
+WHERE_LOOP(uint8_t)
+WHERE_LOOP(uint16_t)
+WHERE_LOOP(uint32_t)
+WHERE_LOOP(uint64_t)
 
 cvm_status cvm_ew_run_where(const cvm_kernel_ctx *c)
 {
@@ -98,7 +104,11 @@ cvm_status cvm_ew_run_where(const cvm_kernel_ctx *c)
     if (cond->dtype != CVM_DTYPE_BOOL || a->dtype != b->dtype || a->dtype != y->dtype)
         return cvm_node_error(c->node, CVM_E_TYPE, "condition must be bool and X, Y, output one type");
     const size_t es = cvm_dtype_size(a->dtype);
-    cvm_ew_span_fn span = es == 1 ? where8 : es == 2 ? where16 : es == 4 ? where32 : es == 8 ? where64 : NULL;
+    cvm_ew_span_fn span = es == 1   ? where_span_uint8_t
+                           : es == 2 ? where_span_uint16_t
+                           : es == 4 ? where_span_uint32_t
+                           : es == 8 ? where_span_uint64_t
+                                     : NULL;
     if (!span)
         return cvm_node_error(c->node, CVM_E_UNSUPPORTED, "no CPU kernel for %s",
                               cvm_dtype_name(a->dtype));

@@ -12,30 +12,26 @@
 /* A float32 -> float32 loop; EXPR reads the element as v and may use the
  * parameters alpha, beta and gamma. */
 #define UN_F(name, EXPR)                                                            \
-    static void name(const void *vx, void *vy, size_t n, const cvm_ew_params *p)    \
+    static void name(const void *restrict vx, void *restrict vy, size_t n,          \
+                     const cvm_ew_params *p)                                        \
     {                                                                               \
-        const float *restrict x = vx;                                               \
-        float *restrict y = vy;                                                     \
+        const float *x = vx;                                                        \
+        float *y = vy;                                                              \
         const float alpha = p->alpha, beta = p->beta, gamma = p->gamma;             \
         (void)alpha;                                                                \
         (void)beta;                                                                 \
         (void)gamma;                                                                \
-        for (size_t i = 0; i < n; i++) {                                            \
-            const float v = x[i];                                                   \
-            y[i] = (EXPR);                                                          \
-        }                                                                           \
+        CVM_EW_FOR(i, n, const float v = x[i]; y[i] = (EXPR));                      \
     }
 
 #define UN_T(name, TX, TY, EXPR)                                                    \
-    static void name(const void *vx, void *vy, size_t n, const cvm_ew_params *p)    \
+    static void name(const void *restrict vx, void *restrict vy, size_t n,          \
+                     const cvm_ew_params *p)                                        \
     {                                                                               \
-        const TX *restrict x = vx;                                                  \
-        TY *restrict y = vy;                                                        \
+        const TX *x = vx;                                                           \
+        TY *y = vy;                                                                 \
         (void)p;                                                                    \
-        for (size_t i = 0; i < n; i++) {                                            \
-            const TX v = x[i];                                                      \
-            y[i] = (TY)(EXPR);                                                      \
-        }                                                                           \
+        CVM_EW_FOR(i, n, const TX v = x[i]; y[i] = (TY)(EXPR));                     \
     }
 
 static inline float sigmoid_f(float v)
@@ -103,13 +99,12 @@ static void f_gelu(const void *x, void *y, size_t n, const cvm_ew_params *p)
 
 UN_T(f_isnan, float, uint8_t, v != v)
 
-static void f_isinf(const void *vx, void *vy, size_t n, const cvm_ew_params *p)
+static void f_isinf(const void *restrict vx, void *restrict vy, size_t n, const cvm_ew_params *p)
 {
-    const float *restrict x = vx;
-    uint8_t *restrict y = vy;
+    const float *x = vx;
+    uint8_t *y = vy;
     const int neg = p->flag0, pos = p->flag1;
-    for (size_t i = 0; i < n; i++)
-        y[i] = (uint8_t)((pos && x[i] == INFINITY) || (neg && x[i] == -INFINITY));
+    CVM_EW_FOR(i, n, y[i] = (uint8_t)((pos && x[i] == INFINITY) || (neg && x[i] == -INFINITY)));
 }
 
 /* ---- integers and booleans ---- */
@@ -128,19 +123,17 @@ static void f_isinf(const void *vx, void *vy, size_t n, const cvm_ew_params *p)
     UN_T(bnot_##S, T, T, ~v)
 
 #define INT_CLIP(S, T, LO, HI)                                                      \
-    static void clip_##S(const void *vx, void *vy, size_t n, const cvm_ew_params *p) \
+    static void clip_##S(const void *restrict vx, void *restrict vy, size_t n,      \
+                         const cvm_ew_params *p)                                    \
     {                                                                               \
-        const T *restrict x = vx;                                                   \
-        T *restrict y = vy;                                                         \
+        const T *x = vx;                                                            \
+        T *y = vy;                                                                  \
         T lo = LO, hi = HI;                                                         \
         if (p->has_lo)                                                              \
             memcpy(&lo, p->lo, sizeof lo);                                          \
         if (p->has_hi)                                                              \
             memcpy(&hi, p->hi, sizeof hi);                                          \
-        for (size_t i = 0; i < n; i++) {                                            \
-            const T v = x[i] < lo ? lo : x[i];                                      \
-            y[i] = v > hi ? hi : v;                                                 \
-        }                                                                           \
+        CVM_EW_FOR(i, n, const T v = x[i] < lo ? lo : x[i]; y[i] = v > hi ? hi : v); \
     }
 
 INT_UNARY_SIGNED(i8, int8_t, uint32_t)

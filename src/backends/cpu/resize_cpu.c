@@ -93,7 +93,7 @@ static size_t table_bytes(const rsz_cfg *g, const cvm_tensor *x, const cvm_tenso
     size_t total = 0;
     for (int d = 0; d < x->ndim; d++) {
         size_t n = (size_t)y->dims[d] * (size_t)taps_bound(g, x->dims[d], y->dims[d]);
-        total += n * (sizeof(int64_t) + sizeof(float)) + (size_t)y->dims[d] + 16;
+        total += n * (sizeof(int64_t) + sizeof(float)) + (size_t)y->dims[d] + 32;
     }
     return total;
 }

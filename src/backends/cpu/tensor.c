@@ -136,11 +136,18 @@ static cvm_status k_space_to_depth(const cvm_kernel_ctx *c)
     size_t es;
     CVM_TRY(cvm_elem_size(c, x->dtype, &es));
     int64_t b = cvm_attr_int(c->node, "blocksize", 0);
+    int crd = strcmp(cvm_attr_string(c->node, "mode", "DCR"), "CRD") == 0;
     int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
-    /* Input viewed as [N, C, H/b, b, W/b, b]; output is [N, b, b, C, H/b, W/b]. */
+    /* Input viewed as [N, C, H/b, b, W/b, b]; output channels are [b, b, C]
+     * (DCR) or [C, b, b] (CRD, opset 28). */
     cvm_strided v = {.ndim = 6,
                      .dims = {N, b, b, C, H / b, W / b},
                      .stride = {C * H * W, W, 1, H * W, b * W, b}};
+    if (crd) {
+        int64_t dims[6] = {N, C, b, b, H / b, W / b}, st[6] = {C * H * W, H * W, W, 1, b * W, b};
+        memcpy(v.dims, dims, sizeof dims);
+        memcpy(v.stride, st, sizeof st);
+    }
     cvm_strided_copy(c->pool, x->data, c->out[0]->data, es, &v);
     return CVM_OK;
 }
