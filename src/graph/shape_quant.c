@@ -173,9 +173,9 @@ static cvm_status check_scale(const cvm_infer_ctx *c, int i, int64_t n, const ch
 {
     const cvm_tensor *s = c->in[i];
     int64_t k;
-    if (!s || s->dtype != CVM_DTYPE_FLOAT32 || !cvm_shape_numel(s->ndim, s->dims, &k) ||
+    if (!s || !cvm_dtype_is_float(s->dtype) || !cvm_shape_numel(s->ndim, s->dims, &k) ||
         (k != 1 && (s->ndim != 1 || k != n)))
-        return cvm_node_error(c->node, CVM_E_SHAPE, "%s scale must be float32 with 1 or %lld values", what,
+        return cvm_node_error(c->node, CVM_E_SHAPE, "%s scale must be float with 1 or %lld values", what,
                               (long long)n);
     return CVM_OK;
 }

@@ -9,7 +9,7 @@ static int is_int_reducible(const char *op, cvm_dtype t)
 {
     if (t == CVM_DTYPE_INT32 || t == CVM_DTYPE_INT64 || t == CVM_DTYPE_UINT32 || t == CVM_DTYPE_UINT64)
         return 1;
-    if (t == CVM_DTYPE_INT8 || t == CVM_DTYPE_UINT8)
+    if (t == CVM_DTYPE_INT8 || t == CVM_DTYPE_UINT8 || t == CVM_DTYPE_BOOL)
         return strcmp(op, "ReduceMax") == 0 || strcmp(op, "ReduceMin") == 0;
     return 0;
 }

@@ -297,7 +297,7 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
                 pv->kind = CVM_VAL_DYNAMIC;
                 continue;
             }
-            size_t nb;
+            size_t nb = 0;
             st = check_limit(node, &g->values[v], &hdr[j], o->max_tensor_bytes, &nb);
             if (st != CVM_OK)
                 goto fail;

@@ -381,11 +381,11 @@ static void test_clip(void **st)
 
     /* opset 13: optional inputs, min omitted */
     o = op_new("Clip", 3);
-    in[0] = mk(CVM_DTYPE_FLOAT32, 1, D(3), F(-3, 0.5f, 3));
+    in[0] = mk(CVM_DTYPE_FLOAT32, 1, D(4), F(-3, 0.5f, 3, -INFINITY));
     in[1] = NULL;
     in[2] = mk(CVM_DTYPE_FLOAT32, 0, NULL, F(1));
     assert_int_equal(run_op(&o, 13, 3, in, &y, NULL), CVM_OK);
-    expect_f32(y, 1, D(3), F(-3, 0.5f, 1), 0);
+    expect_f32(y, 1, D(4), F(-3, 0.5f, 1, -INFINITY), 0);
     cvm_tensor_free(y);
     op_free(&o);
 

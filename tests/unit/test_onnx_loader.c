@@ -6,7 +6,8 @@
  *
  * Environment: CVM_SHARED_DIR (the shared/ folder with models/) and
  * CVM_ONNX_TESTDATA (the ONNX node test folder, .../data/node); the tests
- * that need them are skipped when unset.
+ * that need them are skipped when unset.  The fixtures are found next to
+ * this source file (__FILE__), or in CVM_ONNX_FIXTURES when set.
  */
 #include <setjmp.h>
 #include <stdarg.h>

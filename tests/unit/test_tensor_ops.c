@@ -22,7 +22,7 @@
 #define I64(...) (int64_t[]){__VA_ARGS__}
 #define I32(...) (int32_t[]){__VA_ARGS__}
 
-/* ------------------------------------------------------------ helpers */
+/* ------------------------------------------------------------ test utilities */
 
 static cvm_graph *g_graph;
 
@@ -752,6 +752,14 @@ static void test_depth_space(void **st)
     assert_int_equal(run(n, 13, 1, in, 1), CVM_OK);
     expect_i64(0, NDIMS(1, 8, 2, 2), I64(0, 2, 8, 10, 16, 18, 24, 26, 1, 3, 9, 11, 17, 19, 25, 27, 4, 6, 12, 14, 20, 22,
                                          28, 30, 5, 7, 13, 15, 21, 23, 29, 31));
+    /* opset 28 SpaceToDepth CRD: output channels are [C, b, b]. */
+    n = mk("SpaceToDepth", 1, 1);
+    a_int(n, "blocksize", 2);
+    a_str(n, "mode", "CRD");
+    in[0] = TI64(NDIMS(1, 2, 4, 4), x);
+    assert_int_equal(run(n, 28, 1, in, 1), CVM_OK);
+    expect_i64(0, NDIMS(1, 8, 2, 2), I64(0, 2, 8, 10, 1, 3, 9, 11, 4, 6, 12, 14, 5, 7, 13, 15, 16, 18, 24, 26, 17, 19,
+                                         25, 27, 20, 22, 28, 30, 21, 23, 29, 31));
     n = mk("DepthToSpace", 1, 1);
     a_int(n, "blocksize", 3);
     in[0] = TI64(NDIMS(1, 8, 2, 2), x);

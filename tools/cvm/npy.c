@@ -100,8 +100,8 @@ cvm_status cvm_npy_read(const char *path, cvm_tensor **out)
         goto done;
     }
     hdr[hlen] = '\0';
-    cvm_dtype dt;
-    int ndim;
+    cvm_dtype dt = CVM_DTYPE_UNDEFINED;
+    int ndim = 0;
     int64_t dims[CVM_MAX_DIMS];
     st = parse_header(path, hdr, &dt, &ndim, dims);
     if (st != CVM_OK)

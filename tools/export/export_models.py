@@ -151,27 +151,59 @@ def _strip_volatile_metadata(path):
 # --------------------------------------------------------------------------- rf-detr
 
 @contextlib.contextmanager
-def _small_dinov2(hidden, layers, heads):
-    """RF-DETR takes its DINOv2 encoder size from a JSON shipped in the package
-    (small = 384 wide, 12 layers); no config field shrinks it. For the fixture
-    the loaded JSON and the width table are narrowed for the duration of the
-    build; the encoder class and everything downstream stay the package's."""
+def _small_rfdetr(hidden, layers, heads, mlp_ratio, ffn):
+    """Two RF-DETR sizes are not reachable through ModelConfig: the DINOv2
+    encoder comes from a JSON shipped in the package (small = 384 wide, 12
+    layers), and the decoder FFN width from ModelDefaults.dim_feedforward
+    (2048). For the fixtures both are narrowed for the duration of the build;
+    the classes, the forward code and the exporter stay the package's."""
+    import dataclasses
+    import rfdetr._namespace as ns
     import rfdetr.models.backbone.dinov2 as dn
-    orig_get, orig_width = dn.get_config, dict(dn.size_to_width)
+    orig_get, orig_width, orig_ns = dn.get_config, dict(dn.size_to_width), ns._namespace_from_configs
 
     def get_config(size, use_registers):
         c = orig_get(size, use_registers)
-        c.update(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads)
+        c.update(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads, mlp_ratio=mlp_ratio)
         return c
+
+    def namespace_from_configs(model_config, train_config, defaults=ns.MODEL_DEFAULTS):
+        return orig_ns(model_config, train_config, dataclasses.replace(defaults, dim_feedforward=ffn))
 
     dn.get_config = get_config
     dn.size_to_width["small"] = hidden
+    ns._namespace_from_configs = namespace_from_configs
     try:
         yield
     finally:
         dn.get_config = orig_get
         dn.size_to_width.clear()
         dn.size_to_width.update(orig_width)
+        ns._namespace_from_configs = orig_ns
+
+
+@contextlib.contextmanager
+def _no_dinov2_download():
+    """With pretrain_weights=None, RF-DETR still asks the hub for the DINOv2
+    encoder weights whenever its patch size and positional grid match DINOv2's
+    (RF-DETR Base: patch 14, 37x37). Offline that raises; the replacement builds
+    the same encoder class from the same config, as the package itself does for
+    every other variant, leaving its weights random."""
+    import rfdetr.models.backbone.dinov2 as dn
+    cls = dn.WindowedDinov2WithRegistersBackbone
+    orig = cls.__dict__.get("from_pretrained")  # normally inherited from PreTrainedModel
+
+    def from_pretrained(klass, name, *args, config=None, **kwargs):
+        return klass(config)
+
+    cls.from_pretrained = classmethod(from_pretrained)
+    try:
+        yield
+    finally:
+        if orig is None:
+            del cls.from_pretrained
+        else:
+            cls.from_pretrained = orig
 
 
 def export_rfdetr(spec, dest):
@@ -184,7 +216,7 @@ def export_rfdetr(spec, dest):
     kwargs = dict(cfg.get("kwargs", {}))
     shrink = cfg.get("encoder")
     with tempfile.TemporaryDirectory(prefix="cvm-export-") as tmp:
-        with (_small_dinov2(**shrink) if shrink else contextlib.nullcontext()):
+        with (_small_rfdetr(**shrink) if shrink else contextlib.nullcontext()), _no_dinov2_download():
             seed_all()
             model = cls(pretrain_weights=None, device="cpu", **kwargs)
         redraw_constant_parameters(model.model.model)
@@ -230,7 +262,7 @@ def _u(name, yaml, scale, imgsz, task, group, opset=18, **cfg):
 
 
 TINY_YOLO = dict(width=0.0625, max_channels=256, nc=10)
-TINY_ENCODER = dict(hidden=64, layers=4, heads=2)
+TINY_ENCODER = dict(hidden=48, layers=4, heads=2, mlp_ratio=2, ffn=128)
 
 SPECS = [
     # Shrunk ultralytics fixtures: packaged yaml, scale n, width and max_channels cut down and
@@ -256,12 +288,12 @@ SPECS = [
     dict(name="rfdetr-det-tiny-192", kind="rfdetr", group="fixtures", imgsz=192, opset=17,
          cfg={"class": "RFDETRNano", "encoder": TINY_ENCODER,
               "kwargs": dict(resolution=192, positional_encoding_size=12, out_feature_indexes=[2, 4],
-                             hidden_dim=64, sa_nheads=2, ca_nheads=4, dec_layers=2, num_queries=30,
+                             hidden_dim=32, sa_nheads=2, ca_nheads=4, dec_layers=2, num_queries=30,
                              num_select=30, num_classes=10)}),
     dict(name="rfdetr-seg-tiny-192", kind="rfdetr", group="fixtures", imgsz=192, opset=17,
          cfg={"class": "RFDETRSegNano", "encoder": TINY_ENCODER,
               "kwargs": dict(resolution=192, positional_encoding_size=16, out_feature_indexes=[2, 4],
-                             hidden_dim=64, sa_nheads=2, ca_nheads=4, dec_layers=2, num_queries=30,
+                             hidden_dim=32, sa_nheads=2, ca_nheads=4, dec_layers=2, num_queries=30,
                              num_select=30, num_classes=10)}),
     dict(name="rfdetr-nano-384", kind="rfdetr", group="large", imgsz=384, opset=17, cfg={"class": "RFDETRNano"}),
     dict(name="rfdetr-base-560", kind="rfdetr", group="large", imgsz=560, opset=17, cfg={"class": "RFDETRBase"}),
@@ -304,6 +336,27 @@ def pattern(shape):
     return np.ascontiguousarray(np.broadcast_to(p, (n, c, h, w)).astype(np.float32))
 
 
+# Attributes whose values decide which kernel path a node needs; the manifest
+# lists the distinct combinations each fixture uses.
+NOTABLE_ATTRS = {
+    "Conv": ("group", "dilations", "strides", "kernel_shape"),
+    "ConvTranspose": ("group", "strides", "kernel_shape", "output_padding"),
+    "MaxPool": ("kernel_shape", "strides", "pads", "ceil_mode"),
+    "Resize": ("mode", "coordinate_transformation_mode", "nearest_mode", "cubic_coeff_a", "antialias",
+               "exclude_outside"),
+    "GridSample": ("mode", "padding_mode", "align_corners"),
+    "TopK": ("axis", "largest", "sorted"),
+    "Softmax": ("axis",),
+    "LayerNormalization": ("axis", "epsilon"),
+    "Cast": ("to",),
+    "Gemm": ("transA", "transB", "alpha", "beta"),
+    "ReduceMean": ("axes", "keepdims"),
+    "ReduceSum": ("keepdims", "noop_with_empty_axes"),
+    "ReduceMax": ("axes", "keepdims"),
+    "Split": ("axis",),
+}
+
+
 def _dims(vi):
     return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in vi.type.tensor_type.shape.dim]
 
@@ -317,10 +370,22 @@ def inspect_model(path, imgsz):
     onnx.checker.check_model(m)
     init = {i.name for i in m.graph.initializer}
     ops = Counter()
+    variants = {}
 
     def walk(g):
         for n in g.node:
             ops[(n.domain or "ai.onnx") + ":" + n.op_type if n.domain not in ("", "ai.onnx") else n.op_type] += 1
+            if n.op_type in NOTABLE_ATTRS:
+                attrs = []
+                for a in n.attribute:
+                    if a.name not in NOTABLE_ATTRS[n.op_type]:
+                        continue
+                    v = onnx.helper.get_attribute_value(a)
+                    v = v.decode() if isinstance(v, bytes) else (list(v) if isinstance(v, (list, tuple)) else v)
+                    if n.op_type == "Cast" and a.name == "to":
+                        v = onnx.TensorProto.DataType.Name(v)
+                    attrs.append(f"{a.name}={v}")
+                variants.setdefault(n.op_type, set()).add(", ".join(sorted(attrs)) or "defaults")
             for a in n.attribute:
                 if a.type == onnx.AttributeProto.GRAPH:
                     walk(a.g)
@@ -348,7 +413,7 @@ def inspect_model(path, imgsz):
                          std=float(v.astype(np.float64).std()) if v.size else 0.0))
     opsets = {(o.domain or "ai.onnx"): o.version for o in m.opset_import}
     meta = {p.key: p.value for p in m.metadata_props}
-    return dict(ops=ops, inputs=inputs, outputs=outs, opsets=opsets, nodes=sum(ops.values()),
+    return dict(ops=ops, variants={k: sorted(v) for k, v in variants.items()}, inputs=inputs, outputs=outs, opsets=opsets, nodes=sum(ops.values()),
                 producer=f"{m.producer_name} {m.producer_version}".strip(), meta=meta,
                 feed_shapes={k: list(v.shape) for k, v in feeds.items()})
 
@@ -378,7 +443,8 @@ def describe_config(spec):
         if c.get("encoder"):
             e = c["encoder"]
             parts.append(f"DINOv2 encoder JSON narrowed to hidden_size={e['hidden']}, "
-                         f"num_hidden_layers={e['layers']}, num_attention_heads={e['heads']}")
+                         f"num_hidden_layers={e['layers']}, num_attention_heads={e['heads']}, mlp_ratio={e['mlp_ratio']}; "
+                         f"ModelDefaults.dim_feedforward={e['ffn']}")
         parts.append(f"`.export(opset_version={spec['opset']})`")
         return "; ".join(parts)
     return (f"`{c['model_class']}({c['config_class']}("
@@ -388,7 +454,7 @@ def describe_config(spec):
 
 def write_manifest(records, path):
     total = sum(r["size"] for r in records)
-    all_ops = Counter()
+    all_ops = Counter()  # op -> number of fixtures using it
     for r in records:
         all_ops.update(r["info"]["ops"].keys())
     lines = [
@@ -415,7 +481,8 @@ def write_manifest(records, path):
         outs = "<br>".join(f"`{o['name']}` {o['shape']}" for o in i["outputs"])
         lines.append(f"| `{r['file']}` | {r['package']} | {ins} | {outs} | {r['size']} |")
     lines += ["", "## Operators needed by all fixtures together", "",
-              ", ".join(sorted(all_ops)), ""]
+              "Operator (number of fixtures that use it):", "",
+              ", ".join(f"{k} ({v})" for k, v in sorted(all_ops.items())), ""]
     for r in records:
         i, s = r["info"], r["spec"]
         lines += [f"## {r['file']}", "",
@@ -432,8 +499,10 @@ def write_manifest(records, path):
                          + ("" if o["finite"] else ", NOT FINITE"))
         lines += [f"- onnxruntime on the pattern: ran, feeds {i['feed_shapes']}",
                   f"- nodes: {i['nodes']}; ops: "
-                  + ", ".join(f"{k} {v}" for k, v in sorted(i["ops"].items())),
-                  f"- regenerate: `python tools/export/export_models.py --only {s['name']}`", ""]
+                  + ", ".join(f"{k} {v}" for k, v in sorted(i["ops"].items()))]
+        for op, vs in sorted(i["variants"].items()):
+            lines.append(f"  - {op}: " + "; ".join(f"[{v}]" for v in vs))
+        lines += [f"- regenerate: `python tools/export/export_models.py --only {s['name']}`", ""]
     Path(path).write_text("\n".join(lines))
 
 
@@ -441,7 +510,8 @@ def write_large_index(records, folder):
     data = [dict(file=r["file"], package=r["package"], imgsz=r["spec"]["imgsz"], bytes=r["size"],
                  sha256=r["sha256"], inputs=r["info"]["inputs"],
                  outputs=[{k: o[k] for k in ("name", "shape", "dtype")} for o in r["info"]["outputs"]],
-                 ops=dict(sorted(r["info"]["ops"].items())), config=describe_config(r["spec"]))
+                 ops=dict(sorted(r["info"]["ops"].items())), attributes=r["info"]["variants"],
+                 config=describe_config(r["spec"]))
             for r in records]
     (Path(folder) / "index.json").write_text(json.dumps(data, indent=1))
 

@@ -242,8 +242,10 @@ static cvm_status clip_bound(const cvm_kernel_ctx *c, int i, int *has, unsigned 
 
 static cvm_status clip_params(const cvm_kernel_ctx *c, cvm_ew_params *p)
 {
-    p->alpha = -FLT_MAX;
-    p->beta = FLT_MAX;
+    /* Absent bounds do not clip at all, not even infinities; before opset 11
+     * the defaults were the finite float limits. */
+    p->alpha = -INFINITY;
+    p->beta = INFINITY;
     if (c->opset < 11) {
         p->alpha = cvm_attr_float(c->node, "min", -FLT_MAX);
         p->beta = cvm_attr_float(c->node, "max", FLT_MAX);

@@ -47,38 +47,65 @@ static void store_y(const pool_job *j, int64_t i, float v)
     }
 }
 
+/* Window indices a in [lo, hi) land inside the input; those in [lo, pad_hi)
+ * (with lo taken from the padded start) land inside input + padding. */
+static void window_range(int64_t st, int64_t k, int64_t d, int64_t in, int64_t pe, int64_t *lo,
+                         int64_t *hi, int64_t *n_padded)
+{
+    int64_t a = st < 0 ? (-st + d - 1) / d : 0;
+    int64_t b = in - 1 - st < 0 ? 0 : (in - 1 - st) / d + 1;
+    int64_t c = in + pe - 1 - st < 0 ? 0 : (in + pe - 1 - st) / d + 1;
+    *lo = a < k ? a : k;
+    *hi = b < k ? b : k;
+    if (*hi < *lo)
+        *hi = *lo;
+    *n_padded = c < k ? c : k;
+}
+
 static void pool_planes(void *arg, size_t begin, size_t end)
 {
     const pool_job *j = arg;
+    int is_f32 = j->dt == CVM_DTYPE_FLOAT32;
     for (size_t pl = begin; pl < end; pl++) {
         int64_t xoff = (int64_t)pl * j->IN, yoff = (int64_t)pl * j->OUT;
+        const float *xf = (const float *)j->x + (is_f32 ? xoff : 0);
         int64_t o = 0;
-        for (int64_t od = 0; od < j->out[0]; od++)
-            for (int64_t oh = 0; oh < j->out[1]; oh++)
+        for (int64_t od = 0; od < j->out[0]; od++) {
+            int64_t sd = od * j->s[0] - j->pb[0], lo0, hi0, np0;
+            window_range(sd, j->k[0], j->d[0], j->in[0], j->pe[0], &lo0, &hi0, &np0);
+            for (int64_t oh = 0; oh < j->out[1]; oh++) {
+                int64_t sh = oh * j->s[1] - j->pb[1], lo1, hi1, np1;
+                window_range(sh, j->k[1], j->d[1], j->in[1], j->pe[1], &lo1, &hi1, &np1);
                 for (int64_t ow = 0; ow < j->out[2]; ow++, o++) {
-                    int64_t st[3] = {od * j->s[0] - j->pb[0], oh * j->s[1] - j->pb[1],
-                                     ow * j->s[2] - j->pb[2]};
+                    int64_t sw = ow * j->s[2] - j->pb[2], lo2, hi2, np2;
+                    window_range(sw, j->k[2], j->d[2], j->in[2], j->pe[2], &lo2, &hi2, &np2);
                     float best = -INFINITY, sum = 0.0f;
-                    int64_t best_i = -1, inside = 0, padded = 0;
-                    for (int64_t a = 0; a < j->k[0]; a++) {
-                        int64_t id = st[0] + a * j->d[0];
-                        if (id >= j->in[0] + j->pe[0])
-                            break;
-                        int in_d = id >= 0 && id < j->in[0];
-                        for (int64_t b = 0; b < j->k[1]; b++) {
-                            int64_t ih = st[1] + b * j->d[1];
-                            if (ih >= j->in[1] + j->pe[1])
-                                break;
-                            int in_h = in_d && ih >= 0 && ih < j->in[1];
-                            for (int64_t cc = 0; cc < j->k[2]; cc++) {
-                                int64_t iw = st[2] + cc * j->d[2];
-                                if (iw >= j->in[2] + j->pe[2])
-                                    break;
-                                padded++;
-                                if (!in_h || iw < 0 || iw >= j->in[2])
-                                    continue;
-                                inside++;
-                                int64_t pos = (id * j->in[1] + ih) * j->in[2] + iw;
+                    int64_t best_i = -1;
+                    for (int64_t a = lo0; a < hi0; a++) {
+                        int64_t id = sd + a * j->d[0];
+                        for (int64_t b = lo1; b < hi1; b++) {
+                            int64_t ih = sh + b * j->d[1];
+                            int64_t rowpos = (id * j->in[1] + ih) * j->in[2];
+                            if (is_f32 && !j->idx) {
+                                const float *xr = xf + rowpos + sw;
+                                if (j->kind == POOL_MAX)
+                                    for (int64_t cc = lo2; cc < hi2; cc++) {
+                                        float v = xr[cc * j->d[2]];
+                                        best = v > best ? v : best;
+                                    }
+                                else if (j->kind == POOL_AVG)
+                                    for (int64_t cc = lo2; cc < hi2; cc++)
+                                        sum += xr[cc * j->d[2]];
+                                else
+                                    for (int64_t cc = lo2; cc < hi2; cc++) {
+                                        float v = xr[cc * j->d[2]];
+                                        sum += j->p == 2.0f ? v * v : powf(fabsf(v), j->p);
+                                    }
+                                continue;
+                            }
+                            for (int64_t cc = lo2; cc < hi2; cc++) {
+                                int64_t iw = sw + cc * j->d[2];
+                                int64_t pos = rowpos + iw;
                                 float v = load_x(j, xoff + pos);
                                 if (j->kind == POOL_MAX) {
                                     if (v > best || best_i < 0) {
@@ -94,11 +121,13 @@ static void pool_planes(void *arg, size_t begin, size_t end)
                             }
                         }
                     }
+                    int64_t inside = (hi0 - lo0) * (hi1 - lo1) * (hi2 - lo2);
                     float r;
                     if (j->kind == POOL_MAX)
-                        r = best_i < 0 ? -INFINITY : best;
+                        r = best;
                     else if (j->kind == POOL_AVG) {
-                        int64_t cnt = j->count_include_pad ? padded : inside;
+                        /* padded count: window positions before the end padding's end */
+                        int64_t cnt = j->count_include_pad ? np0 * np1 * np2 : inside;
                         r = cnt > 0 ? sum / (float)cnt : 0.0f;
                     } else
                         r = j->p == 2.0f ? sqrtf(sum) : powf(sum, 1.0f / j->p);
@@ -106,6 +135,8 @@ static void pool_planes(void *arg, size_t begin, size_t end)
                     if (j->idx)
                         j->idx[yoff + o] = best_i < 0 ? -1 : xoff + best_i;
                 }
+            }
+        }
     }
 }
 

@@ -178,16 +178,29 @@ typedef struct dqjob {
 static void dq_minmax(void *arg, size_t b, size_t e)
 {
     dqjob *j = arg;
+    const float *restrict x = j->x;
     for (size_t k = b; k < e; k++) {
         int64_t s = (int64_t)k * j->chunk, t = s + j->chunk < j->n ? s + j->chunk : j->n;
-        float mn = 0.0f, mx = 0.0f; /* the range always includes zero */
-        for (int64_t i = s; i < t; i++) {
-            float v = j->x[i];
-            mn = v < mn ? v : mn;
-            mx = v > mx ? v : mx;
+        /* 8 independent lanes so that the compiler can use vector min/max;
+         * starting at 0 makes the range include zero as the spec asks. */
+        float mn[8] = {0}, mx[8] = {0};
+        int64_t i = s;
+        for (; i + 8 <= t; i += 8)
+            for (int l = 0; l < 8; l++) {
+                float v = x[i + l];
+                mn[l] = v < mn[l] ? v : mn[l];
+                mx[l] = v > mx[l] ? v : mx[l];
+            }
+        for (; i < t; i++) {
+            mn[0] = x[i] < mn[0] ? x[i] : mn[0];
+            mx[0] = x[i] > mx[0] ? x[i] : mx[0];
         }
-        j->mn[k] = mn;
-        j->mx[k] = mx;
+        for (int l = 1; l < 8; l++) {
+            mn[0] = mn[l] < mn[0] ? mn[l] : mn[0];
+            mx[0] = mx[l] > mx[0] ? mx[l] : mx[0];
+        }
+        j->mn[k] = mn[0];
+        j->mx[k] = mx[0];
     }
 }
 
@@ -195,12 +208,19 @@ static void dq_apply(void *arg, size_t b, size_t e)
 {
     const dqjob *j = arg;
     const float scale = j->scale, zp = j->zp;
+    const float *restrict x = j->x;
+    uint8_t *restrict y = j->y;
     for (size_t k = b; k < e; k++) {
         int64_t s = (int64_t)k * j->chunk, t = s + j->chunk < j->n ? s + j->chunk : j->n;
         for (int64_t i = s; i < t; i++) {
-            float v = nearbyintf(j->x[i] / scale) + zp;
-            v = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
-            j->y[i] = (uint8_t)(v == v ? v : 0.0f);
+            float v = x[i] / scale;
+            /* Clamp first (the result saturates anyway), then round half to
+             * even by adding and removing 1.5 * 2^23: exact for |v| < 2^22
+             * and vectorisable, unlike a nearbyintf call. NaN becomes 0. */
+            v = v > -512.0f ? (v < 512.0f ? v : 512.0f) : -512.0f;
+            v = (v + 12582912.0f) - 12582912.0f + zp;
+            v = v > 0.0f ? (v < 255.0f ? v : 255.0f) : 0.0f;
+            y[i] = (uint8_t)(int32_t)v;
         }
     }
 }

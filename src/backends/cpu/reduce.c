@@ -198,6 +198,7 @@ static inline int64_t ld_i(cvm_dtype dt, const void *p, int64_t i)
     switch (dt) {
     case CVM_DTYPE_INT8: return ((const int8_t *)p)[i];
     case CVM_DTYPE_UINT8: return ((const uint8_t *)p)[i];
+    case CVM_DTYPE_BOOL: return ((const uint8_t *)p)[i] != 0;
     case CVM_DTYPE_INT32: return ((const int32_t *)p)[i];
     case CVM_DTYPE_UINT32: return ((const uint32_t *)p)[i];
     case CVM_DTYPE_UINT64: return (int64_t)((const uint64_t *)p)[i];
@@ -210,6 +211,7 @@ static inline void st_i(cvm_dtype dt, void *p, int64_t i, int64_t v)
     switch (dt) {
     case CVM_DTYPE_INT8: ((int8_t *)p)[i] = (int8_t)v; break;
     case CVM_DTYPE_UINT8: ((uint8_t *)p)[i] = (uint8_t)v; break;
+    case CVM_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0; break;
     case CVM_DTYPE_INT32: ((int32_t *)p)[i] = (int32_t)v; break;
     case CVM_DTYPE_UINT32: ((uint32_t *)p)[i] = (uint32_t)v; break;
     case CVM_DTYPE_UINT64: ((uint64_t *)p)[i] = (uint64_t)v; break;
@@ -222,6 +224,7 @@ static void i_limits(cvm_dtype dt, int64_t *lo, int64_t *hi)
     switch (dt) {
     case CVM_DTYPE_INT8: *lo = INT8_MIN; *hi = INT8_MAX; break;
     case CVM_DTYPE_UINT8: *lo = 0; *hi = UINT8_MAX; break;
+    case CVM_DTYPE_BOOL: *lo = 0; *hi = 1; break;
     case CVM_DTYPE_INT32: *lo = INT32_MIN; *hi = INT32_MAX; break;
     case CVM_DTYPE_UINT32: *lo = 0; *hi = UINT32_MAX; break;
     case CVM_DTYPE_UINT64: *lo = 0; *hi = -1; break; /* compared as int64: best effort */
@@ -332,7 +335,7 @@ static cvm_status reduce_run(const cvm_kernel_ctx *c)
     size_t es = cvm_dtype_size(x->dtype);
     if (x->dtype != CVM_DTYPE_FLOAT32 && x->dtype != CVM_DTYPE_INT32 && x->dtype != CVM_DTYPE_INT64 &&
         x->dtype != CVM_DTYPE_UINT32 && x->dtype != CVM_DTYPE_UINT64 && x->dtype != CVM_DTYPE_INT8 &&
-        x->dtype != CVM_DTYPE_UINT8)
+        x->dtype != CVM_DTYPE_UINT8 && x->dtype != CVM_DTYPE_BOOL)
         return cvm_node_error(c->node, CVM_E_UNSUPPORTED, "input type %s is not supported",
                               cvm_dtype_name(x->dtype));
     int64_t n_out = cvm_tensor_numel(y);

@@ -123,22 +123,26 @@ typedef struct axis_tab {
     int any_ext;
 } axis_tab;
 
+/* Source coordinate of output index o.  Like the spec's reference, the
+ * "resized length" of align_corners, tf_crop_and_resize and
+ * pytorch_half_pixel is scale * input length, which differs from the integer
+ * output length when scales (not sizes) are given. */
 static double src_coord(const rsz_cfg *g, int64_t o, int64_t lin, int64_t lout, double s, double r0,
                         double r1)
 {
-    double x = (double)o;
+    double x = (double)o, lf = s * (double)lin;
     switch (g->ctm) {
     case T_HALF_PIXEL: return (x + 0.5) / s - 0.5;
     case T_HALF_PIXEL_SYM: {
-        double adj = (double)lout / (s * (double)lin);
+        double adj = (double)lout / lf;
         double center = (double)lin / 2.0;
         return center * (1.0 - adj) + (x + 0.5) / s - 0.5;
     }
-    case T_PYTORCH: return lout > 1 ? (x + 0.5) / s - 0.5 : 0.0;
-    case T_ALIGN: return lout > 1 ? x * (double)(lin - 1) / (double)(lout - 1) : 0.0;
+    case T_PYTORCH: return lf != 1.0 ? (x + 0.5) / s - 0.5 : 0.0;
+    case T_ALIGN: return lf != 1.0 ? x * (double)(lin - 1) / (lf - 1.0) : 0.0;
     case T_TF_CROP:
-        if (lout > 1)
-            return r0 * (double)(lin - 1) + x * (r1 - r0) * (double)(lin - 1) / (double)(lout - 1);
+        if (lf != 1.0)
+            return r0 * (double)(lin - 1) + x * (r1 - r0) * (double)(lin - 1) / (lf - 1.0);
         return 0.5 * (r0 + r1) * (double)(lin - 1);
     case T_TF_HALF_NN: return (x + 0.5) / s;
     default: return x / s;

@@ -93,12 +93,9 @@ static void transpose_block(char *dst, const char *src, int64_t r0, int64_t r1, 
     case N: {                                                        \
         T *d = (T *)dst;                                             \
         const T *s = (const T *)src;                                 \
-        for (int64_t c = c0; c < c1; c++) {                          \
-            const T *sp = s + c * sc;                                \
-            T *dp = d + c;                                           \
-            for (int64_t r = r0; r < r1; r++)                        \
-                dp[r * C] = sp[r];                                   \
-        }                                                            \
+        for (int64_t r = r0; r < r1; r++)                            \
+            for (int64_t c = c0; c < c1; c++)                        \
+                d[r * C + c] = s[r + c * sc];                        \
         break;                                                       \
     }
             CASE(1, uint8_t)
