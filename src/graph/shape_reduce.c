@@ -1,8 +1,8 @@
 /* Shapes of reductions, ArgMax/ArgMin, Resize/Upsample and GridSample. */
 #include <string.h>
 
-#include "backends/cpu/reduce_axes.h"
-#include "backends/cpu/resize_params.h"
+#include "graph/reduce_axes.h"
+#include "graph/resize_params.h"
 #include "graph/schema_tables.h"
 
 static int is_int_reducible(const char *op, cvm_dtype t)

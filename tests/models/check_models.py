@@ -8,9 +8,12 @@ usage: check_models.py CVM_BINARY SHARED_DIR WORKDIR [--filter SUBSTR]
 Tolerances (max |cvm - ort| over an output, relative to that output's scale,
 scale = max |ort| or 1 if that is 0):
   float graphs:                      1e-4
-  dynamically quantized int8 graphs: see QUANT_TOL below; DynamicQuantizeLinear
+  dynamically quantized int8 graphs: max(QUANT_TOL, 1.5 x S), where S is how
+  far ONNX Runtime's own output moves when its input is perturbed by about two
+  float32 ulps (measured here, worst of 3 perturbations).  DynamicQuantizeLinear
   rounds x/scale to integers, so a last-bit difference in a float activation
-  can move one quantized value by one step, and such steps propagate.
+  moves a quantized value by one step and the steps propagate; S measures how
+  much that moves this model's output (yolov8n_int8: 0.037, isnet: 0.064).
 Models that end in a TopK (DETR post-processing: scores sorted, labels and
 boxes gathered by the same indices) are compared as ranked lists: scores
 element by element, and labels/boxes within each run of near-tied scores
@@ -96,6 +99,20 @@ def is_quantized(path):
                for n in m.graph.node)
 
 
+def rounding_sensitivity(sess, feeds, ref):
+    """Worst relative move of ORT's float outputs under ~2-ulp input perturbations."""
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for _ in range(3):
+        pert = {k: (v * (1 + 2.0 ** -22 * rng.choice([-1, 1], size=v.shape))).astype(v.dtype)
+                if v.dtype == np.float32 else v for k, v in feeds.items()}
+        for (name, a), b in zip(ref.items(), sess.run(None, pert)):
+            if a.dtype.kind == "f" and a.size:
+                scale = max(float(np.max(np.abs(a))), 1e-2)
+                worst = max(worst, float(np.max(np.abs(a - b))) / scale)
+    return worst
+
+
 def check_case(cvm, path, name, tag, feeds, work):
     """Runs one model on one input through cvm and ORT; returns (ok, report line)."""
     so = ort.SessionOptions()
@@ -115,7 +132,9 @@ def check_case(cvm, path, name, tag, feeds, work):
     dt = time.time() - t0
     if r.returncode != 0:
         return False, f"FAIL {tag}: cvm run exited {r.returncode}: {r.stderr.strip()}"
-    tol = QUANT_TOL if is_quantized(path) else FLOAT_TOL
+    tol = FLOAT_TOL
+    if is_quantized(path):
+        tol = max(QUANT_TOL, 1.5 * rounding_sensitivity(sess, feeds, ref))
     outs = {}
     for oname in ref:
         safe = "".join(c if c.isalnum() or c in "_-." else "_" for c in oname)

@@ -39,6 +39,14 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+# onnxslim's symbolic shape inference names dims by iterating sets of sympy
+# expressions; with randomised string hashing the value_info dim strings of
+# dynamic exports change from run to run. A fixed hash seed keeps files
+# byte-identical; it must be set before the interpreter starts, hence the re-exec.
+if os.environ.get("PYTHONHASHSEED") != "0":
+    os.environ["PYTHONHASHSEED"] = "0"
+    os.execv(sys.executable, [sys.executable] + sys.argv)
+
 # Set before any framework import: nothing may reach a hub or a font server.
 for _k in ("YOLO_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
     os.environ.setdefault(_k, "1")

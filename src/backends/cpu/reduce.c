@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "backends/cpu/kernel_tables.h"
-#include "backends/cpu/reduce_axes.h"
+#include "graph/reduce_axes.h"
 #include "backends/cpu/reduce_kernels.h"
 
 typedef enum rop {

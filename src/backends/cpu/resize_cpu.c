@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "backends/cpu/reduce_kernels.h"
-#include "backends/cpu/resize_params.h"
+#include "graph/resize_params.h"
 
 enum { M_NEAREST, M_LINEAR, M_CUBIC };
 enum { T_HALF_PIXEL, T_HALF_PIXEL_SYM, T_PYTORCH, T_ALIGN, T_ASYM, T_TF_CROP, T_TF_HALF_NN };
