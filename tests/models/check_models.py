@@ -3,7 +3,7 @@
 through ONNX Runtime on the same input (the deterministic pattern the
 golden_pattern_ort.json files describe), and compares every output.
 
-usage: check_models.py CVM_BINARY SHARED_DIR WORKDIR [--filter SUBSTR]
+usage: check_models.py CVM_BINARY SHARED_DIR WORKDIR [--filter SUBSTR] [--extra DIR]...
 
 Tolerances (max |cvm - ort| over an output, relative to that output's scale,
 scale = max |ort| or 1 if that is 0):
@@ -113,6 +113,25 @@ def rounding_sensitivity(sess, feeds, ref):
     return worst
 
 
+def declared_feeds(path):
+    """Pattern inputs for every graph input, from its declared shape."""
+    import onnx
+    m = onnx.load(path, load_external_data=False)
+    inits = {i.name for i in m.graph.initializer}
+    feeds = {}
+    for i in m.graph.input:
+        if i.name in inits:
+            continue
+        t = i.type.tensor_type
+        # symbolic batch -> 1, symbolic spatial dims -> 224 (a multiple of the
+        # 32-pixel YOLO stride and of the 14-pixel ViT patch)
+        dims = [d.dim_value if d.dim_value > 0 else (1 if k == 0 else 224) for k, d in enumerate(t.shape.dim)]
+        if t.elem_type != 1 or len(dims) != 4:
+            raise SystemExit(f"{path}: input {i.name} is not a 4-D float tensor")
+        feeds[i.name] = pattern(dims, "NCHW")
+    return feeds
+
+
 def check_case(cvm, path, name, tag, feeds, work):
     """Runs one model on one input through cvm and ORT; returns (ok, report line)."""
     so = ort.SessionOptions()
@@ -194,6 +213,17 @@ def main():
                 print(line, flush=True)
                 passed += ok
                 failed += not ok
+    # Random-weight exports from the upstream packages (tests/data/exports):
+    # inputs come from the declared shapes.
+    for extra in [sys.argv[i + 1] for i, a in enumerate(sys.argv) if a == "--extra"]:
+        for path in sorted(glob.glob(os.path.join(extra, "*.onnx"))):
+            if filt and filt not in path:
+                continue
+            feeds = declared_feeds(path)
+            ok, line = check_case(cvm, path, os.path.basename(path), "exports/" + os.path.basename(path), feeds, work)
+            print(line, flush=True)
+            passed += ok
+            failed += not ok
     print(f"\n{passed} passed, {failed} failed")
     return 1 if failed or passed == 0 else 0
 
