@@ -40,7 +40,8 @@ static cvm_status spatial_attr(const cvm_node *n, const char *name, int nsp, int
         return cvm_node_error(n, CVM_E_SHAPE, "attribute %s has %zu values; %d spatial dims need %d",
                               name, cnt, nsp, nsp);
     for (int i = 0; i < nsp; i++) {
-        if (v[i] < min || v[i] > ((int64_t)1 << 40))
+        /* bounded so that (kernel - 1) * dilation and out * stride cannot overflow */
+        if (v[i] < min || v[i] > ((int64_t)1 << 24))
             return cvm_node_error(n, CVM_E_SHAPE, "attribute %s[%d] = %lld is out of range", name, i,
                                   (long long)v[i]);
         out[i] = v[i];

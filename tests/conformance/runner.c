@@ -378,7 +378,8 @@ int main(int argc, char **argv)
             names[n_names++] = strdup(e->d_name);
         }
         closedir(dp);
-        qsort(names, n_names, sizeof *names, cmp_str);
+        if (n_names)
+            qsort(names, n_names, sizeof *names, cmp_str);
         for (size_t k = 0; k < n_names; k++) {
             char dir[4096], why[1024] = "", op[64];
             snprintf(dir, sizeof dir, "%s/%s", dirs[di], names[k]);

@@ -572,7 +572,7 @@ def main():
 
     # Manifest (fixtures) / index (large) over everything present in the folder,
     # so a partial --only run still leaves a complete manifest.
-    for group in sorted(groups | ({s["group"] for s in todo})):
+    for group in sorted({s["group"] for s in todo} if wanted else groups):
         folder = folders[group]
         records = []
         for s in SPECS:
