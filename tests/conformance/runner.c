@@ -25,6 +25,7 @@
 #include "onnx/onnx_loader.h"
 #include "base/tensor.h"
 #include "graph/graph.h"
+#include "graph/schema.h"
 
 #define MAX_OPS 512
 
@@ -103,23 +104,41 @@ static void squash(const char *s, char *out, size_t cap)
     out[k] = '\0';
 }
 
-/* The operator a case is about: the op type whose squashed name is the
- * longest prefix of the squashed case name; else the only op in the graph;
- * else "(graph)". */
+typedef struct name_match {
+    const char *squashed_case;
+    size_t best;
+    char *out;
+    size_t cap;
+    const char *suffix;
+} name_match;
+
+static void match_name(const char *op, name_match *m)
+{
+    char so[128];
+    squash(op, so, sizeof so);
+    size_t l = strlen(so);
+    if (l > m->best && strncmp(m->squashed_case, so, l) == 0) {
+        m->best = l;
+        snprintf(m->out, m->cap, "%s%s", op, m->suffix);
+    }
+}
+
+static void match_schema(const cvm_op_schema *s, void *arg) { match_name(s->type, arg); }
+
+/* The operator a case is about: the op type (in the graph, or any operator
+ * this build knows) whose squashed name is the longest prefix of the squashed
+ * case name; else the only op in the graph; else "(graph)".  Function-body
+ * cases ("_expanded") are tallied apart from the operator itself. */
 static void case_operator(const char *case_name, const cvm_graph *g, char *out, size_t cap)
 {
-    char sc[256], so[128];
+    char sc[256];
     squash(case_name + 5, sc, sizeof sc);
-    size_t best = 0;
+    name_match m = {.squashed_case = sc, .out = out, .cap = cap,
+                    .suffix = strstr(case_name, "_expanded") ? " (expanded)" : ""};
     snprintf(out, cap, "%s", g && g->n_nodes == 1 ? g->nodes[0].op_type : "(graph)");
-    for (int i = 0; g && i < g->n_nodes; i++) {
-        squash(g->nodes[i].op_type, so, sizeof so);
-        size_t l = strlen(so);
-        if (l > best && strncmp(sc, so, l) == 0) {
-            best = l;
-            snprintf(out, cap, "%s", g->nodes[i].op_type);
-        }
-    }
+    for (int i = 0; g && i < g->n_nodes; i++)
+        match_name(g->nodes[i].op_type, &m);
+    cvm_schema_each(match_schema, &m);
 }
 
 static double rtol_default = 1e-3, atol_default = 1e-7;
