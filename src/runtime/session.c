@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/fuse.h"
 #include "onnx/onnx_loader.h"
 #include "runtime/plan.h"
 #include "runtime/session.h"
@@ -204,7 +205,9 @@ cvm_status cvm_session_create_from_graph(cvm_graph *g, const cvm_session_options
     for (int v = 0; v < g->n_values; v++)
         if (g->values[v].init)
             s->stats.weight_bytes += g->values[v].init->nbytes;
-    cvm_status st = check_operators(g);
+    cvm_status st = s->opts.optimize ? cvm_graph_fuse(g) : CVM_OK; // fuse hook
+    if (st == CVM_OK)
+        st = check_operators(g);
     if (st == CVM_OK) {
         s->order = malloc(sizeof(int) * (size_t)(g->n_nodes ? g->n_nodes : 1));
         st = s->order ? cvm_graph_toposort(g, s->order) : cvm_errorf(CVM_E_NOMEM, "out of memory");
@@ -375,8 +378,12 @@ cvm_status cvm_session_run(cvm_session *s, size_t n_inputs, const char *const *i
     if (n_outputs > (size_t)g->n_values)
         return cvm_errorf(CVM_E_INVALID_ARG, "cvm_session_run: too many outputs requested");
     int ni = g->n_inputs;
-    const cvm_tensor **feed = calloc((size_t)(ni ? ni : 1), sizeof *feed);
-    int *out_value = calloc(n_outputs ? n_outputs : 1, sizeof *out_value);
+    /* Small graphs (nearly all vision models) use stack arrays so that a
+     * steady-state run allocates only its output tensors. */
+    const cvm_tensor *feed_small[16] = {0};
+    int out_small[16];
+    const cvm_tensor **feed = ni <= 16 ? feed_small : calloc((size_t)ni, sizeof *feed);
+    int *out_value = n_outputs <= 16 ? out_small : calloc(n_outputs, sizeof *out_value);
     cvm_status st = CVM_OK;
     if (!feed || !out_value) {
         st = cvm_errorf(CVM_E_NOMEM, "out of memory");
@@ -430,7 +437,9 @@ cvm_status cvm_session_run(cvm_session *s, size_t n_inputs, const char *const *i
     st = cvm_plan_run(g, p, feed, (int)n_outputs, out_value, outputs, s->pool, s->opts.max_tensor_bytes);
     plan_release(s, p);
 done:
-    free(feed);
-    free(out_value);
+    if (feed != feed_small)
+        free(feed);
+    if (out_value != out_small)
+        free(out_value);
     return st;
 }
