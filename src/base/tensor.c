@@ -91,7 +91,8 @@ const char *cvm_shape_str(int ndim, const int64_t *dims, char *buf, size_t cap)
 int64_t cvm_tensor_numel(const cvm_tensor *t)
 {
     int64_t n = 0;
-    if (!t || !cvm_shape_numel(t->ndim, t->dims, &n))
+    /* Headers may be filled in by callers: never read past dims[]. */
+    if (!t || t->ndim < 0 || t->ndim > CVM_MAX_DIMS || !cvm_shape_numel(t->ndim, t->dims, &n))
         return 0;
     return n;
 }

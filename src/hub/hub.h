@@ -21,7 +21,18 @@ typedef struct cvm_hub_request {
 
 /* Resolves the id to a package folder holding weights.onnx and its configs.
  * *package_dir and *report (may be NULL) are malloc'd; report explains which
- * package was chosen and why the others were not. */
+ * package was chosen and why the others were not.  The report is filled on
+ * failure too (each package and why it was skipped or failed).
+ *
+ * Environment (names shared with inference-models where it has them):
+ *   INFERENCE_HOME / MODEL_CACHE_DIR   cache root (default /tmp/cache)
+ *   ROBOFLOW_API_KEY, ROBOFLOW_API_HOST, ROBOFLOW_REGION, ROBOFLOW_ENVIRONMENT
+ *   SECURE_GATEWAY (or LICENSE_SERVER) every request goes through <gw>/proxy?url=
+ *   OFFLINE_MODE=1                     same as req->offline
+ *   AUTO_LOADER_CACHE_EXPIRATION_MINUTES  auto-resolution cache lifetime (1440)
+ *   CVM_HUB_RETRY_BASE_MS (500), CVM_HUB_MAX_TRIES (4), CVM_HUB_CONNECT_TIMEOUT_S
+ *   (10), CVM_HUB_API_TIMEOUT_S (20), CVM_HUB_STALL_TIMEOUT_S (30),
+ *   CVM_HUB_LOCK_TIMEOUT_S (1800), CVM_HUB_MAX_FILE_MB (16384). */
 cvm_status cvm_hub_resolve(const cvm_hub_request *req, char **package_dir, char **report);
 
 #endif

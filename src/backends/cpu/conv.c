@@ -9,15 +9,30 @@
  * channel per group) use a direct loop, since as GEMMs they would be 1-row. */
 #include <string.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CVM_CONV_X86 1
+#endif
+
 #include "backends/cpu/gemm_f32.h"
 #include "backends/cpu/nn_kernels.h"
+#include "backends/cpu/vmath.h"
+#include "graph/fuse.h"
 #include "graph/shape_nn.h"
 
+struct conv_state;
 typedef struct conv_state {
     /* spatial geometry as 3-D (leading dims padded with extent 1) */
     int64_t in[3], k[3], s[3], d[3], pb[3], out[3];
     int64_t N, C, M, G, Cg, Mg, K, IN, OUT, KK;
     int depthwise, pointwise, slots;
+    int fast_gather;      /* the AVX-512 im2col gather applies (2-D-or-less, stride 1 or 2) */
+    /* FusedConv epilogue: y = act(conv + bias [+ r]) [+ r] */
+    int act, add_first, has_res;
+    float alpha, beta;
+    int res_mode;         /* 0: residual has the output's spatial extent, 1: one value per
+                           * (n, c), 2: anything else that broadcasts (per-element index) */
+    int64_t rs_n, rs_c, rs_sp[3]; /* residual strides (0 where it broadcasts) */
     const cvm_gemm_kernel *kern;
     float *packed;        /* G packed weight blocks, or NULL when W is not constant */
     size_t packed_stride; /* floats per group */
@@ -62,7 +77,184 @@ static cvm_status need_f32(const cvm_kernel_ctx *c, int n)
     return CVM_OK;
 }
 
+/* ------------------------------------------------------------- epilogue */
+
+#define CVM_CONV_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+/* y[j] = act(y[j] (+ r[j*rstride] when add_first)) (+ r[j*rstride] otherwise).
+ * rstride is 1 or 0 (one residual value for the whole row), r may be NULL.
+ * One loop per activation keeps each of them vectorisable. */
+CVM_CONV_CLONES static void act_row(float *y, int64_t n, const float *r, int64_t rstride, int act,
+                                    int add_first, float alpha, float beta)
+{
+    if (r && add_first) {
+        if (rstride)
+            for (int64_t j = 0; j < n; j++)
+                y[j] += r[j];
+        else
+            for (int64_t j = 0; j < n; j++)
+                y[j] += r[0];
+    }
+    switch (act) {
+    case CVM_FUSED_RELU:
+        for (int64_t j = 0; j < n; j++)
+            y[j] = y[j] > 0.0f ? y[j] : 0.0f;
+        break;
+    case CVM_FUSED_LEAKY_RELU:
+        for (int64_t j = 0; j < n; j++)
+            y[j] = y[j] >= 0.0f ? y[j] : y[j] * alpha;
+        break;
+    case CVM_FUSED_SIGMOID:
+        for (int64_t j = 0; j < n; j++)
+            y[j] = cvm_vsigmoidf(y[j]);
+        break;
+    case CVM_FUSED_SILU:
+        for (int64_t j = 0; j < n; j++)
+            y[j] = y[j] * cvm_vsigmoidf(y[j]);
+        break;
+    case CVM_FUSED_HARD_SIGMOID:
+        for (int64_t j = 0; j < n; j++) {
+            float v = alpha * y[j] + beta;
+            v = v < 0.0f ? 0.0f : v;
+            y[j] = v > 1.0f ? 1.0f : v;
+        }
+        break;
+    case CVM_FUSED_HARD_SWISH:
+        for (int64_t j = 0; j < n; j++) {
+            float v = y[j] * (1.0f / 6.0f) + 0.5f;
+            v = v < 0.0f ? 0.0f : v;
+            v = v > 1.0f ? 1.0f : v;
+            y[j] = y[j] * v;
+        }
+        break;
+    case CVM_FUSED_CLIP:
+        for (int64_t j = 0; j < n; j++) {
+            float v = y[j] < alpha ? alpha : y[j];
+            y[j] = v > beta ? beta : v;
+        }
+        break;
+    default:
+        break;
+    }
+    if (r && !add_first) {
+        if (rstride)
+            for (int64_t j = 0; j < n; j++)
+                y[j] += r[j];
+        else
+            for (int64_t j = 0; j < n; j++)
+                y[j] += r[0];
+    }
+}
+
+typedef struct conv_run {
+    const struct conv_state *s;
+    const float *x, *w, *bias, *res;
+    float *y;
+} conv_run;
+
+/* Applies the epilogue to output positions o0..o0+len-1 of channel oc of image n. */
+static void epi_span(const conv_run *r, int64_t n, int64_t oc, int64_t o0, int64_t len, float *y)
+{
+    const struct conv_state *s = r->s;
+    if (!r->res || s->res_mode != 2) {
+        const float *res = NULL;
+        int64_t rstride = 0;
+        if (r->res) {
+            res = r->res + n * s->rs_n + oc * s->rs_c;
+            if (s->res_mode == 0) {
+                res += o0;
+                rstride = 1;
+            }
+        }
+        act_row(y, len, res, rstride, s->act, s->add_first, s->alpha, s->beta);
+        return;
+    }
+    /* Residual broadcast along some spatial axes only: gather it in chunks. */
+    float tmp[64];
+    for (int64_t j0 = 0; j0 < len; j0 += 64) {
+        int64_t cnt = len - j0 < 64 ? len - j0 : 64;
+        for (int64_t j = 0; j < cnt; j++) {
+            int64_t o = o0 + j0 + j;
+            int64_t ow = o % s->out[2], t = o / s->out[2];
+            int64_t oh = t % s->out[1], od = t / s->out[1];
+            tmp[j] = r->res[n * s->rs_n + oc * s->rs_c + od * s->rs_sp[0] + oh * s->rs_sp[1] +
+                            ow * s->rs_sp[2]];
+        }
+        act_row(y + j0, cnt, tmp, 1, s->act, s->add_first, s->alpha, s->beta);
+    }
+}
+
+static const float *conv_res_of(const void *vctx, int64_t b, int64_t *ldr)
+{
+    const conv_run *r = vctx;
+    const struct conv_state *s = r->s;
+    *ldr = s->rs_c;
+    return r->res + (b / s->G) * s->rs_n + (b % s->G) * s->Mg * s->rs_c;
+}
+
+static void conv_epilogue(const void *vctx, int64_t b, int64_t m0, int mr, int64_t n0, int nr,
+                          float *c, int64_t ldc)
+{
+    const conv_run *r = vctx;
+    const struct conv_state *s = r->s;
+    int64_t n = b / s->G, oc0 = (b % s->G) * s->Mg + m0;
+    for (int i = 0; i < mr; i++)
+        epi_span(r, n, oc0 + i, n0, nr, c + i * ldc);
+}
+
 /* ------------------------------------------------------------------ Conv */
+
+/* Reads FusedConv's epilogue attributes and the residual's broadcast strides. */
+static cvm_status fused_setup(const cvm_kernel_ctx *c, conv_state *s)
+{
+    s->act = CVM_FUSED_NONE;
+    if (strcmp(c->node->op_type, "FusedConv") != 0)
+        return CVM_OK;
+    CVM_TRY(cvm_fused_act_parse(c->node, &s->act, &s->alpha, &s->beta));
+    s->add_first = (int)cvm_attr_int(c->node, "add_first", 0) != 0;
+    const cvm_tensor *r = c->n_in > 3 ? c->in[3] : NULL;
+    if (!r)
+        return CVM_OK;
+    if (r->dtype != CVM_DTYPE_FLOAT32)
+        return cvm_node_error(c->node, CVM_E_UNSUPPORTED, "residual has type %s; only float types "
+                              "are supported", cvm_dtype_name(r->dtype));
+    int rank = c->in[0]->ndim, nsp = rank - 2;
+    if (r->ndim > rank)
+        return cvm_node_error(c->node, CVM_E_SHAPE, "residual of rank %d exceeds output rank %d",
+                              r->ndim, rank);
+    /* Right-align the residual against [N, M, spatial...] and take strides. */
+    int64_t od[CVM_MAX_DIMS] = {s->N, s->M}, rd[CVM_MAX_DIMS] = {0}, st[CVM_MAX_DIMS] = {0};
+    for (int i = 0; i < nsp; i++)
+        od[2 + i] = c->out[0]->dims[2 + i];
+    for (int i = 0; i < rank; i++) {
+        int j = i - (rank - r->ndim);
+        rd[i] = j < 0 ? 1 : r->dims[j];
+        if (rd[i] != od[i] && rd[i] != 1)
+            return cvm_node_error(c->node, CVM_E_SHAPE, "residual dimension %d (%lld) does not "
+                                  "broadcast to the output's %lld", i, (long long)rd[i],
+                                  (long long)od[i]);
+    }
+    int64_t acc = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+        st[i] = rd[i] == 1 ? 0 : acc;
+        acc *= rd[i];
+    }
+    s->has_res = 1;
+    s->rs_n = st[0];
+    s->rs_c = st[1];
+    int full = 1, none = 1;
+    for (int i = 0; i < 3; i++)
+        s->rs_sp[i] = 0;
+    for (int i = 0; i < nsp; i++) {
+        s->rs_sp[3 - nsp + i] = st[2 + i];
+        if (rd[2 + i] != od[2 + i])
+            full = 0;
+        if (rd[2 + i] != 1 && od[2 + i] != 1)
+            none = 0;
+    }
+    s->res_mode = full ? 0 : none ? 1 : 2;
+    return CVM_OK;
+}
 
 cvm_status cvm_nn_conv_prepare(const cvm_kernel_ctx *c, void **state, size_t *scratch)
 {
@@ -87,6 +279,13 @@ cvm_status cvm_nn_conv_prepare(const cvm_kernel_ctx *c, void **state, size_t *sc
     s->depthwise = s->Cg == 1 && s->G > 1 && nsp <= 2;
     s->pointwise = s->KK == 1 && s->s[0] == 1 && s->s[1] == 1 && s->s[2] == 1 && s->pb[0] == 0 &&
                    s->pb[1] == 0 && s->pb[2] == 0 && s->OUT == s->IN;
+    s->fast_gather = strcmp(s->kern->name, "avx512") == 0 && s->k[2] <= 16 &&
+                     (s->s[2] == 1 || s->s[2] == 2) && s->OUT > 0;
+    cvm_status st = fused_setup(c, s);
+    if (st != CVM_OK) {
+        free(s);
+        return st;
+    }
     if (!s->depthwise) {
         s->gemm_scratch = cvm_gemm_scratch_bytes(s->kern, s->slots);
         *scratch = s->gemm_scratch;
@@ -113,12 +312,6 @@ cvm_status cvm_nn_conv_prepare(const cvm_kernel_ctx *c, void **state, size_t *sc
     return CVM_OK;
 }
 
-typedef struct conv_run {
-    const conv_state *s;
-    const float *x, *w, *bias;
-    float *y;
-} conv_run;
-
 static const float *conv_get_a(const void *vctx, int64_t b, int64_t m0, int64_t mc, int64_t k0,
                                int64_t kc, float *buf)
 {
@@ -130,6 +323,116 @@ static const float *conv_get_a(const void *vctx, int64_t b, int64_t m0, int64_t 
     cvm_gemm_pack_a(s->kern, r->w + g * s->Mg * s->K, s->K, 1, m0, mc, k0, kc, 1.0f, buf);
     return buf;
 }
+
+#ifdef CVM_CONV_X86
+/* The im2col gather for the 32-wide panels of the AVX-512 kernel, stride 1
+ * or 2 along W.  A panel's columns are consecutive output positions, split
+ * into runs ("segments") that stay on one output row.  For each im2col row,
+ * each segment is one masked vector load from the input row: lanes that fall
+ * into the padding are masked off (masked lanes never fault), so the panel
+ * row is built in registers and stored once, zeros included.  Stride 2 loads
+ * twice the span and keeps the even lanes. */
+__attribute__((target("avx512f,bmi2"))) static void gather_nr32(const conv_state *s,
+                                                                const float *x, int64_t k0,
+                                                                int64_t kc, int64_t n0,
+                                                                int64_t nc, float *buf)
+{
+    const int64_t D = s->in[0], H = s->in[1], W = s->in[2];
+    const int64_t OH = s->out[1], OW = s->out[2], sw = s->s[2], KW = s->k[2];
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    struct {
+        int64_t bd, bh;
+        int64_t e0[16];     /* element offset of lane 0 within the input row, per kw */
+        uint64_t mask[16];  /* lanes (stride 1) or elements (stride 2) to load, per kw */
+    } seg[32];
+    for (int64_t p = 0; p < nc; p += 32) {
+        int cols = nc - p < 32 ? (int)(nc - p) : 32;
+        int nseg = 0;
+        for (int j = 0; j < cols;) {
+            int64_t o = n0 + p + j;
+            int64_t ow = o % OW, t = o / OW;
+            int64_t oh = t % OH, od = t / OH;
+            int len = OW - ow < cols - j ? (int)(OW - ow) : cols - j;
+            seg[nseg].bd = od * s->s[0] - s->pb[0];
+            seg[nseg].bh = oh * s->s[1] - s->pb[1];
+            int64_t bw = ow * sw - s->pb[2];
+            for (int64_t q = 0; q < KW; q++) {
+                int64_t iw0 = bw + q * s->d[2];
+                int64_t lo = iw0 < 0 ? (-iw0 + sw - 1) / sw : 0;
+                int64_t hi = W - 1 - iw0 < 0 ? 0 : (W - 1 - iw0) / sw + 1;
+                if (hi > len)
+                    hi = len;
+                if (lo > hi)
+                    lo = hi;
+                uint64_t lanes = ((hi - lo) >= 64 ? ~0ull : ((1ull << (hi - lo)) - 1)) << (j + lo);
+                seg[nseg].e0[q] = iw0 - j * sw;
+                seg[nseg].mask[q] = sw == 1 ? lanes : _pdep_u64(lanes, 0x5555555555555555ull);
+            }
+            nseg++;
+            j += len;
+        }
+        float *dst = buf + p * kc;
+        int64_t kw = k0 % KW, rest = k0 / KW;
+        int64_t kh = rest % s->k[1];
+        rest /= s->k[1];
+        int64_t kd = rest % s->k[0], ci = rest / s->k[0];
+        /* Input row of each segment for the current (ci, kd, kh), 0 when it
+         * lies in the padding; recomputed only when kw wraps around. */
+        uintptr_t rowp[32];
+        for (int64_t k = 0; k < kc; k++) {
+            if (k == 0 || kw == 0) {
+                const float *xc = x + ci * s->IN;
+                int64_t dd = kd * s->d[0], dh = kh * s->d[1];
+                for (int g2 = 0; g2 < nseg; g2++) {
+                    int64_t id = seg[g2].bd + dd, ih = seg[g2].bh + dh;
+                    rowp[g2] = id < 0 || id >= D || ih < 0 || ih >= H
+                                   ? 0 : (uintptr_t)(xc + (id * H + ih) * W);
+                }
+            }
+            /* lane l of a segment reads row[e0 + l * sw]; the address of lane
+             * 0 may lie outside the row, but only lanes inside it are loaded */
+            if (sw == 1) {
+                __m512 v0 = _mm512_setzero_ps(), v1 = v0;
+                for (int g2 = 0; g2 < nseg; g2++) {
+                    uint64_t m = seg[g2].mask[kw];
+                    if (!rowp[g2] || !m)
+                        continue;
+                    uintptr_t a = rowp[g2] + (uintptr_t)(seg[g2].e0[kw] * (int64_t)sizeof(float));
+                    v0 = _mm512_mask_loadu_ps(v0, (__mmask16)m, (const void *)a);
+                    v1 = _mm512_mask_loadu_ps(v1, (__mmask16)(m >> 16), (const void *)(a + 64));
+                }
+                _mm512_storeu_ps(dst, v0);
+                _mm512_storeu_ps(dst + 16, v1);
+            } else {
+                __m512 e0 = _mm512_setzero_ps(), e1 = e0, e2 = e0, e3 = e0;
+                for (int g2 = 0; g2 < nseg; g2++) {
+                    uint64_t m = seg[g2].mask[kw];
+                    if (!rowp[g2] || !m)
+                        continue;
+                    uintptr_t a = rowp[g2] + (uintptr_t)(seg[g2].e0[kw] * (int64_t)sizeof(float));
+                    e0 = _mm512_mask_loadu_ps(e0, (__mmask16)m, (const void *)a);
+                    e1 = _mm512_mask_loadu_ps(e1, (__mmask16)(m >> 16), (const void *)(a + 64));
+                    e2 = _mm512_mask_loadu_ps(e2, (__mmask16)(m >> 32), (const void *)(a + 128));
+                    e3 = _mm512_mask_loadu_ps(e3, (__mmask16)(m >> 48), (const void *)(a + 192));
+                }
+                _mm512_storeu_ps(dst, _mm512_permutex2var_ps(e0, even, e1));
+                _mm512_storeu_ps(dst + 16, _mm512_permutex2var_ps(e2, even, e3));
+            }
+            dst += 32;
+            if (++kw == KW) {
+                kw = 0;
+                if (++kh == s->k[1]) {
+                    kh = 0;
+                    if (++kd == s->k[0]) {
+                        kd = 0;
+                        ci++;
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
 
 /* Gathers im2col rows k0..k0+kc, columns n0..n0+nc into NR-wide panels. */
 static const float *conv_get_b(const void *vctx, int64_t b, int64_t k0, int64_t kc, int64_t n0,
@@ -143,6 +446,12 @@ static const float *conv_get_b(const void *vctx, int64_t b, int64_t k0, int64_t 
         cvm_gemm_pack_b(s->kern, x, s->IN, 1, k0, kc, n0, nc, 1.0f, buf);
         return buf;
     }
+#ifdef CVM_CONV_X86
+    if (s->fast_gather) {
+        gather_nr32(s, x, k0, kc, n0, nc, buf);
+        return buf;
+    }
+#endif
     const int NR = s->kern->nr;
     const int64_t D = s->in[0], H = s->in[1], W = s->in[2];
     const int64_t OH = s->out[1], OW = s->out[2], sw = s->s[2];
@@ -254,7 +563,7 @@ static const float *conv_bias_of(const void *vctx, int64_t b)
 }
 
 /* Depthwise: one plane per (image, output channel). */
-static void depthwise_planes(void *arg, size_t begin, size_t end)
+CVM_CONV_CLONES static void depthwise_planes(void *arg, size_t begin, size_t end)
 {
     const conv_run *r = arg;
     const conv_state *s = r->s;
@@ -295,6 +604,10 @@ static void depthwise_planes(void *arg, size_t begin, size_t end)
                 }
             }
         }
+        /* after the whole plane: its stores have retired by then, while a
+         * row just written by misaligned partial sums stalls the reload */
+        if (s->act != CVM_FUSED_NONE || r->res)
+            epi_span(r, n, oc, 0, s->OUT, y);
     }
 }
 
@@ -302,16 +615,23 @@ cvm_status cvm_nn_conv_run(const cvm_kernel_ctx *c)
 {
     const conv_state *s = c->state;
     conv_run r = {s, c->in[0]->data, c->in[1]->data,
-                  c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL, c->out[0]->data};
+                  c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL,
+                  s->has_res && c->n_in > 3 && c->in[3] ? c->in[3]->data : NULL, c->out[0]->data};
     if (s->N == 0 || s->M == 0 || s->OUT == 0)
         return CVM_OK;
     if (s->depthwise) {
         cvm_parallel_for(c->pool, (size_t)(s->N * s->M), 1, depthwise_planes, &r);
         return CVM_OK;
     }
+    int fused = s->act != CVM_FUSED_NONE || r.res;
+    cvm_gemm_epi epi = {s->act, s->add_first, s->alpha, s->beta};
     cvm_gemm_op op = {.kern = s->kern, .M = s->Mg, .N = s->OUT, .K = s->K, .batch = s->N * s->G,
                       .get_a = conv_get_a, .get_b = conv_get_b, .ctx = &r, .c_of = conv_c_of,
-                      .ldc = s->OUT, .bias_of = conv_bias_of};
+                      .ldc = s->OUT, .bias_of = conv_bias_of,
+                      .epilogue = fused ? conv_epilogue : NULL,
+                      /* in registers unless the residual broadcasts along space */
+                      .epi = fused && (!r.res || s->res_mode == 0) ? &epi : NULL,
+                      .res_of = r.res ? conv_res_of : NULL};
     cvm_gemm_run(&op, c->pool, c->scratch, s->slots);
     return CVM_OK;
 }

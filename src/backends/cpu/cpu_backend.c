@@ -1,10 +1,11 @@
 #include <string.h>
 
 #include "backends/cpu/kernel_tables.h"
+#include "backends/cpu/nn_kernels.h" /* cvm_cpu_kernels_fused */
 
 static const cvm_kernel_def *const tables[] = {
     cvm_cpu_kernels_elementwise, cvm_cpu_kernels_nn, cvm_cpu_kernels_tensor,
-    cvm_cpu_kernels_reduce, cvm_cpu_kernels_quant,
+    cvm_cpu_kernels_reduce, cvm_cpu_kernels_quant, cvm_cpu_kernels_fused,
 };
 
 static int domain_eq(const char *a, const char *b)

@@ -1,5 +1,7 @@
 #include "backends/cpu/gemm_f32.h"
 
+#include "graph/fuse.h" /* CVM_FUSED_* activation codes */
+
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -141,12 +143,62 @@ __attribute__((target("avx2,fma"))) static void ukr_avx2(int64_t kc, const float
     store_tile(t, 16, c, ldc, mr, nr, acc, bias);
 }
 
+/* e^x for AVX-512 (the same reduction and polynomial as cvm_vexpf in
+ * vmath.h, with scalef doing the 2^n scaling). */
+__attribute__((target("avx512f"))) static inline __m512 exp512(__m512 x)
+{
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860682030941723e-06f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+__attribute__((target("avx512f"))) static inline __m512 act512(__m512 x, const cvm_gemm_epi *e)
+{
+    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+    switch (e->act) {
+    case CVM_FUSED_RELU:
+        return _mm512_max_ps(x, zero);
+    case CVM_FUSED_LEAKY_RELU:
+        return _mm512_mask_mul_ps(x, _mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), x,
+                                  _mm512_set1_ps(e->alpha));
+    case CVM_FUSED_SIGMOID:
+        return _mm512_div_ps(one, _mm512_add_ps(one, exp512(_mm512_sub_ps(zero, x))));
+    case CVM_FUSED_SILU:
+        return _mm512_div_ps(x, _mm512_add_ps(one, exp512(_mm512_sub_ps(zero, x))));
+    case CVM_FUSED_HARD_SIGMOID: {
+        __m512 v = _mm512_fmadd_ps(x, _mm512_set1_ps(e->alpha), _mm512_set1_ps(e->beta));
+        return _mm512_min_ps(_mm512_max_ps(v, zero), one);
+    }
+    case CVM_FUSED_HARD_SWISH: {
+        __m512 v = _mm512_fmadd_ps(x, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
+        return _mm512_mul_ps(x, _mm512_min_ps(_mm512_max_ps(v, zero), one));
+    }
+    case CVM_FUSED_CLIP:
+        return _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(e->alpha)), _mm512_set1_ps(e->beta));
+    default:
+        return x;
+    }
+}
+
 /* AVX-512: 8 rows x 32 columns = 16 zmm accumulators; B is read once per k
  * step and reused by 8 broadcasts.  Edges use masked loads and stores. */
-__attribute__((target("avx512f"))) static void ukr_avx512(int64_t kc, const float *a,
-                                                          const float *b, float *c, int64_t ldc,
-                                                          int mr, int nr, int acc,
-                                                          const float *bias)
+__attribute__((target("avx512f"))) static void ukr_avx512_epi(int64_t kc, const float *a,
+                                                              const float *b, float *c,
+                                                              int64_t ldc, int mr, int nr,
+                                                              int acc, const float *bias,
+                                                              const cvm_gemm_epi *epi,
+                                                              const float *res, int64_t ldr)
 {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
@@ -186,6 +238,23 @@ __attribute__((target("avx512f"))) static void ukr_avx512(int64_t kc, const floa
                 x0 = _mm512_add_ps(x0, bv);                                      \
                 x1 = _mm512_add_ps(x1, bv);                                      \
             }                                                                    \
+            if (epi) {                                                           \
+                __m512 r0 = x0, r1 = x1;                                         \
+                if (res) {                                                       \
+                    r0 = _mm512_maskz_loadu_ps(m0, res + (r) * ldr);             \
+                    r1 = _mm512_maskz_loadu_ps(m1, res + (r) * ldr + 16);        \
+                }                                                                \
+                if (res && epi->add_first) {                                     \
+                    x0 = _mm512_add_ps(x0, r0);                                  \
+                    x1 = _mm512_add_ps(x1, r1);                                  \
+                }                                                                \
+                x0 = act512(x0, epi);                                            \
+                x1 = act512(x1, epi);                                            \
+                if (res && !epi->add_first) {                                    \
+                    x0 = _mm512_add_ps(x0, r0);                                  \
+                    x1 = _mm512_add_ps(x1, r1);                                  \
+                }                                                                \
+            }                                                                    \
             _mm512_mask_storeu_ps(cr, m0, x0);                                   \
             _mm512_mask_storeu_ps(cr + 16, m1, x1);                              \
         }                                                                        \
@@ -200,12 +269,20 @@ __attribute__((target("avx512f"))) static void ukr_avx512(int64_t kc, const floa
     AVX512_ROW(7, c70, c71);
 #undef AVX512_ROW
 }
+
+__attribute__((target("avx512f"))) static void ukr_avx512(int64_t kc, const float *a,
+                                                          const float *b, float *c, int64_t ldc,
+                                                          int mr, int nr, int acc,
+                                                          const float *bias)
+{
+    ukr_avx512_epi(kc, a, b, c, ldc, mr, nr, acc, bias, NULL, NULL, 0);
+}
 #endif
 
-static const cvm_gemm_kernel k_generic = {"generic", G_MR, G_NR, ukr_generic};
+static const cvm_gemm_kernel k_generic = {"generic", G_MR, G_NR, ukr_generic, NULL};
 #ifdef CVM_GEMM_X86
-static const cvm_gemm_kernel k_avx2 = {"avx2", 6, 16, ukr_avx2};
-static const cvm_gemm_kernel k_avx512 = {"avx512", 8, 32, ukr_avx512};
+static const cvm_gemm_kernel k_avx2 = {"avx2", 6, 16, ukr_avx2, NULL};
+static const cvm_gemm_kernel k_avx512 = {"avx512", 8, 32, ukr_avx512, ukr_avx512_epi};
 #endif
 
 const cvm_gemm_kernel *cvm_gemm_kernel_named(const char *name)
@@ -269,10 +346,47 @@ void cvm_gemm_pack_a(const cvm_gemm_kernel *kern, const float *a, int64_t rs, in
     }
 }
 
+#ifdef CVM_GEMM_X86
+/* Unit-stride B into 32-wide panels with masked vector copies: the rows are
+ * short (128 bytes), so a memcpy call per row costs more than the copy. */
+__attribute__((target("avx512f"))) static void pack_b_nr32(const float *b, int64_t rs, int64_t k0,
+                                                           int64_t kc, int64_t n0, int64_t nc,
+                                                           float *dst)
+{
+    for (int64_t p = 0; p < nc; p += 32) {
+        int cols = nc - p < 32 ? (int)(nc - p) : 32;
+        const float *src = b + k0 * rs + n0 + p;
+        if (cols == 32) {
+            for (int64_t k = 0; k < kc; k++) {
+                _mm512_storeu_ps(dst, _mm512_loadu_ps(src));
+                _mm512_storeu_ps(dst + 16, _mm512_loadu_ps(src + 16));
+                src += rs;
+                dst += 32;
+            }
+        } else {
+            __mmask16 m0 = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1u);
+            __mmask16 m1 = cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1u) : (__mmask16)0;
+            for (int64_t k = 0; k < kc; k++) {
+                _mm512_storeu_ps(dst, _mm512_maskz_loadu_ps(m0, src));
+                _mm512_storeu_ps(dst + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+                src += rs;
+                dst += 32;
+            }
+        }
+    }
+}
+#endif
+
 void cvm_gemm_pack_b(const cvm_gemm_kernel *kern, const float *b, int64_t rs, int64_t cs,
                      int64_t k0, int64_t kc, int64_t n0, int64_t nc, float alpha, float *dst)
 {
     const int NR = kern->nr;
+#ifdef CVM_GEMM_X86
+    if (kern == &k_avx512 && cs == 1 && alpha == 1.0f) {
+        pack_b_nr32(b, rs, k0, kc, n0, nc, dst);
+        return;
+    }
+#endif
     for (int64_t p = 0; p < nc; p += NR) {
         int cols = nc - p < NR ? (int)(nc - p) : NR;
         const float *src = b + k0 * rs + (n0 + p) * cs;
@@ -396,12 +510,19 @@ static void gemm_item(const gemm_job *j, float *bbuf, float *abuf, int64_t item)
         return;
     float *c = op->c_of(op->ctx, b);
     const float *bias = op->bias_of && !op->accumulate ? op->bias_of(op->ctx, b) : NULL;
+    int64_t ldr = 0;
+    const float *res = op->epi && op->res_of ? op->res_of(op->ctx, b, &ldr) : NULL;
+    int in_regs = op->epi && op->kern->ukr_epi;
     for (int64_t k0 = 0; k0 < op->K; k0 += CVM_GEMM_KC) {
         int64_t kc = op->K - k0 < CVM_GEMM_KC ? op->K - k0 : CVM_GEMM_KC;
         int acc = op->accumulate || k0 > 0;
+        int last = k0 + kc >= op->K;
         const float *bp = op->get_b(op->ctx, b, k0, kc, n0, nc, bbuf);
-        for (int64_t m0 = m_lo; m0 < m_hi; m0 += CVM_GEMM_MC) {
-            int64_t mc = m_hi - m0 < CVM_GEMM_MC ? m_hi - m0 : CVM_GEMM_MC;
+        /* Blocks start on panel boundaries: a prepacked A is addressed by
+         * whole panels, and MC (128) is not a multiple of every MR (6). */
+        const int64_t mstep = CVM_GEMM_MC / MR * MR;
+        for (int64_t m0 = m_lo; m0 < m_hi; m0 += mstep) {
+            int64_t mc = m_hi - m0 < mstep ? m_hi - m0 : mstep;
             const float *ap = op->get_a(op->ctx, b, m0, mc, k0, kc, abuf);
             for (int64_t i = 0; i < mc; i += MR) {
                 int mr = mc - i < MR ? (int)(mc - i) : MR;
@@ -410,8 +531,15 @@ static void gemm_item(const gemm_job *j, float *bbuf, float *abuf, int64_t item)
                 float *crow = c + (m0 + i) * op->ldc + n0;
                 for (int64_t jn = 0; jn < nc; jn += NR) {
                     int nr = nc - jn < NR ? (int)(nc - jn) : NR;
-                    op->kern->ukr(kc, api, bp + jn * kc, crow + jn, op->ldc, mr, nr, acc,
-                                  acc ? NULL : bi);
+                    if (last && in_regs)
+                        op->kern->ukr_epi(kc, api, bp + jn * kc, crow + jn, op->ldc, mr, nr, acc,
+                                          acc ? NULL : bi, op->epi,
+                                          res ? res + (m0 + i) * ldr + n0 + jn : NULL, ldr);
+                    else
+                        op->kern->ukr(kc, api, bp + jn * kc, crow + jn, op->ldc, mr, nr, acc,
+                                      acc ? NULL : bi);
+                    if (last && !in_regs && op->epilogue)
+                        op->epilogue(op->ctx, b, m0 + i, mr, n0 + jn, nr, crow + jn, op->ldc);
                 }
             }
         }
@@ -443,6 +571,10 @@ static void gemm_k0(const cvm_gemm_op *op)
         for (int64_t m = 0; m < op->M; m++)
             for (int64_t n = 0; n < op->N; n++)
                 c[m * op->ldc + n] = bias ? bias[m] : 0.0f;
+        if (op->epilogue)
+            for (int64_t m = 0; m < op->M; m++)
+                op->epilogue(op->ctx, b, m, 1, 0, (int)(op->N < INT32_MAX ? op->N : INT32_MAX),
+                             c + m * op->ldc, op->ldc);
     }
 }
 

@@ -30,10 +30,25 @@
 typedef void (*cvm_gemm_ukr)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                              int mr, int nr, int acc, const float *bias);
 
+/* An epilogue applied to a finished tile in registers, before it is stored:
+ *   C = act(A*B + bias (+ R when add_first)) (+ R otherwise)
+ * act is one of the CVM_FUSED_* codes of graph/fuse.h; R (may be NULL) is
+ * read at res[r * ldr + j] for the tile's row r and column j. */
+typedef struct cvm_gemm_epi {
+    int act, add_first;
+    float alpha, beta;
+} cvm_gemm_epi;
+
+/* A micro-kernel with the epilogue; called only for a tile's last K chunk. */
+typedef void (*cvm_gemm_ukr_epi)(int64_t kc, const float *a, const float *b, float *c,
+                                 int64_t ldc, int mr, int nr, int acc, const float *bias,
+                                 const cvm_gemm_epi *epi, const float *res, int64_t ldr);
+
 typedef struct cvm_gemm_kernel {
     const char *name;
     int mr, nr;
     cvm_gemm_ukr ukr;
+    cvm_gemm_ukr_epi ukr_epi; /* NULL: the driver falls back on the op's epilogue callback */
 } cvm_gemm_kernel;
 
 /* The fastest kernel this CPU supports (chosen once). */
@@ -90,6 +105,18 @@ typedef struct cvm_gemm_op {
     /* Per-row bias of product b (NULL: none).  Ignored when accumulate. */
     const float *(*bias_of)(const void *ctx, int64_t batch);
     int accumulate;              /* add to C instead of overwriting it */
+    /* Optional: called once for every finished mr x nr tile of C (after its
+     * last K chunk), while the tile is still in L1, so that an activation or
+     * a residual add costs no extra pass over memory.  m0/n0 locate the tile
+     * in product `batch`; c points at its top-left element. */
+    void (*epilogue)(const void *ctx, int64_t batch, int64_t m0, int mr, int64_t n0, int nr,
+                     float *c, int64_t ldc);
+    /* Optional, preferred over `epilogue` when the kernel has ukr_epi: the
+     * epilogue in registers.  res_of returns the residual of product `batch`
+     * at (row 0, column 0) with row stride *ldr and unit column stride, or
+     * NULL for none. */
+    const cvm_gemm_epi *epi;
+    const float *(*res_of)(const void *ctx, int64_t batch, int64_t *ldr);
 } cvm_gemm_op;
 
 /* Worker slots to size scratch for, given the pool a kernel will run on. */

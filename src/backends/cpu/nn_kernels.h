@@ -45,4 +45,7 @@ cvm_status cvm_nn_softmax_run(const cvm_kernel_ctx *c);
 cvm_status cvm_nn_dropout_run(const cvm_kernel_ctx *c);
 cvm_status cvm_nn_einsum_run(const cvm_kernel_ctx *c);
 
+/* Kernels of the fused operators (domain "cvm", fused.c). */
+extern const cvm_kernel_def cvm_cpu_kernels_fused[];
+
 #endif

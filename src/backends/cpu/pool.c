@@ -62,6 +62,56 @@ static void window_range(int64_t st, int64_t k, int64_t d, int64_t in, int64_t p
     *n_padded = c < k ? c : k;
 }
 
+#define POOL_ROW_MAX 2048
+
+/* Float MaxPool over 2-D windows without dilation or indices, done
+ * separably: the max down each window's rows into a row buffer padded with
+ * -inf, then the max across it.  k_h + k_w comparisons per output instead of
+ * k_h * k_w (SPPF runs three 5x5 pools on every YOLO). */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+maxpool2d_planes(void *arg, size_t begin, size_t end)
+{
+    const pool_job *j = arg;
+    const int64_t H = j->in[1], W = j->in[2], OH = j->out[1], OW = j->out[2];
+    const int64_t KH = j->k[1], KW = j->k[2], SH = j->s[1], SW = j->s[2];
+    const int64_t PH = j->pb[1], PW = j->pb[2];
+    const int64_t len = (OW - 1) * SW + KW; /* padded row extent the windows read */
+    float buf[POOL_ROW_MAX];
+    for (size_t pl = begin; pl < end; pl++) {
+        const float *x = (const float *)j->x + (int64_t)pl * j->IN;
+        float *y = (float *)j->y + (int64_t)pl * j->OUT;
+        for (int64_t oh = 0; oh < OH; oh++) {
+            for (int64_t i = 0; i < len; i++)
+                buf[i] = -INFINITY;
+            /* buf[PW + w] = max over the window's rows of x[ih][w] */
+            int64_t h0 = oh * SH - PH, h1 = h0 + KH;
+            h0 = h0 < 0 ? 0 : h0;
+            h1 = h1 > H ? H : h1;
+            int64_t w1 = W < len - PW ? W : len - PW; /* columns a window can reach */
+            float *b = buf + PW;
+            for (int64_t ih = h0; ih < h1; ih++) {
+                const float *xr = x + ih * W;
+                for (int64_t w = 0; w < w1; w++)
+                    b[w] = xr[w] > b[w] ? xr[w] : b[w];
+            }
+            float *yr = y + oh * OW;
+            if (SW == 1) {
+                for (int64_t ow = 0; ow < OW; ow++)
+                    yr[ow] = buf[ow];
+                for (int64_t q = 1; q < KW; q++)
+                    for (int64_t ow = 0; ow < OW; ow++)
+                        yr[ow] = buf[ow + q] > yr[ow] ? buf[ow + q] : yr[ow];
+            } else
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    float m = buf[ow * SW];
+                    for (int64_t q = 1; q < KW; q++)
+                        m = buf[ow * SW + q] > m ? buf[ow * SW + q] : m;
+                    yr[ow] = m;
+                }
+        }
+    }
+}
+
 static void pool_planes(void *arg, size_t begin, size_t end)
 {
     const pool_job *j = arg;
@@ -182,6 +232,12 @@ cvm_status cvm_nn_pool_run(const cvm_kernel_ctx *c)
     j.y = c->out[0]->data;
     j.idx = c->n_out > 1 && c->out[1] ? c->out[1]->data : NULL;
     int64_t planes = x->dims[0] * x->dims[1];
+    if (j.kind == POOL_MAX && j.dt == CVM_DTYPE_FLOAT32 && !j.idx && j.in[0] == 1 &&
+        j.k[0] == 1 && j.d[1] == 1 && j.d[2] == 1 && j.OUT > 0 && j.pb[2] >= 0 &&
+        (j.out[2] - 1) * j.s[2] + j.k[2] <= POOL_ROW_MAX && j.pb[2] < j.k[2]) {
+        cvm_parallel_for(c->pool, (size_t)planes, 1, maxpool2d_planes, &j);
+        return CVM_OK;
+    }
     cvm_parallel_for(c->pool, (size_t)planes, 1, pool_planes, &j);
     return CVM_OK;
 }

@@ -1,0 +1,8 @@
+/* Kernels of the operators that the fusion pass creates (domain "cvm"). */
+#include "backends/cpu/nn_kernels.h"
+#include "graph/fuse.h"
+
+const cvm_kernel_def cvm_cpu_kernels_fused[] = {
+    {CVM_FUSED_DOMAIN, "FusedConv", cvm_nn_conv_prepare, cvm_nn_free_state, cvm_nn_conv_run, 0},
+    {0},
+};

@@ -1,0 +1,461 @@
+/*
+ * Conv fusion.  Each Conv is grown greedily along its single-consumer chain:
+ *   Conv -> [BatchNormalization] -> [activation] -> [Add residual] -> [activation]
+ * where the activation is Relu, LeakyRelu, Sigmoid, HardSigmoid, HardSwish,
+ * Clip or SiLU written as Mul(x, Sigmoid(x)).  A BatchNormalization is only
+ * folded when the convolution's weights and the normalisation's parameters
+ * are constant; an activation after the Add is only taken when there was none
+ * before it.  Every value that disappears must have no other consumer and
+ * must not be a graph output, so the graph computes the same outputs.
+ */
+#include "graph/fuse.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/tensor.h"
+
+typedef struct fuse_ctx {
+    cvm_graph *g;
+    int *uses;        /* consumers per value (+1 when it is a graph output) */
+    int *cons;        /* the last consumer seen, enough for single-use values */
+    char *dead;       /* nodes absorbed into a FusedConv */
+    int nv;           /* values when the pass started (later ones are new constants) */
+} fuse_ctx;
+
+static int is_op(const cvm_node *n, const char *type)
+{
+    return (!n->domain[0] || strcmp(n->domain, "ai.onnx") == 0) && strcmp(n->op_type, type) == 0;
+}
+
+/* The one live node consuming value v, when v has exactly one use. */
+static cvm_node *sole_consumer(const fuse_ctx *f, int v)
+{
+    if (v < 0 || v >= f->nv || f->uses[v] != 1 || f->cons[v] < 0 || f->dead[f->cons[v]])
+        return NULL;
+    return &f->g->nodes[f->cons[v]];
+}
+
+static const cvm_tensor *const_f32(const fuse_ctx *f, const cvm_node *n, int i)
+{
+    if (i >= n->n_in || n->in[i] < 0)
+        return NULL;
+    const cvm_tensor *t = f->g->values[n->in[i]].init;
+    return t && t->dtype == CVM_DTYPE_FLOAT32 && t->data ? t : NULL;
+}
+
+static int scalar_f32(const fuse_ctx *f, const cvm_node *n, int i, float *out)
+{
+    const cvm_tensor *t = const_f32(f, n, i);
+    int64_t numel;
+    if (!t || !cvm_shape_numel(t->ndim, t->dims, &numel) || numel != 1)
+        return 0;
+    *out = *(const float *)t->data;
+    return 1;
+}
+
+/* Recognises an activation node consuming value v (with v's single use, or
+ * SiLU's two uses by a Sigmoid and a Mul).  On success returns the value it
+ * produces and the nodes it spans (1 or 2). */
+static int match_activation(const fuse_ctx *f, int v, int *act, float *alpha, float *beta,
+                            int nodes[2], int *n_nodes)
+{
+    cvm_graph *g = f->g;
+    if (v < 0 || v >= f->nv)
+        return -1;
+    if (f->uses[v] == 2) {
+        /* SiLU: Sigmoid(v) and Mul(v, Sigmoid(v)) are v's only uses */
+        for (int i = 0; i < g->n_nodes; i++) {
+            const cvm_node *s = &g->nodes[i];
+            if (f->dead[i] || !is_op(s, "Sigmoid") || s->n_in != 1 || s->in[0] != v ||
+                s->n_out != 1)
+                continue;
+            cvm_node *m = sole_consumer(f, s->out[0]);
+            if (!m || !is_op(m, "Mul") || m->n_in != 2 || m->n_out != 1)
+                return -1;
+            if (!((m->in[0] == v && m->in[1] == s->out[0]) ||
+                  (m->in[1] == v && m->in[0] == s->out[0])))
+                return -1;
+            *act = CVM_FUSED_SILU;
+            *alpha = *beta = 0.0f;
+            nodes[0] = i;
+            nodes[1] = (int)(m - g->nodes);
+            *n_nodes = 2;
+            return m->out[0];
+        }
+        return -1;
+    }
+    cvm_node *n = sole_consumer(f, v);
+    if (!n || n->n_out != 1 || n->n_in < 1 || n->in[0] != v)
+        return -1;
+    if (is_op(n, "Relu") && n->n_in == 1) {
+        *act = CVM_FUSED_RELU;
+        *alpha = *beta = 0.0f;
+    } else if (is_op(n, "LeakyRelu") && n->n_in == 1) {
+        *act = CVM_FUSED_LEAKY_RELU;
+        *alpha = cvm_attr_float(n, "alpha", 0.01f);
+        *beta = 0.0f;
+    } else if (is_op(n, "Sigmoid") && n->n_in == 1) {
+        *act = CVM_FUSED_SIGMOID;
+        *alpha = *beta = 0.0f;
+    } else if (is_op(n, "HardSigmoid") && n->n_in == 1) {
+        *act = CVM_FUSED_HARD_SIGMOID;
+        *alpha = cvm_attr_float(n, "alpha", 0.2f);
+        *beta = cvm_attr_float(n, "beta", 0.5f);
+    } else if (is_op(n, "HardSwish") && n->n_in == 1) {
+        *act = CVM_FUSED_HARD_SWISH;
+        *alpha = *beta = 0.0f;
+    } else if (is_op(n, "Clip")) {
+        float lo = -3.402823466e38f, hi = 3.402823466e38f;
+        if (n->opset < 11) {
+            lo = cvm_attr_float(n, "min", lo);
+            hi = cvm_attr_float(n, "max", hi);
+        } else {
+            /* min/max are inputs since opset 11: fuse only known scalars */
+            if (n->n_in > 1 && n->in[1] >= 0 && !scalar_f32(f, n, 1, &lo))
+                return -1;
+            if (n->n_in > 2 && n->in[2] >= 0 && !scalar_f32(f, n, 2, &hi))
+                return -1;
+        }
+        if (isnan(lo) || isnan(hi))
+            return -1;
+        *act = CVM_FUSED_CLIP;
+        *alpha = lo;
+        *beta = hi;
+    } else
+        return -1;
+    nodes[0] = (int)(n - g->nodes);
+    *n_nodes = 1;
+    return n->out[0];
+}
+
+/* A residual Add consuming v: returns the Add's output, and the other operand
+ * in *res.  Constant operands are left alone (they are biases, not residuals). */
+static int match_residual(const fuse_ctx *f, int v, int *res, int *node)
+{
+    cvm_node *n = sole_consumer(f, v);
+    if (!n || !is_op(n, "Add") || n->n_in != 2 || n->n_out != 1 || n->in[0] == n->in[1])
+        return -1;
+    int other = n->in[0] == v ? n->in[1] : n->in[0];
+    if (other < 0 || f->g->values[other].init)
+        return -1;
+    *res = other;
+    *node = (int)(n - f->g->nodes);
+    return n->out[0];
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+/* A new constant value named after `base`. */
+static cvm_status add_const(cvm_graph *g, const char *base, const char *suffix, cvm_tensor *t,
+                            int *index)
+{
+    char name[512];
+    for (int k = 0;; k++) {
+        snprintf(name, sizeof name, "%s/%s%s%d", base, suffix, k ? "_" : "", k ? k : 0);
+        if (k == 0)
+            snprintf(name, sizeof name, "%s/%s", base, suffix);
+        if (cvm_graph_find_value(g, name) < 0)
+            break;
+        if (k > 1000)
+            return cvm_errorf(CVM_E_INTERNAL, "fusion: no free value name for %s", base);
+    }
+    CVM_TRY(cvm_graph_value(g, name, index));
+    cvm_value *v = &g->values[*index];
+    v->init = t;
+    v->dtype = t->dtype;
+    v->ndim = t->ndim;
+    for (int d = 0; d < t->ndim; d++)
+        v->dims[d].value = t->dims[d];
+    return CVM_OK;
+}
+
+/* Conv(X, W, B) -> BatchNormalization: scales W per output channel and
+ * rewrites B, into new constants (W and B may be shared with other nodes). */
+static cvm_status fold_batchnorm(fuse_ctx *f, int ci, const cvm_node *bn, int *folded)
+{
+    cvm_graph *g = f->g;
+    *folded = 0;
+    cvm_node *conv = &g->nodes[ci];
+    if (bn->n_in != 5 || bn->n_out < 1 || cvm_attr_int(bn, "training_mode", 0) != 0 ||
+        cvm_attr_int(bn, "spatial", 1) != 1)
+        return CVM_OK;
+    for (int o = 1; o < bn->n_out; o++)
+        if (bn->out[o] >= 0)
+            return CVM_OK;
+    const cvm_tensor *w = const_f32(f, conv, 1);
+    const cvm_tensor *b = conv->n_in > 2 && conv->in[2] >= 0 ? const_f32(f, conv, 2) : NULL;
+    if (!w || w->ndim < 3 || (conv->n_in > 2 && conv->in[2] >= 0 && !b))
+        return CVM_OK;
+    int64_t M = w->dims[0], numel;
+    if (!cvm_shape_numel(w->ndim, w->dims, &numel) || M <= 0)
+        return CVM_OK;
+    const cvm_tensor *p[4];
+    for (int i = 0; i < 4; i++) {
+        p[i] = const_f32(f, bn, i + 1);
+        if (!p[i] || p[i]->ndim != 1 || p[i]->dims[0] != M)
+            return CVM_OK;
+    }
+    if (b && (b->ndim != 1 || b->dims[0] != M))
+        return CVM_OK;
+    float eps = cvm_attr_float(bn, "epsilon", 1e-5f);
+    cvm_tensor *nw = NULL, *nb = NULL;
+    CVM_TRY(cvm_tensor_create(CVM_DTYPE_FLOAT32, w->ndim, w->dims, &nw));
+    cvm_status st = cvm_tensor_create(CVM_DTYPE_FLOAT32, 1, &M, &nb);
+    if (st != CVM_OK) {
+        cvm_tensor_free(nw);
+        return st;
+    }
+    const float *sc = p[0]->data, *sh = p[1]->data, *mean = p[2]->data, *var = p[3]->data;
+    const float *wd = w->data, *bd = b ? b->data : NULL;
+    float *nwd = nw->data, *nbd = nb->data;
+    int64_t per = numel / M;
+    for (int64_t m = 0; m < M; m++) {
+        double s = (double)sc[m] / sqrt((double)var[m] + (double)eps);
+        for (int64_t i = 0; i < per; i++)
+            nwd[m * per + i] = (float)(wd[m * per + i] * s);
+        nbd[m] = (float)(((bd ? (double)bd[m] : 0.0) - mean[m]) * s + sh[m]);
+    }
+    const char *base = conv->name && conv->name[0] ? conv->name : "conv";
+    int wi, bi;
+    st = add_const(g, base, "bn_folded_W", nw, &wi);
+    if (st != CVM_OK) {
+        cvm_tensor_free(nw);
+        cvm_tensor_free(nb);
+        return st;
+    }
+    st = add_const(g, base, "bn_folded_B", nb, &bi);
+    if (st != CVM_OK) {
+        cvm_tensor_free(nb);
+        return st;
+    }
+    conv = &g->nodes[ci];
+    if (conv->n_in < 3) {
+        int *in = realloc(conv->in, 3 * sizeof(int));
+        if (!in)
+            return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", base);
+        conv->in = in;
+        conv->n_in = 3;
+    }
+    if (conv->in[1] < f->nv)
+        f->uses[conv->in[1]]--;
+    if (conv->in[2] >= 0 && conv->in[2] < f->nv)
+        f->uses[conv->in[2]]--;
+    conv->in[1] = wi;
+    conv->in[2] = bi;
+    *folded = 1;
+    return CVM_OK;
+}
+
+static cvm_status set_attr(cvm_node *n, const char *name, cvm_attr_type type, float fv,
+                           int64_t iv, const char *sv)
+{
+    cvm_attr *a = NULL;
+    for (int i = 0; i < n->n_attr; i++)
+        if (strcmp(n->attrs[i].name, name) == 0) {
+            a = &n->attrs[i];
+            cvm_attr_clear(a);
+            break;
+        }
+    if (!a) {
+        cvm_attr *na = realloc(n->attrs, (size_t)(n->n_attr + 1) * sizeof *na);
+        if (!na)
+            return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", n->name ? n->name : "");
+        n->attrs = na;
+        a = &n->attrs[n->n_attr];
+        memset(a, 0, sizeof *a);
+        n->n_attr++;
+    }
+    memset(a, 0, sizeof *a);
+    a->name = dup_str(name);
+    a->type = type;
+    a->f = fv;
+    a->i = iv;
+    if (sv) {
+        a->s = dup_str(sv);
+        a->s_len = a->s ? strlen(sv) : 0;
+    }
+    if (!a->name || (sv && !a->s))
+        return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", n->name ? n->name : "");
+    return CVM_OK;
+}
+
+static const char *act_name(int act)
+{
+    switch (act) {
+    case CVM_FUSED_RELU: return "Relu";
+    case CVM_FUSED_LEAKY_RELU: return "LeakyRelu";
+    case CVM_FUSED_SIGMOID: return "Sigmoid";
+    case CVM_FUSED_SILU: return "SiLU";
+    case CVM_FUSED_HARD_SIGMOID: return "HardSigmoid";
+    case CVM_FUSED_HARD_SWISH: return "HardSwish";
+    case CVM_FUSED_CLIP: return "Clip";
+    default: return "";
+    }
+}
+
+static cvm_status fuse_conv(fuse_ctx *f, int ci)
+{
+    cvm_graph *g = f->g;
+    cvm_node *conv = &g->nodes[ci];
+    if (conv->n_out != 1 || conv->n_in < 2 || conv->n_in > 3 || conv->in[0] < 0 ||
+        conv->in[1] < 0 || conv->out[0] < 0)
+        return CVM_OK;
+    int y = conv->out[0];
+    int absorbed[8], n_abs = 0;
+    cvm_node *bn = sole_consumer(f, y);
+    if (bn && is_op(bn, "BatchNormalization")) {
+        int bni = (int)(bn - g->nodes), folded;
+        CVM_TRY(fold_batchnorm(f, ci, bn, &folded));
+        conv = &g->nodes[ci];
+        if (folded) {
+            absorbed[n_abs++] = bni;
+            y = g->nodes[bni].out[0];
+        }
+    }
+    int act = CVM_FUSED_NONE, add_first = 0, res = -1, nodes[2], nn;
+    float alpha = 0.0f, beta = 0.0f;
+    int v = match_activation(f, y, &act, &alpha, &beta, nodes, &nn);
+    if (v >= 0) {
+        for (int i = 0; i < nn; i++)
+            absorbed[n_abs++] = nodes[i];
+        y = v;
+    }
+    int addn;
+    v = match_residual(f, y, &res, &addn);
+    if (v >= 0) {
+        absorbed[n_abs++] = addn;
+        y = v;
+        if (act == CVM_FUSED_NONE) {
+            add_first = 1;
+            v = match_activation(f, y, &act, &alpha, &beta, nodes, &nn);
+            if (v >= 0) {
+                for (int i = 0; i < nn; i++)
+                    absorbed[n_abs++] = nodes[i];
+                y = v;
+            }
+        }
+    }
+    if (n_abs == 0)
+        return CVM_OK;
+    /* the absorbed nodes' inputs lose a use each (for later matches) */
+    for (int a = 0; a < n_abs; a++) {
+        const cvm_node *d = &g->nodes[absorbed[a]];
+        for (int i = 0; i < d->n_in; i++)
+            if (d->in[i] >= 0 && d->in[i] < f->nv && d->in[i] != res)
+                f->uses[d->in[i]]--;
+        f->dead[absorbed[a]] = 1;
+    }
+    conv->out[0] = y;
+    if (act == CVM_FUSED_NONE && res < 0)
+        return CVM_OK; /* a plain Conv with folded weights */
+    int *in = realloc(conv->in, 4 * sizeof(int));
+    if (!in)
+        return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", conv->name ? conv->name : "");
+    for (int i = conv->n_in; i < 4; i++)
+        in[i] = -1;
+    in[3] = res;
+    conv->in = in;
+    conv->n_in = res >= 0 ? 4 : (conv->n_in < 3 ? conv->n_in : 3);
+    char *type = dup_str("FusedConv"), *dom = dup_str(CVM_FUSED_DOMAIN);
+    if (!type || !dom) {
+        free(type);
+        free(dom);
+        return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", conv->name ? conv->name : "");
+    }
+    free(conv->op_type);
+    free(conv->domain);
+    conv->op_type = type;
+    conv->domain = dom;
+    CVM_TRY(set_attr(conv, "activation", CVM_ATTR_STRING, 0.0f, 0, act_name(act)));
+    CVM_TRY(set_attr(conv, "alpha", CVM_ATTR_FLOAT, alpha, 0, NULL));
+    CVM_TRY(set_attr(conv, "beta", CVM_ATTR_FLOAT, beta, 0, NULL));
+    CVM_TRY(set_attr(conv, "add_first", CVM_ATTR_INT, 0.0f, add_first, NULL));
+    return CVM_OK;
+}
+
+static void node_clear(cvm_node *n)
+{
+    free(n->name);
+    free(n->op_type);
+    free(n->domain);
+    free(n->in);
+    free(n->out);
+    for (int a = 0; a < n->n_attr; a++)
+        cvm_attr_clear(&n->attrs[a]);
+    free(n->attrs);
+    memset(n, 0, sizeof *n);
+}
+
+cvm_status cvm_graph_fuse(cvm_graph *g)
+{
+    if (!g)
+        return cvm_errorf(CVM_E_INVALID_ARG, "cvm_graph_fuse: graph is NULL");
+    if (g->n_nodes == 0)
+        return CVM_OK;
+    int nv = g->n_values;
+    fuse_ctx f = {g, NULL, NULL, NULL, nv};
+    f.uses = calloc((size_t)(nv ? nv : 1), sizeof(int));
+    f.cons = malloc(sizeof(int) * (size_t)(nv ? nv : 1));
+    f.dead = calloc((size_t)g->n_nodes, 1);
+    cvm_status st = CVM_OK;
+    if (!f.uses || !f.cons || !f.dead) {
+        st = cvm_errorf(CVM_E_NOMEM, "out of memory fusing the graph");
+        goto done;
+    }
+    for (int v = 0; v < nv; v++)
+        f.cons[v] = -1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const cvm_node *n = &g->nodes[i];
+        for (int k = 0; k < n->n_in; k++) {
+            int v = n->in[k];
+            if (v < 0)
+                continue;
+            if (v >= nv) {
+                st = cvm_errorf(CVM_E_INTERNAL, "fusion: node %d refers to value %d of %d", i, v, nv);
+                goto done;
+            }
+            f.uses[v]++;
+            f.cons[v] = i;
+        }
+    }
+    for (int i = 0; i < g->n_outputs; i++)
+        if (g->outputs[i] >= 0 && g->outputs[i] < nv)
+            f.uses[g->outputs[i]]++;
+    int n0 = g->n_nodes;
+    for (int i = 0; i < n0 && st == CVM_OK; i++)
+        if (!f.dead[i] && is_op(&g->nodes[i], "Conv"))
+            st = fuse_conv(&f, i);
+    /* Drop the absorbed nodes and renumber the producers. */
+    int k = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (i < n0 && f.dead[i]) {
+            node_clear(&g->nodes[i]);
+            continue;
+        }
+        if (k != i)
+            g->nodes[k] = g->nodes[i];
+        k++;
+    }
+    g->n_nodes = k;
+    for (int v = 0; v < g->n_values; v++)
+        g->values[v].producer = -1;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int o = 0; o < g->nodes[i].n_out; o++)
+            if (g->nodes[i].out[o] >= 0)
+                g->values[g->nodes[i].out[o]].producer = i;
+done:
+    free(f.uses);
+    free(f.cons);
+    free(f.dead);
+    return st;
+}

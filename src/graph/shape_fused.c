@@ -1,0 +1,68 @@
+/* Schemas of the operators that only the fusion pass creates (domain "cvm"). */
+#include <string.h>
+
+#include "graph/fuse.h"
+#include "graph/schema.h"
+
+cvm_status cvm_fused_act_parse(const cvm_node *n, int *act, float *alpha, float *beta)
+{
+    static const struct {
+        const char *name;
+        int act;
+        float alpha, beta;
+    } acts[] = {
+        {"", CVM_FUSED_NONE, 0.0f, 0.0f},
+        {"Relu", CVM_FUSED_RELU, 0.0f, 0.0f},
+        {"LeakyRelu", CVM_FUSED_LEAKY_RELU, 0.01f, 0.0f},
+        {"Sigmoid", CVM_FUSED_SIGMOID, 0.0f, 0.0f},
+        {"SiLU", CVM_FUSED_SILU, 0.0f, 0.0f},
+        {"HardSigmoid", CVM_FUSED_HARD_SIGMOID, 0.2f, 0.5f},
+        {"HardSwish", CVM_FUSED_HARD_SWISH, 0.0f, 0.0f},
+        {"Clip", CVM_FUSED_CLIP, -3.402823466e38f, 3.402823466e38f},
+    };
+    const char *name = cvm_attr_string(n, "activation", "");
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
+        if (strcmp(acts[i].name, name) == 0) {
+            *act = acts[i].act;
+            *alpha = cvm_attr_float(n, "alpha", acts[i].alpha);
+            *beta = cvm_attr_float(n, "beta", acts[i].beta);
+            return CVM_OK;
+        }
+    return cvm_node_error(n, CVM_E_UNSUPPORTED, "unknown activation '%s'", name);
+}
+
+static cvm_status infer_fused_conv(const cvm_infer_ctx *c)
+{
+    const cvm_op_schema *conv = cvm_schema_find("", "Conv");
+    if (!conv)
+        return cvm_node_error(c->node, CVM_E_UNSUPPORTED, "Conv is not available");
+    int act;
+    float alpha, beta;
+    CVM_TRY(cvm_fused_act_parse(c->node, &act, &alpha, &beta));
+    cvm_infer_ctx cc = *c;
+    cc.n_in = c->n_in < 3 ? c->n_in : 3;
+    CVM_TRY(conv->infer(&cc));
+    const cvm_tensor *r = c->n_in > 3 ? c->in[3] : NULL;
+    if (!r)
+        return CVM_OK;
+    const cvm_tensor *y = c->out[0];
+    int nd;
+    int64_t bd[CVM_MAX_DIMS];
+    int same = cvm_broadcast_shape(y->ndim, y->dims, r->ndim, r->dims, &nd, bd) == CVM_OK &&
+               nd == y->ndim;
+    for (int i = 0; same && i < nd; i++)
+        same = bd[i] == y->dims[i];
+    if (!same || r->dtype != y->dtype) {
+        char sy[128], sr[128];
+        return cvm_node_error(c->node, CVM_E_SHAPE, "residual %s %s does not broadcast to the "
+                              "convolution output %s %s",
+                              cvm_dtype_name(r->dtype), cvm_shape_str(r->ndim, r->dims, sr, sizeof sr),
+                              cvm_dtype_name(y->dtype), cvm_shape_str(y->ndim, y->dims, sy, sizeof sy));
+    }
+    return CVM_OK;
+}
+
+const cvm_op_schema cvm_schemas_fused[] = {
+    {CVM_FUSED_DOMAIN, "FusedConv", 2, 4, 1, 1, infer_fused_conv, 0},
+    {0},
+};

@@ -1,0 +1,419 @@
+#include "vision/preprocess.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/status.h"
+#include "image/resize.h"
+
+#define MAX_SIDE 16384
+
+void cvm_static_crop_rect(const cvm_preproc_config *c, int w, int h, int *x0, int *y0, int *cw, int *ch)
+{
+    if (!c->crop_enabled) {
+        *x0 = *y0 = 0;
+        *cw = w;
+        *ch = h;
+        return;
+    }
+    /* int(x_min / 100 * W): truncation of the same double expression. */
+    int a = (int)((double)c->crop_x_min / 100.0 * w);
+    int b = (int)((double)c->crop_y_min / 100.0 * h);
+    int e = (int)((double)c->crop_x_max / 100.0 * w);
+    int f = (int)((double)c->crop_y_max / 100.0 * h);
+    *x0 = a;
+    *y0 = b;
+    *cw = e - a;
+    *ch = f - b;
+}
+
+void cvm_letterbox_geometry(int w, int h, int W, int H, int *nw, int *nh, int *pad_left, int *pad_top,
+                            int *pad_right, int *pad_bottom, double *scale)
+{
+    double sw = (double)W / w, sh = (double)H / h;
+    double s = sw < sh ? sw : sh;
+    *nw = (int)(w * s);
+    *nh = (int)(h * s);
+    if (*nw < 1)
+        *nw = 1;
+    if (*nh < 1)
+        *nh = 1;
+    *pad_top = (H - *nh) / 2;
+    *pad_left = (W - *nw) / 2;
+    *pad_right = W - *pad_left - *nw;
+    *pad_bottom = H - *pad_top - *nh;
+    *scale = s;
+}
+
+/* ----------------------------------------------------- RGB working copy */
+
+/* Crops and converts the input to packed RGB8. */
+static cvm_status crop_to_rgb(const cvm_image_view *v, int x0, int y0, int cw, int ch, uint8_t **out)
+{
+    if (cw <= 0 || ch <= 0 || x0 < 0 || y0 < 0 || x0 + cw > v->width || y0 + ch > v->height)
+        return cvm_errorf(CVM_E_INVALID_ARG, "static crop (%d,%d %dx%d) is empty or outside the %dx%d image", x0,
+                          y0, cw, ch, v->width, v->height);
+    uint8_t *buf = malloc((size_t)cw * ch * 3);
+    if (!buf)
+        return cvm_errorf(CVM_E_NOMEM, "pre-processing %dx%d: out of memory", cw, ch);
+    for (int y = 0; y < ch; y++) {
+        const uint8_t *s = v->pixels + (size_t)(y + y0) * v->stride + (size_t)x0 * v->channels;
+        uint8_t *d = buf + (size_t)y * cw * 3;
+        for (int x = 0; x < cw; x++, d += 3, s += v->channels) {
+            switch (v->format) {
+            case CVM_PIXEL_BGR8: d[0] = s[2]; d[1] = s[1]; d[2] = s[0]; break;
+            case CVM_PIXEL_GRAY8: d[0] = d[1] = d[2] = s[0]; break;
+            default: d[0] = s[0]; d[1] = s[1]; d[2] = s[2]; break;
+            }
+        }
+    }
+    *out = buf;
+    return CVM_OK;
+}
+
+static void to_gray(uint8_t *rgb, size_t n)
+{
+    /* OpenCV's fixed-point RGB->gray: 14-bit weights, rounded. */
+    for (size_t i = 0; i < n; i++, rgb += 3) {
+        unsigned y = (rgb[0] * 4899u + rgb[1] * 9617u + rgb[2] * 1868u + (1u << 13)) >> 14;
+        rgb[0] = rgb[1] = rgb[2] = (uint8_t)(y > 255 ? 255 : y);
+    }
+}
+
+/* numpy.percentile with linear interpolation over a 256-bin histogram. */
+static double percentile(const size_t *hist, size_t n, double q)
+{
+    double pos = q / 100.0 * (double)(n - 1);
+    size_t lo = (size_t)floor(pos);
+    double frac = pos - (double)lo;
+    size_t hi = lo + 1 < n ? lo + 1 : lo;
+    double vlo = 0, vhi = 0;
+    size_t acc = 0;
+    int got_lo = 0;
+    for (int v = 0; v < 256; v++) {
+        acc += hist[v];
+        if (!got_lo && acc > lo) {
+            vlo = v;
+            got_lo = 1;
+        }
+        if (acc > hi) {
+            vhi = v;
+            break;
+        }
+    }
+    return vlo + (vhi - vlo) * frac;
+}
+
+static cvm_status apply_contrast(cvm_contrast_mode mode, uint8_t *rgb, size_t npix)
+{
+    if (mode == CVM_CONTRAST_NONE)
+        return CVM_OK;
+    if (mode == CVM_CONTRAST_ADAPTIVE)
+        return cvm_errorf(CVM_E_UNSUPPORTED,
+                          "contrast 'Adaptive Equalization' (skimage equalize_adapthist) is not implemented; "
+                          "re-export the package without it or disable contrast enhancement");
+    size_t n = npix * 3, hist[256] = {0};
+    for (size_t i = 0; i < n; i++)
+        hist[rgb[i]]++;
+    uint8_t lut[256];
+    if (mode == CVM_CONTRAST_STRETCHING) {
+        /* skimage rescale_intensity(img, in_range=(p2, p98)) on uint8. */
+        double lo = percentile(hist, n, 2), hi = percentile(hist, n, 98);
+        for (int v = 0; v < 256; v++) {
+            double x = v < lo ? lo : (v > hi ? hi : v);
+            double o = hi > lo ? (x - lo) / (hi - lo) * 255.0 : x;
+            lut[v] = (uint8_t)(o < 0 ? 0 : (o > 255 ? 255 : o));
+        }
+    } else {
+        /* skimage equalize_hist(img / 255) * 255 -> uint8: 256 bins over the
+         * image's own range, CDF interpolated at the bin centres. */
+        int vmin = 0, vmax = 255;
+        while (vmin < 255 && !hist[vmin])
+            vmin++;
+        while (vmax > 0 && !hist[vmax])
+            vmax--;
+        double fmin = vmin / 255.0, fmax = vmax / 255.0;
+        double width = (fmax - fmin) / 256.0;
+        double bins[256] = {0}, centers[256], cdf[256];
+        for (int v = vmin; v <= vmax; v++) {
+            double f = v / 255.0;
+            int b = width > 0 ? (int)((f - fmin) / width) : 0;
+            if (b > 255)
+                b = 255;
+            bins[b] += (double)hist[v];
+        }
+        double acc = 0;
+        for (int b = 0; b < 256; b++) {
+            acc += bins[b];
+            cdf[b] = acc;
+            centers[b] = fmin + width * (b + 0.5);
+        }
+        for (int b = 0; b < 256; b++)
+            cdf[b] /= acc;
+        for (int v = 0; v < 256; v++) {
+            double f = v / 255.0, o;
+            if (f <= centers[0])
+                o = cdf[0];
+            else if (f >= centers[255])
+                o = cdf[255];
+            else {
+                int b = 0;
+                while (b < 254 && centers[b + 1] < f)
+                    b++;
+                double t = (f - centers[b]) / (centers[b + 1] - centers[b]);
+                o = cdf[b] + t * (cdf[b + 1] - cdf[b]);
+            }
+            double y = o * 255.0;
+            lut[v] = (uint8_t)(y < 0 ? 0 : (y > 255 ? 255 : y));
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        rgb[i] = lut[rgb[i]];
+    return CVM_OK;
+}
+
+static cvm_status prepare_rgb(const cvm_preproc_config *c, const cvm_image_view *img, uint8_t **rgb, int *cw,
+                              int *ch, cvm_preproc_meta *m)
+{
+    if (!img || !img->pixels || img->width <= 0 || img->height <= 0)
+        return cvm_errorf(CVM_E_INVALID_ARG, "pre-processing: empty image");
+    if (img->channels != (img->format == CVM_PIXEL_GRAY8 ? 1 : img->format == CVM_PIXEL_RGBA8 ? 4 : 3))
+        return cvm_errorf(CVM_E_INVALID_ARG, "pre-processing: %d channels do not fit pixel format %d",
+                          img->channels, (int)img->format);
+    memset(m, 0, sizeof *m);
+    m->orig_w = img->width;
+    m->orig_h = img->height;
+    int x0, y0;
+    cvm_static_crop_rect(c, img->width, img->height, &x0, &y0, cw, ch);
+    CVM_TRY(crop_to_rgb(img, x0, y0, *cw, *ch, rgb));
+    m->crop_x = x0;
+    m->crop_y = y0;
+    m->after_w = *cw;
+    m->after_h = *ch;
+    if (c->grayscale)
+        to_gray(*rgb, (size_t)*cw * *ch);
+    cvm_status s = apply_contrast(c->contrast, *rgb, (size_t)*cw * *ch);
+    if (s != CVM_OK) {
+        free(*rgb);
+        *rgb = NULL;
+    }
+    return s;
+}
+
+static cvm_status resize_rgb(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh, int pil)
+{
+    if (sw == dw && sh == dh) {
+        memcpy(dst, src, (size_t)sw * sh * 3);
+        return CVM_OK;
+    }
+    cvm_image_view a = {sw, sh, (size_t)sw * 3, CVM_PIXEL_RGB8, 3, (uint8_t *)src};
+    cvm_image_view b = {dw, dh, (size_t)dw * 3, CVM_PIXEL_RGB8, 3, dst};
+    return pil ? cvm_resize_bilinear_pil(&a, &b) : cvm_resize_bilinear_cv(&a, &b);
+}
+
+/* §5.1 step 6 on an RGB8 working copy: returns the uint8 canvas of the
+ * network input size (the float canvas of the reference only ever holds
+ * integers 0..255 at this point). */
+static cvm_status geometry(const cvm_preproc_config *c, cvm_resize_mode mode, int W, int H, const uint8_t *rgb,
+                           int cw, int ch, uint8_t **canvas, int *outw, int *outh, cvm_preproc_meta *m)
+{
+    uint8_t *cv = NULL;
+    cvm_status s = CVM_OK;
+    if (mode == CVM_RESIZE_FIT_LONGER_EDGE) {
+        double sw = (double)W / cw, sh = (double)H / ch;
+        if (sw < sh) {
+            H = (int)nearbyint(sw * ch);
+        } else {
+            W = (int)nearbyint(sh * cw);
+        }
+        if (W < 1)
+            W = 1;
+        if (H < 1)
+            H = 1;
+    }
+    if ((size_t)W * H > (size_t)MAX_SIDE * MAX_SIDE)
+        return cvm_errorf(CVM_E_LIMIT, "network input %dx%d is too large", W, H);
+    cv = malloc((size_t)W * H * 3);
+    if (!cv)
+        return cvm_errorf(CVM_E_NOMEM, "pre-processing %dx%d: out of memory", W, H);
+    m->infer_w = W;
+    m->infer_h = H;
+    switch (mode) {
+    case CVM_RESIZE_STRETCH:
+    case CVM_RESIZE_FIT_LONGER_EDGE:
+        s = resize_rgb(rgb, cw, ch, cv, W, H, 0);
+        m->scale_w = (double)W / cw;
+        m->scale_h = (double)H / ch;
+        break;
+    case CVM_RESIZE_LETTERBOX:
+    case CVM_RESIZE_LETTERBOX_REFLECT_EDGES: {
+        int nw, nh;
+        double sc;
+        cvm_letterbox_geometry(cw, ch, W, H, &nw, &nh, &m->pad_left, &m->pad_top, &m->pad_right, &m->pad_bottom,
+                               &sc);
+        m->scale_w = m->scale_h = sc;
+        memset(cv, c->padding_value, (size_t)W * H * 3);
+        uint8_t *tmp = malloc((size_t)nw * nh * 3);
+        if (!tmp) {
+            s = cvm_errorf(CVM_E_NOMEM, "pre-processing: out of memory");
+            break;
+        }
+        s = resize_rgb(rgb, cw, ch, tmp, nw, nh, 0);
+        if (s == CVM_OK)
+            for (int y = 0; y < nh; y++)
+                memcpy(cv + ((size_t)(y + m->pad_top) * W + m->pad_left) * 3, tmp + (size_t)y * nw * 3,
+                       (size_t)nw * 3);
+        free(tmp);
+        break;
+    }
+    case CVM_RESIZE_CENTER_CROP: {
+        /* No resizing: pad with zeros where smaller, cut where larger. */
+        memset(cv, 0, (size_t)W * H * 3);
+        int offx, offy;
+        if (cw <= W) {
+            m->pad_left = (W - cw) / 2;
+            m->pad_right = W - cw - m->pad_left;
+            offx = 0;
+        } else {
+            offx = (cw - W) / 2;
+            m->pad_left = -offx;
+            m->pad_right = -(cw - W - offx);
+        }
+        if (ch <= H) {
+            m->pad_top = (H - ch) / 2;
+            m->pad_bottom = H - ch - m->pad_top;
+            offy = 0;
+        } else {
+            offy = (ch - H) / 2;
+            m->pad_top = -offy;
+            m->pad_bottom = -(ch - H - offy);
+        }
+        int dx = m->pad_left > 0 ? m->pad_left : 0, dy = m->pad_top > 0 ? m->pad_top : 0;
+        int w = cw - offx < W - dx ? cw - offx : W - dx;
+        int h = ch - offy < H - dy ? ch - offy : H - dy;
+        for (int y = 0; y < h; y++)
+            memcpy(cv + ((size_t)(y + dy) * W + dx) * 3, rgb + ((size_t)(y + offy) * cw + offx) * 3, (size_t)w * 3);
+        m->scale_w = m->scale_h = 1.0;
+        break;
+    }
+    }
+    if (s != CVM_OK) {
+        free(cv);
+        return s;
+    }
+    *canvas = cv;
+    *outw = W;
+    *outh = H;
+    return CVM_OK;
+}
+
+/* HWC RGB8 -> NCHW float32 in the model's colour order, scaled and
+ * normalised.  rfdetr: /255 first, then mean/std, else 255/scaling. */
+static cvm_status to_tensor(const cvm_preproc_config *c, const uint8_t *cv, int W, int H, int rfdetr,
+                            cvm_tensor **out)
+{
+    int64_t dims[4] = {1, 3, H, W};
+    CVM_TRY(cvm_tensor_create(CVM_DTYPE_FLOAT32, 4, dims, out));
+    float *t = (*out)->data;
+    size_t plane = (size_t)W * H;
+    for (int ch = 0; ch < 3; ch++) {
+        int src = c->bgr ? 2 - ch : ch;
+        float mul = 1.0f, mean = 0.0f, std = 1.0f;
+        int divide = 0;
+        double div = 1.0;
+        if (rfdetr) {
+            divide = 1;
+            div = 255.0;
+            if (c->has_norm) {
+                mean = c->mean[ch];
+                std = c->std[ch];
+            } else if (c->scaling_factor > 0 && c->scaling_factor != 255) {
+                mul = (float)(255.0 / c->scaling_factor);
+            }
+        } else {
+            if (c->scaling_factor > 0) {
+                divide = 1;
+                div = c->scaling_factor;
+            }
+            if (c->has_norm) {
+                mean = c->mean[ch];
+                std = c->std[ch];
+            }
+        }
+        float *d = t + ch * plane;
+        const float fdiv = (float)div;
+        for (size_t i = 0; i < plane; i++) {
+            float v = (float)cv[i * 3 + src];
+            if (divide)
+                v = v / fdiv;
+            v = (v - mean) / std;
+            if (mul != 1.0f)
+                v *= mul;
+            d[i] = v;
+        }
+    }
+    return CVM_OK;
+}
+
+cvm_status cvm_preprocess(const cvm_preproc_config *c, const cvm_image_view *img, cvm_tensor **out,
+                          cvm_preproc_meta *meta)
+{
+    *out = NULL;
+    if (c->input_channels != 3)
+        return cvm_errorf(CVM_E_UNSUPPORTED, "models with %d input channels are not supported (3 expected)",
+                          c->input_channels);
+    uint8_t *rgb = NULL, *cv = NULL;
+    int cw, ch, W, H;
+    CVM_TRY(prepare_rgb(c, img, &rgb, &cw, &ch, meta));
+    cvm_status s = geometry(c, c->resize, c->width, c->height, rgb, cw, ch, &cv, &W, &H, meta);
+    free(rgb);
+    if (s != CVM_OK)
+        return s;
+    s = to_tensor(c, cv, W, H, 0, out);
+    free(cv);
+    return s;
+}
+
+cvm_status cvm_preprocess_rfdetr(const cvm_preproc_config *c, const cvm_image_view *img, cvm_tensor **out,
+                                 cvm_preproc_meta *meta)
+{
+    *out = NULL;
+    if (c->input_channels != 3)
+        return cvm_errorf(CVM_E_UNSUPPORTED, "models with %d input channels are not supported (3 expected)",
+                          c->input_channels);
+    uint8_t *rgb = NULL, *src = NULL;
+    int cw, ch, sw, sh;
+    CVM_TRY(prepare_rgb(c, img, &rgb, &cw, &ch, meta));
+    cvm_status s = CVM_OK;
+    if (c->dvr_width > 0 && c->resize != CVM_RESIZE_STRETCH) {
+        /* Two steps: the shared cv2 handler into the dataset's non-square
+         * size, then PIL to the square network input. */
+        cvm_resize_mode mode = c->resize == CVM_RESIZE_CENTER_CROP ? CVM_RESIZE_CENTER_CROP : CVM_RESIZE_LETTERBOX;
+        s = geometry(c, mode, c->dvr_width, c->dvr_height, rgb, cw, ch, &src, &sw, &sh, meta);
+        free(rgb);
+        if (s != CVM_OK)
+            return s;
+        meta->nonsquare_w = sw;
+        meta->nonsquare_h = sh;
+    } else {
+        src = rgb;
+        sw = cw;
+        sh = ch;
+        meta->scale_w = (double)c->width / cw;
+        meta->scale_h = (double)c->height / ch;
+    }
+    meta->infer_w = c->width;
+    meta->infer_h = c->height;
+    uint8_t *cv = malloc((size_t)c->width * c->height * 3);
+    if (!cv) {
+        free(src);
+        return cvm_errorf(CVM_E_NOMEM, "pre-processing: out of memory");
+    }
+    s = resize_rgb(src, sw, sh, cv, c->width, c->height, 1);
+    free(src);
+    if (s == CVM_OK)
+        s = to_tensor(c, cv, c->width, c->height, 1, out);
+    free(cv);
+    return s;
+}

@@ -1,0 +1,218 @@
+"""End-to-end checks of model-id resolution against the local fixture server.
+
+usage: run_hub_tests.py HUB_CLIENT YOLO_ONNX WORK_DIR
+
+Each case runs the C client (tests/hub/hub_client.c) as a separate process,
+so locking, kill -9 and two concurrent loaders are real processes.
+"""
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fixture_server import GOOD_KEY, FixtureServer  # noqa: E402
+
+CLIENT = os.path.abspath(sys.argv[1])
+YOLO = os.path.abspath(sys.argv[2])
+WORK = os.path.abspath(sys.argv[3])
+FAILURES = []
+
+
+def env_for(server_url, home, **extra):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ROBOFLOW_", "CVM_HUB_", "SECURE_GATEWAY", "LICENSE_SERVER", "OFFLINE_MODE"))}
+    env.update({"INFERENCE_HOME": home, "ROBOFLOW_API_HOST": server_url, "CVM_HUB_RETRY_BASE_MS": "10",
+                "CVM_HUB_CONNECT_TIMEOUT_S": "2", "CVM_HUB_API_TIMEOUT_S": "5", "CVM_HUB_LOCK_TIMEOUT_S": "60"})
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def parse(out):
+    res = {"report": []}
+    for line in out.splitlines():
+        tag, _, rest = line.partition(" ")
+        if tag == "REPORT":
+            res["report"].append(rest)
+        elif tag in ("PACKAGE", "ERROR", "PROGRESS", "LOADED"):
+            res[tag] = rest
+    return res
+
+
+def run(model, env, *args, timeout=60):
+    p = subprocess.run([CLIENT, model, *args], env=env, capture_output=True, text=True, timeout=timeout)
+    r = parse(p.stdout)
+    r["rc"] = p.returncode
+    r["stdout"] = p.stdout + p.stderr
+    return r
+
+
+def check(name, cond, detail=""):
+    if cond:
+        print(f"ok   {name}")
+    else:
+        print(f"FAIL {name}\n{detail}")
+        FAILURES.append(name)
+
+
+def leftovers(home):
+    """Partial downloads and temp files that must not survive a failure."""
+    return [p for p in glob.glob(os.path.join(home, "**", "*"), recursive=True)
+            if p.endswith((".partial", ".tmp"))]
+
+
+def fresh_home(name):
+    home = os.path.join(WORK, name)
+    shutil.rmtree(home, ignore_errors=True)
+    os.makedirs(home)
+    return home
+
+
+def main():
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK)
+    t0 = time.time()
+    with FixtureServer(YOLO) as srv:
+        fx = srv.fixtures
+        url = srv.url
+
+        # load by id: TRT and torch packages skipped with reasons, ONNX chosen, files verified
+        home = fresh_home("main")
+        r = run("hub-test/ok", env_for(url, home), "--verbose")
+        pkg = r.get("PACKAGE", "")
+        check("load by id", r["rc"] == 0 and pkg.endswith("/okpkg")
+              and os.path.isfile(os.path.join(pkg, "weights.onnx"))
+              and os.path.isfile(os.path.join(pkg, "model_config.json")), r["stdout"])
+        rep = "\n".join(r["report"])
+        check("report explains skipped packages", "skipped trtpkg" in rep and "TensorRT" in rep
+              and "skipped torchpkg" in rep and "candidate 1: okpkg" in rep, rep)
+        check("cache layout: slug folder and shared blobs",
+              "/models-cache/v2-hub-test-ok-" in pkg and os.path.islink(os.path.join(pkg, "weights.onnx"))
+              and os.path.realpath(os.path.join(pkg, "weights.onnx")).startswith(os.path.join(home, "shared-blobs")),
+              pkg)
+        prog = r.get("PROGRESS", "0 0 0").split()
+        check("progress callback", int(prog[0]) > 0 and int(prog[1]) > 0, r["stdout"])
+
+        calls = fx.api_calls.get("hub-test/ok", 0)
+        r = run("hub-test/ok", env_for(url, home))
+        check("auto-resolution cache: second load makes no API call",
+              r["rc"] == 0 and fx.api_calls.get("hub-test/ok", 0) == calls, r["stdout"])
+
+        r = run("hub-test/ok", env_for("http://127.0.0.1:9", home), "--offline")
+        check("offline load from cache", r["rc"] == 0 and r.get("PACKAGE") == pkg, r["stdout"])
+        for f in glob.glob(os.path.join(home, "auto-resolution-cache", "*")):
+            os.remove(f)
+        r = run("hub-test/ok", env_for("http://127.0.0.1:9", home, CVM_HUB_MAX_TRIES=1))
+        check("API unreachable: falls back to the cached package with a note",
+              r["rc"] == 0 and r.get("PACKAGE") == pkg and any("unreachable" in x for x in r["report"]), r["stdout"])
+        r = run("other/7", env_for(url, home), "--offline")
+        check("offline, not cached: clear message",
+              r["rc"] == 1 and "offline" in r.get("ERROR", "") and "other/7" in r.get("ERROR", "")
+              and "NOT_FOUND" in r.get("ERROR", ""), r["stdout"])
+
+        # end to end with a real ONNX graph
+        r = run("hub-test/yolo", env_for(url, home), "--load")
+        check("real package downloads and loads in the engine", r["rc"] == 0 and "LOADED" in r, r["stdout"])
+
+        # transient API failure, then success
+        r = run("flaky/1", env_for(url, home))
+        check("503 then success", r["rc"] == 0 and fx.api_calls.get("flaky/1") == 2, r["stdout"])
+        r = run("down/1", env_for(url, home, CVM_HUB_MAX_TRIES=3))
+        check("503 every time: bounded retries, clear error",
+              r["rc"] == 1 and fx.api_calls.get("down/1") == 3 and "503" in r.get("ERROR", ""), r["stdout"])
+
+        # timeouts
+        t = time.time()
+        r = run("slowapi/1", env_for(url, home, CVM_HUB_API_TIMEOUT_S=1, CVM_HUB_MAX_TRIES=2))
+        check("API timeout", r["rc"] == 1 and "imeout" in r.get("ERROR", "") and time.time() - t < 10, r["stdout"])
+        home_st = fresh_home("stall")
+        t = time.time()
+        r = run("stall/1", env_for(url, home_st, CVM_HUB_STALL_TIMEOUT_S=1))
+        check("stalled transfer: timed out, resumed, verified",
+              r["rc"] == 0 and fx.range_gets.get("stall-weights.onnx", 0) >= 1 and time.time() - t < 10, r["stdout"])
+
+        # authorisation and missing models
+        r = run("private/1", env_for(url, home))
+        check("401 without key names ROBOFLOW_API_KEY", r["rc"] == 1 and "ROBOFLOW_API_KEY" in r.get("ERROR", "")
+              and "401" in r.get("ERROR", ""), r["stdout"])
+        r = run("private/1", env_for(url, home, ROBOFLOW_API_KEY="bad-key-999999"))
+        err = r.get("ERROR", "")
+        check("401 with a wrong key: masked key and its source", r["rc"] == 1 and "'bad-" in err
+              and "bad-key-999999" not in err and "ROBOFLOW_API_KEY" in err, r["stdout"])
+        r = run("private/1", env_for(url, home, ROBOFLOW_API_KEY=GOOD_KEY))
+        check("right key loads", r["rc"] == 0, r["stdout"])
+        r = run("missing/1", env_for(url, home))
+        check("404 message", r["rc"] == 1 and "does not exist" in r.get("ERROR", "")
+              and "NOT_FOUND" in r.get("ERROR", ""), r["stdout"])
+
+        # integrity
+        home_md5 = fresh_home("md5")
+        r = run("badmd5/1", env_for(url, home_md5))
+        blobs = os.listdir(os.path.join(home_md5, "shared-blobs")) if os.path.isdir(
+            os.path.join(home_md5, "shared-blobs")) else []
+        check("MD5 mismatch rejected, nothing left in the cache",
+              r["rc"] == 1 and "MD5" in r.get("ERROR", "") and "0" * 32 not in [b for b in blobs]
+              and not leftovers(home_md5)
+              and not os.path.exists(glob.glob(os.path.join(home_md5, "models-cache", "*"))[0] + "/badpkg/model_config.json"),
+              r["stdout"] + str(blobs))
+        home_tr = fresh_home("trunc")
+        r = run("truncated/1", env_for(url, home_tr))
+        check("truncated body resumed with a Range request",
+              r["rc"] == 0 and fx.range_gets.get("trunc-weights.onnx", 0) >= 1 and not leftovers(home_tr),
+              r["stdout"])
+
+        # pagination
+        r = run("paged/1", env_for(url, home))
+        check("pagination", r["rc"] == 0 and r.get("PACKAGE", "").endswith("/pagedonnx"), r["stdout"])
+
+        # hostile handles and package ids
+        home_h = fresh_home("hostile")
+        r = run("hostile/1", env_for(url, home_h))
+        err = r.get("ERROR", "")
+        check("hostile file handles rejected, each named",
+              r["rc"] == 1 and err.count("unsafe file handle") >= 5 and "package id" in err
+              and not os.path.exists(os.path.join(WORK, "evil.txt"))
+              and not os.path.exists(os.path.join(home_h, "evil.txt"))
+              and not os.path.exists("/tmp/evil-abs.txt"), r["stdout"])
+
+        # two processes at once: one download, both succeed
+        home2 = fresh_home("two")
+        env = env_for(url, home2)
+        procs = [subprocess.Popen([CLIENT, "slow/1"], env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        outs = [parse(p.communicate(timeout=60)[0]) for p in procs]
+        check("two concurrent loaders: both succeed, one download",
+              all(p.returncode == 0 for p in procs) and outs[0].get("PACKAGE") == outs[1].get("PACKAGE")
+              and fx.file_gets.get("slow-weights.onnx") == 1, str(outs) + str(fx.file_gets))
+
+        # kill -9 in the middle of a download; the next load recovers
+        home_k = fresh_home("kill")
+        env = env_for(url, home_k)
+        p = subprocess.Popen([CLIENT, "killme/1"], env=env, stdout=subprocess.DEVNULL)
+        partial = None
+        deadline = time.time() + 20
+        while time.time() < deadline and p.poll() is None:
+            found = glob.glob(os.path.join(home_k, "shared-blobs", "*.partial"))
+            if found and os.path.getsize(found[0]) > 512 * 1024:
+                partial = found[0]
+                break
+            time.sleep(0.02)
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=10)
+        size_at_kill = os.path.getsize(partial) if partial else 0
+        r = run("killme/1", env)
+        check("kill -9 mid-download: next load resumes and verifies",
+              partial is not None and r["rc"] == 0 and fx.range_gets.get("killme-weights.onnx", 0) >= 1
+              and any("resuming" in x for x in r["report"]) and not leftovers(home_k),
+              f"partial={partial} size={size_at_kill}\n" + r["stdout"])
+
+    print(f"{len(FAILURES)} failure(s) in {time.time() - t0:.1f} s")
+    if not FAILURES:
+        shutil.rmtree(WORK, ignore_errors=True)
+    return 1 if FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

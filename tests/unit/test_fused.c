@@ -1,0 +1,502 @@
+/* The fast convolution paths (vector im2col gather, FusedConv epilogues,
+ * separable MaxPool) against naive loops written here, and the fusion pass
+ * against the same graph run unfused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/threadpool.h"
+#include "graph/fuse.h"
+#include "graph/graph.h"
+#include "runtime/eval.h"
+#include "runtime/session.h"
+
+static cvm_threadpool *pool2;
+
+/* ------------------------------------------------------------- helpers */
+
+static cvm_tensor *tens(int ndim, const int64_t *dims)
+{
+    cvm_tensor *t = NULL;
+    assert_int_equal(cvm_tensor_create(CVM_DTYPE_FLOAT32, ndim, dims, &t), CVM_OK);
+    return t;
+}
+
+static void fill_rand(float *d, int64_t n, unsigned *seed)
+{
+    for (int64_t i = 0; i < n; i++) {
+        *seed = *seed * 1103515245u + 12345u;
+        d[i] = (float)((*seed >> 16) % 2001) / 1000.0f - 1.0f;
+    }
+}
+
+static void expect_close(const float *got, const float *want, int64_t n, float tol)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float d = fabsf(got[i] - want[i]);
+        if (!(d <= tol * (1.0f + fabsf(want[i])))) {
+            print_error("element %lld: got %g want %g\n", (long long)i, got[i], want[i]);
+            fail();
+        }
+    }
+}
+
+static cvm_attr *add_attr(cvm_node *n, const char *name, cvm_attr_type ty)
+{
+    cvm_attr *a = realloc(n->attrs, (size_t)(n->n_attr + 1) * sizeof *a);
+    assert_non_null(a);
+    n->attrs = a;
+    a = &n->attrs[n->n_attr++];
+    memset(a, 0, sizeof *a);
+    a->name = strdup(name);
+    a->type = ty;
+    return a;
+}
+
+static void set_ints(cvm_node *n, const char *name, int cnt, const int64_t *v)
+{
+    cvm_attr *a = add_attr(n, name, CVM_ATTR_INTS);
+    a->ints = malloc((size_t)cnt * sizeof(int64_t));
+    memcpy(a->ints, v, (size_t)cnt * sizeof(int64_t));
+    a->n = (size_t)cnt;
+}
+
+static void set_int(cvm_node *n, const char *name, int64_t v) { add_attr(n, name, CVM_ATTR_INT)->i = v; }
+static void set_float(cvm_node *n, const char *name, float v) { add_attr(n, name, CVM_ATTR_FLOAT)->f = v; }
+static void set_str(cvm_node *n, const char *name, const char *v)
+{
+    cvm_attr *a = add_attr(n, name, CVM_ATTR_STRING);
+    a->s = strdup(v);
+    a->s_len = strlen(v);
+}
+
+/* A one-node graph: inputs i0.., outputs o0... */
+static cvm_graph *one_node(const char *op, const char *domain, int n_in, int n_out)
+{
+    cvm_graph *g;
+    assert_int_equal(cvm_graph_create(&g), CVM_OK);
+    int in[8], out[8];
+    char name[16];
+    for (int i = 0; i < n_in; i++) {
+        snprintf(name, sizeof name, "i%d", i);
+        assert_int_equal(cvm_graph_value(g, name, &in[i]), CVM_OK);
+    }
+    for (int i = 0; i < n_out; i++) {
+        snprintf(name, sizeof name, "o%d", i);
+        assert_int_equal(cvm_graph_value(g, name, &out[i]), CVM_OK);
+    }
+    assert_int_equal(cvm_graph_add_node(g, op, domain, "n0", n_in, in, n_out, out, NULL), CVM_OK);
+    return g;
+}
+
+typedef struct conv2d {
+    int64_t N, C, M, G, H, W, KH, KW, SH, SW, DH, DW, PT, PL, PB, PR;
+} conv2d;
+
+static int64_t out_h(const conv2d *c) { return (c->H + c->PT + c->PB - c->DH * (c->KH - 1) - 1) / c->SH + 1; }
+static int64_t out_w(const conv2d *c) { return (c->W + c->PL + c->PR - c->DW * (c->KW - 1) - 1) / c->SW + 1; }
+
+static void naive_conv2d(const conv2d *c, const float *x, const float *w, const float *b, float *y)
+{
+    int64_t OH = out_h(c), OW = out_w(c), Cg = c->C / c->G, Mg = c->M / c->G;
+    for (int64_t n = 0; n < c->N; n++)
+        for (int64_t m = 0; m < c->M; m++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    double s = b ? b[m] : 0.0;
+                    int64_t g = m / Mg;
+                    for (int64_t ci = 0; ci < Cg; ci++)
+                        for (int64_t kh = 0; kh < c->KH; kh++)
+                            for (int64_t kw = 0; kw < c->KW; kw++) {
+                                int64_t ih = oh * c->SH - c->PT + kh * c->DH;
+                                int64_t iw = ow * c->SW - c->PL + kw * c->DW;
+                                if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W)
+                                    continue;
+                                s += (double)x[((n * c->C + g * Cg + ci) * c->H + ih) * c->W + iw] *
+                                     w[((m * Cg + ci) * c->KH + kh) * c->KW + kw];
+                            }
+                    y[((n * c->M + m) * OH + oh) * OW + ow] = (float)s;
+                }
+}
+
+static double ref_act(int act, double v, double alpha, double beta)
+{
+    switch (act) {
+    case CVM_FUSED_RELU: return v > 0 ? v : 0;
+    case CVM_FUSED_LEAKY_RELU: return v >= 0 ? v : v * alpha;
+    case CVM_FUSED_SIGMOID: return 1.0 / (1.0 + exp(-v));
+    case CVM_FUSED_SILU: return v / (1.0 + exp(-v));
+    case CVM_FUSED_HARD_SIGMOID: return fmin(1.0, fmax(0.0, alpha * v + beta));
+    case CVM_FUSED_HARD_SWISH: return v * fmin(1.0, fmax(0.0, v / 6.0 + 0.5));
+    case CVM_FUSED_CLIP: return fmin(beta, fmax(alpha, v));
+    default: return v;
+    }
+}
+
+static const char *act_names[] = {"", "Relu", "LeakyRelu", "Sigmoid", "SiLU", "HardSigmoid",
+                                  "HardSwish", "Clip"};
+
+/* Runs Conv or FusedConv (act >= 0) and compares with the naive result.
+ * res_kind: 0 none, 1 full shape, 2 one value per channel [M,1,1],
+ * 3 one value per column [W] (broadcast along N, C and H). */
+static void run_case(const conv2d *c, int with_bias, int act, int res_kind, int add_first,
+                     cvm_threadpool *p)
+{
+    int64_t OH = out_h(c), OW = out_w(c);
+    int64_t xd[4] = {c->N, c->C, c->H, c->W}, wd[4] = {c->M, c->C / c->G, c->KH, c->KW};
+    int64_t yd[4] = {c->N, c->M, OH, OW};
+    int fused = act >= 0;
+    int n_in = fused && res_kind ? 4 : with_bias ? 3 : 2;
+    cvm_tensor *in[4] = {tens(4, xd), tens(4, wd), NULL, NULL}, *out[1] = {NULL};
+    unsigned seed = (unsigned)(c->C * 131 + c->M * 7 + c->W);
+    fill_rand(in[0]->data, cvm_tensor_numel(in[0]), &seed);
+    fill_rand(in[1]->data, cvm_tensor_numel(in[1]), &seed);
+    if (with_bias) {
+        in[2] = tens(1, &c->M);
+        fill_rand(in[2]->data, c->M, &seed);
+    }
+    int64_t rstride[4] = {0, 0, 0, 0};
+    if (fused && res_kind) {
+        if (res_kind == 1) {
+            in[3] = tens(4, yd);
+            rstride[0] = c->M * OH * OW;
+            rstride[1] = OH * OW;
+            rstride[2] = OW;
+            rstride[3] = 1;
+        } else if (res_kind == 2) {
+            int64_t rd[3] = {c->M, 1, 1};
+            in[3] = tens(3, rd);
+            rstride[1] = 1;
+        } else {
+            in[3] = tens(1, &OW);
+            rstride[3] = 1;
+        }
+        fill_rand(in[3]->data, cvm_tensor_numel(in[3]), &seed);
+    }
+    cvm_graph *g = one_node(fused ? "FusedConv" : "Conv", fused ? CVM_FUSED_DOMAIN : "", n_in, 1);
+    cvm_node *n = &g->nodes[0];
+    if (n_in == 4 && !with_bias)
+        n->in[2] = -1;
+    int64_t v[4] = {c->SH, c->SW};
+    set_ints(n, "strides", 2, v);
+    v[0] = c->DH;
+    v[1] = c->DW;
+    set_ints(n, "dilations", 2, v);
+    int64_t pads[4] = {c->PT, c->PL, c->PB, c->PR};
+    set_ints(n, "pads", 4, pads);
+    set_int(n, "group", c->G);
+    float alpha = act == CVM_FUSED_CLIP ? -0.3f : act == CVM_FUSED_HARD_SIGMOID ? 0.25f : 0.1f;
+    float beta = act == CVM_FUSED_CLIP ? 0.45f : 0.4f;
+    if (fused) {
+        set_str(n, "activation", act_names[act]);
+        if (act == CVM_FUSED_LEAKY_RELU || act == CVM_FUSED_CLIP || act == CVM_FUSED_HARD_SIGMOID)
+            set_float(n, "alpha", alpha);
+        if (act == CVM_FUSED_CLIP || act == CVM_FUSED_HARD_SIGMOID)
+            set_float(n, "beta", beta);
+        set_int(n, "add_first", add_first);
+    }
+    assert_int_equal(cvm_node_eval(n, 17, n_in, (const cvm_tensor *const *)in, 1, out, p), CVM_OK);
+    assert_int_equal(out[0]->ndim, 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(out[0]->dims[i], yd[i]);
+    cvm_tensor *ref = tens(4, yd);
+    float *r = ref->data;
+    naive_conv2d(c, in[0]->data, in[1]->data, with_bias ? in[2]->data : NULL, r);
+    if (fused) {
+        const float *rd = in[3] ? in[3]->data : NULL;
+        for (int64_t i0 = 0; i0 < c->N; i0++)
+            for (int64_t i1 = 0; i1 < c->M; i1++)
+                for (int64_t i2 = 0; i2 < OH; i2++)
+                    for (int64_t i3 = 0; i3 < OW; i3++) {
+                        float *y = &r[((i0 * c->M + i1) * OH + i2) * OW + i3];
+                        double rv = rd ? rd[i0 * rstride[0] + i1 * rstride[1] + i2 * rstride[2] +
+                                            i3 * rstride[3]] : 0.0;
+                        double t = *y + (add_first ? rv : 0.0);
+                        t = ref_act(act, t, alpha, beta);
+                        *y = (float)(t + (add_first ? 0.0 : rv));
+                    }
+    }
+    expect_close(out[0]->data, r, cvm_tensor_numel(ref), 2e-5f);
+    cvm_tensor_free(ref);
+    for (int i = 0; i < 4; i++)
+        cvm_tensor_free(in[i]);
+    cvm_tensor_free(out[0]);
+    cvm_graph_free(g);
+}
+
+/* ----------------------------------------------------------------- tests */
+
+static const conv2d shapes[] = {
+    /* N C  M  G  H   W   KH KW SH SW DH DW PT PL PB PR */
+    {1, 3, 16, 1, 23, 70, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},  /* the first YOLO layer, odd extents */
+    {2, 5, 11, 1, 7, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* panels straddle output rows */
+    {1, 4, 9, 1, 9, 33, 5, 5, 2, 2, 1, 1, 2, 3, 2, 1},    /* stride 2, uneven pads */
+    {1, 6, 7, 1, 6, 50, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2},    /* dilation 2 */
+    {1, 3, 5, 1, 5, 5, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0},     /* output narrower than a panel */
+    {1, 2, 8, 1, 4, 130, 1, 7, 1, 1, 1, 1, 0, 3, 0, 3},   /* 1x7 kernel, wide rows */
+    {1, 3, 4, 1, 8, 9, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1},     /* stride 3: the generic gather */
+    {1, 8, 24, 1, 6, 6, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},    /* pointwise */
+    {1, 6, 6, 6, 11, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* depthwise */
+    {2, 4, 8, 4, 9, 10, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},    /* depthwise x2, stride 2 */
+    {1, 300, 20, 1, 5, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* K over one chunk */
+};
+
+static void test_conv_gather_odd_shapes(void **st)
+{
+    (void)st;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        run_case(&shapes[i], (int)(i & 1), -1, 0, 0, pool2);
+        run_case(&shapes[i], (int)!(i & 1), -1, 0, 0, NULL);
+    }
+}
+
+static void test_fused_conv_epilogues(void **st)
+{
+    (void)st;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (int act = CVM_FUSED_NONE; act <= CVM_FUSED_CLIP; act++)
+            for (int res = 0; res < 4; res++) {
+                if (res == 0 && act == CVM_FUSED_NONE)
+                    continue;
+                int add_first = (int)((i + (size_t)act + (size_t)res) & 1);
+                run_case(&shapes[i], (act + res) & 1, act, res, add_first,
+                         (act & 1) ? pool2 : NULL);
+            }
+}
+
+static void test_fused_conv_errors(void **st)
+{
+    (void)st;
+    int64_t xd[4] = {1, 2, 5, 5}, wd[4] = {3, 2, 3, 3}, rd[4] = {1, 3, 4, 4};
+    cvm_tensor *in[4] = {tens(4, xd), tens(4, wd), NULL, tens(4, rd)}, *out[1] = {NULL};
+    memset(in[0]->data, 0, in[0]->nbytes);
+    memset(in[1]->data, 0, in[1]->nbytes);
+    memset(in[3]->data, 0, in[3]->nbytes);
+    cvm_graph *g = one_node("FusedConv", CVM_FUSED_DOMAIN, 4, 1);
+    g->nodes[0].in[2] = -1;
+    set_str(&g->nodes[0], "activation", "SiLU");
+    /* the residual [1,3,4,4] does not fit the output [1,3,3,3] */
+    assert_int_not_equal(cvm_node_eval(&g->nodes[0], 17, 4, (const cvm_tensor *const *)in, 1, out,
+                                       NULL), CVM_OK);
+    assert_non_null(strstr(cvm_last_error(), "residual"));
+    cvm_graph_free(g);
+    g = one_node("FusedConv", CVM_FUSED_DOMAIN, 2, 1);
+    set_str(&g->nodes[0], "activation", "Swish2");
+    assert_int_not_equal(cvm_node_eval(&g->nodes[0], 17, 2, (const cvm_tensor *const *)in, 1, out,
+                                       NULL), CVM_OK);
+    assert_non_null(strstr(cvm_last_error(), "Swish2"));
+    cvm_graph_free(g);
+    for (int i = 0; i < 4; i++)
+        cvm_tensor_free(in[i]);
+}
+
+static void naive_maxpool(const float *x, float *y, int64_t P, int64_t H, int64_t W, int64_t OH,
+                          int64_t OW, int64_t K, int64_t S, int64_t pad)
+{
+    for (int64_t p = 0; p < P; p++)
+        for (int64_t oh = 0; oh < OH; oh++)
+            for (int64_t ow = 0; ow < OW; ow++) {
+                float m = -INFINITY;
+                for (int64_t a = 0; a < K; a++)
+                    for (int64_t b = 0; b < K; b++) {
+                        int64_t ih = oh * S - pad + a, iw = ow * S - pad + b;
+                        if (ih >= 0 && ih < H && iw >= 0 && iw < W && x[(p * H + ih) * W + iw] > m)
+                            m = x[(p * H + ih) * W + iw];
+                    }
+                y[(p * OH + oh) * OW + ow] = m;
+            }
+}
+
+static void test_maxpool_separable(void **st)
+{
+    (void)st;
+    static const int64_t cases[][6] = {
+        /* C H W K S pad (ceil_mode for the last one) */
+        {3, 20, 20, 5, 1, 2}, {2, 9, 13, 3, 2, 1}, {4, 8, 7, 2, 2, 0}, {1, 5, 6, 3, 1, 0},
+        {2, 7, 11, 3, 2, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t C = cases[i][0], H = cases[i][1], W = cases[i][2], K = cases[i][3];
+        int64_t S = cases[i][4], pad = cases[i][5];
+        int ceil_mode = i == 4;
+        int64_t OH = (H + 2 * pad - K + (ceil_mode ? S - 1 : 0)) / S + 1;
+        int64_t OW = (W + 2 * pad - K + (ceil_mode ? S - 1 : 0)) / S + 1;
+        int64_t xd[4] = {1, C, H, W}, yd[4] = {1, C, OH, OW};
+        cvm_tensor *in[1] = {tens(4, xd)}, *out[1] = {NULL};
+        unsigned seed = (unsigned)(i + 5);
+        fill_rand(in[0]->data, cvm_tensor_numel(in[0]), &seed);
+        cvm_graph *g = one_node("MaxPool", "", 1, 1);
+        int64_t ks[2] = {K, K}, ss[2] = {S, S}, pads[4] = {pad, pad, pad, pad};
+        set_ints(&g->nodes[0], "kernel_shape", 2, ks);
+        set_ints(&g->nodes[0], "strides", 2, ss);
+        set_ints(&g->nodes[0], "pads", 4, pads);
+        if (ceil_mode)
+            set_int(&g->nodes[0], "ceil_mode", 1);
+        assert_int_equal(cvm_node_eval(&g->nodes[0], 12, 1, (const cvm_tensor *const *)in, 1, out,
+                                       i & 1 ? pool2 : NULL), CVM_OK);
+        for (int d = 0; d < 4; d++)
+            assert_int_equal(out[0]->dims[d], yd[d]);
+        cvm_tensor *ref = tens(4, yd);
+        naive_maxpool(in[0]->data, ref->data, C, H, W, OH, OW, K, S, pad);
+        expect_close(out[0]->data, ref->data, cvm_tensor_numel(ref), 0.0f);
+        cvm_tensor_free(ref);
+        cvm_tensor_free(in[0]);
+        cvm_tensor_free(out[0]);
+        cvm_graph_free(g);
+    }
+}
+
+/* -------------------------------------------------------- fusion pass */
+
+static int val(cvm_graph *g, const char *name)
+{
+    int v;
+    assert_int_equal(cvm_graph_value(g, name, &v), CVM_OK);
+    return v;
+}
+
+static void node(cvm_graph *g, const char *op, int n_in, const char *const *in, const char *out)
+{
+    int iv[6], o = val(g, out);
+    for (int i = 0; i < n_in; i++)
+        iv[i] = in[i] ? val(g, in[i]) : -1;
+    int idx;
+    assert_int_equal(cvm_graph_add_node(g, op, "", out, n_in, iv, 1, &o, &idx), CVM_OK);
+    g->nodes[idx].opset = 13;
+}
+
+static void constant(cvm_graph *g, const char *name, int ndim, const int64_t *dims, unsigned seed,
+                     float lo)
+{
+    int v = val(g, name);
+    assert_int_equal(cvm_tensor_create(CVM_DTYPE_FLOAT32, ndim, dims, &g->values[v].init), CVM_OK);
+    float *d = g->values[v].init->data;
+    fill_rand(d, cvm_tensor_numel(g->values[v].init), &seed);
+    for (int64_t i = 0; i < cvm_tensor_numel(g->values[v].init); i++)
+        d[i] = lo > 0 ? lo + fabsf(d[i]) : d[i];
+}
+
+/*   a = SiLU(BN(Conv(x))) + Conv(x)       fused: BN folded, SiLU, residual
+ *   b = Relu(Conv(a) + a)                 fused: add_first, Relu
+ *   c = Conv(b), also a graph output      not fused with its Sigmoid
+ *   y = Sigmoid(c) * b                    Mul not of the SiLU form */
+static cvm_graph *pass_graph(void)
+{
+    cvm_graph *g;
+    assert_int_equal(cvm_graph_create(&g), CVM_OK);
+    int x = val(g, "x");
+    g->values[x].dtype = CVM_DTYPE_FLOAT32;
+    g->values[x].ndim = 4;
+    int64_t xd[4] = {1, 4, 9, 12};
+    for (int d = 0; d < 4; d++)
+        g->values[x].dims[d].value = xd[d];
+    g->inputs = malloc(sizeof(int));
+    g->inputs[g->n_inputs++] = x;
+    int64_t w4[4] = {4, 4, 3, 3}, c4 = 4;
+    constant(g, "w1", 4, w4, 1, 0);
+    constant(g, "b1", 1, &c4, 2, 0);
+    constant(g, "w2", 4, w4, 3, 0);
+    constant(g, "w3", 4, w4, 4, 0);
+    constant(g, "w4", 4, w4, 5, 0);
+    constant(g, "scale", 1, &c4, 6, 0);
+    constant(g, "shift", 1, &c4, 7, 0);
+    constant(g, "mean", 1, &c4, 8, 0);
+    constant(g, "var", 1, &c4, 9, 0.5f);
+    node(g, "Conv", 3, (const char *[]){"x", "w1", "b1"}, "c1");
+    node(g, "BatchNormalization", 5, (const char *[]){"c1", "scale", "shift", "mean", "var"}, "bn");
+    node(g, "Sigmoid", 1, (const char *[]){"bn"}, "sg");
+    node(g, "Mul", 2, (const char *[]){"sg", "bn"}, "silu");
+    node(g, "Conv", 2, (const char *[]){"x", "w2"}, "c2");
+    node(g, "Add", 2, (const char *[]){"silu", "c2"}, "a");
+    node(g, "Conv", 2, (const char *[]){"a", "w3"}, "c3");
+    node(g, "Add", 2, (const char *[]){"a", "c3"}, "s3");
+    node(g, "Relu", 1, (const char *[]){"s3"}, "b");
+    node(g, "Conv", 2, (const char *[]){"b", "w4"}, "c");
+    node(g, "Sigmoid", 1, (const char *[]){"c"}, "sc");
+    node(g, "Mul", 2, (const char *[]){"sc", "b"}, "y");
+    for (int i = 0; i < g->n_nodes; i++)
+        if (strcmp(g->nodes[i].op_type, "Conv") == 0) {
+            int64_t pads[4] = {1, 1, 1, 1};
+            set_ints(&g->nodes[i], "pads", 4, pads);
+        }
+    g->outputs = malloc(2 * sizeof(int));
+    g->outputs[g->n_outputs++] = val(g, "y");
+    g->outputs[g->n_outputs++] = val(g, "c");
+    return g;
+}
+
+static void test_fusion_pass(void **st)
+{
+    (void)st;
+    cvm_graph *g = pass_graph();
+    assert_int_equal(cvm_graph_fuse(g), CVM_OK);
+    int fused = 0, convs = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const cvm_node *n = &g->nodes[i];
+        assert_true(strcmp(n->op_type, "BatchNormalization") != 0 && strcmp(n->op_type, "Relu") != 0);
+        fused += strcmp(n->op_type, "FusedConv") == 0;
+        convs += strcmp(n->op_type, "Conv") == 0;
+    }
+    /* c2 and c stay plain convolutions, c1 and c3 absorb their chains */
+    assert_int_equal(fused, 2);
+    assert_int_equal(convs, 2);
+    assert_int_equal(g->n_nodes, 6);
+    cvm_graph_free(g);
+
+    /* The fused graph computes what the unfused one does. */
+    cvm_session_options o;
+    cvm_session_options_init(&o);
+    cvm_session *s[2];
+    for (int k = 0; k < 2; k++) {
+        o.optimize = k;
+        o.threads = 1 + k;
+        assert_int_equal(cvm_session_create_from_graph(pass_graph(), &o, &s[k]), CVM_OK);
+    }
+    int64_t xd[4] = {1, 4, 9, 12};
+    cvm_tensor *x = tens(4, xd), *y[2][2];
+    unsigned seed = 11;
+    fill_rand(x->data, cvm_tensor_numel(x), &seed);
+    const char *name = "x";
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(cvm_session_run(s[k], 1, &name, (const cvm_tensor *const *)&x, 2, NULL,
+                                         y[k]), CVM_OK);
+    for (int j = 0; j < 2; j++)
+        expect_close(y[1][j]->data, y[0][j]->data, cvm_tensor_numel(y[0][j]), 1e-5f);
+    for (int k = 0; k < 2; k++) {
+        cvm_tensor_free(y[k][0]);
+        cvm_tensor_free(y[k][1]);
+        cvm_session_free(s[k]);
+    }
+    cvm_tensor_free(x);
+}
+
+static int setup(void **st)
+{
+    (void)st;
+    return cvm_threadpool_create(2, &pool2) == CVM_OK ? 0 : -1;
+}
+
+static int teardown(void **st)
+{
+    (void)st;
+    cvm_threadpool_free(pool2);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_gather_odd_shapes),
+        cmocka_unit_test(test_fused_conv_epilogues),
+        cmocka_unit_test(test_fused_conv_errors),
+        cmocka_unit_test(test_maxpool_separable),
+        cmocka_unit_test(test_fusion_pass),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
