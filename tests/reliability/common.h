@@ -1,4 +1,4 @@
-/* Shared helpers of the reliability programs (not cmocka: they are long-running
+/* Code shared by the reliability programs (not cmocka: they are long-running
  * drivers with their own command lines and figures). */
 #ifndef CVM_TESTS_RELIABILITY_COMMON_H
 #define CVM_TESTS_RELIABILITY_COMMON_H

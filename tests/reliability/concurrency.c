@@ -234,8 +234,8 @@ int main(int argc, char **argv)
     int shared_mismatch = atomic_load(&mismatches), shared_fail = atomic_load(&failures);
     double t_create = n_create > 0 ? run_threads(create_worker) : 0;
     int total = n_threads * iters;
-    printf("model %s: load %.2f s; %d sequential reference runs %.2f s (%.1f ms each)\n", model_path, t_load,
-           n_variants, t_ref, 1e3 * t_ref / n_variants);
+    printf("model %s: load %.2f s; 2 x %d sequential reference runs %.2f s (%.1f ms each)\n", model_path, t_load,
+           n_variants, t_ref, 1e3 * t_ref / (2 * n_variants));
     printf("shared session: %d threads x %d runs = %d in %.2f s (%.1f runs/s); %d mismatches, %d failures\n",
            n_threads, iters, total, t_shared, total / (t_shared > 0 ? t_shared : 1), shared_mismatch, shared_fail);
     if (n_create > 0)

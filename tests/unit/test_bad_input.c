@@ -201,7 +201,7 @@ static cvm_tensor *filled(cvm_dtype dt, int ndim, const int64_t *dims, float bas
     return t;
 }
 
-/* ------------------------------------------------- small, infallible helpers */
+/* ---------------------------------------------- small, infallible functions */
 
 static void test_names_and_sizes(void **st)
 {

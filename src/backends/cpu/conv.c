@@ -15,6 +15,7 @@
 #endif
 
 #include "backends/cpu/gemm_f32.h"
+#include "backends/cpu/clones.h"
 #include "backends/cpu/nn_kernels.h"
 #include "backends/cpu/vmath.h"
 #include "graph/fuse.h"
@@ -79,7 +80,7 @@ static cvm_status need_f32(const cvm_kernel_ctx *c, int n)
 
 /* ------------------------------------------------------------- epilogue */
 
-#define CVM_CONV_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define CVM_CONV_CLONES CVM_CPU_CLONES
 
 /* y[j] = act(y[j] (+ r[j*rstride] when add_first)) (+ r[j*rstride] otherwise).
  * rstride is 1 or 0 (one residual value for the whole row), r may be NULL.

@@ -7,29 +7,14 @@
 #include <math.h>
 #include <string.h>
 
+#include "backends/cpu/clones.h"
 #include "backends/cpu/elementwise_internal.h"
 #include "backends/cpu/vmath.h"
 
+#define CVM_EW_CLONES CVM_CPU_CLONES
+
 /* A float32 -> float32 loop; EXPR reads the element as v and may use the
  * parameters alpha, beta and gamma. */
-/* Float loops are cloned for AVX-512 and AVX2 and picked at load time by
- * the CPU, so activations run 8 or 16 lanes wide without a -march build. */
-/* Sanitizer runtimes are not initialised yet when the dynamic loader calls
- * the clones' ifunc resolvers, and an instrumented resolver crashes before
- * main (seen with ThreadSanitizer under gcc 12 and clang 14). */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define CVM_EW_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define CVM_EW_SANITIZED 1
-#endif
-#endif
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(CVM_EW_SANITIZED)
-#define CVM_EW_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CVM_EW_CLONES
-#endif
-
 #define UN_F(name, EXPR)                                                            \
     CVM_EW_CLONES static void name(const void *restrict vx, void *restrict vy, size_t n,          \
                      const cvm_ew_params *p)                                        \

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "backends/cpu/clones.h"
 #include "backends/cpu/nn_kernels.h"
 #include "graph/shape_nn.h"
 
@@ -68,7 +69,7 @@ static void window_range(int64_t st, int64_t k, int64_t d, int64_t in, int64_t p
  * separably: the max down each window's rows into a row buffer padded with
  * -inf, then the max across it.  k_h + k_w comparisons per output instead of
  * k_h * k_w (SPPF runs three 5x5 pools on every YOLO). */
-__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+CVM_CPU_CLONES static void
 maxpool2d_planes(void *arg, size_t begin, size_t end)
 {
     const pool_job *j = arg;
