@@ -1,28 +1,33 @@
 #include "base/threadpool.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "base/status.h"
 
 /*
- * Workers sleep on a condition variable and wake for each job; a job is one
- * parallel_for split into exactly `size` chunks so that no queue is needed.
- * A generation counter tells workers a new job has arrived.  Only one job runs
- * at a time: a second caller (another session run on another thread) does not
- * wait for the pool but runs its loop inline, which keeps concurrent runs
- * deadlock-free and still uses the cores.
+ * Each job is one parallel_for split into exactly `size` chunks, so no queue
+ * is needed; a generation counter tells workers that a new job has arrived.
+ * Between the back-to-back jobs of an inference (one per operator, often
+ * well under a millisecond) workers and caller spin briefly on the atomics
+ * before falling back to condition variables: a futex wake-up per job costs
+ * more than many small operators take.  Only one job runs at a time: a second
+ * caller (another session run on another thread) does not wait for the pool
+ * but runs its loop inline, which keeps concurrent runs deadlock-free.
  */
+#define SPIN_ROUNDS 4000
+
 struct cvm_threadpool {
     int size;
     pthread_t *threads;
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;      /* guards sleeping and waking */
     pthread_cond_t wake, done;
     pthread_mutex_t busy;      /* held by the caller that owns the current job */
-    unsigned long generation;
-    int remaining;             /* chunks of the current job not finished yet */
-    int quit;
+    atomic_ulong generation;   /* bumped (release) after the job fields are written */
+    atomic_int remaining;      /* chunks of the current job not finished yet */
+    atomic_int quit;
     cvm_range_fn fn;
     void *arg;
     size_t n, chunk;
@@ -32,6 +37,13 @@ typedef struct worker_arg {
     cvm_threadpool *p;
     int index;
 } worker_arg;
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 
 static void run_chunk(cvm_threadpool *p, int index)
 {
@@ -50,20 +62,27 @@ static void *worker_main(void *varg)
     int index = wa->index;
     free(wa);
     unsigned long seen = 0;
-    pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->quit && p->generation == seen)
-            pthread_cond_wait(&p->wake, &p->lock);
-        if (p->quit)
+        int spins = 0;
+        while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen &&
+               !atomic_load_explicit(&p->quit, memory_order_relaxed) && spins++ < SPIN_ROUNDS)
+            cpu_relax();
+        if (atomic_load_explicit(&p->generation, memory_order_acquire) == seen) {
+            pthread_mutex_lock(&p->lock);
+            while (!atomic_load(&p->quit) && atomic_load(&p->generation) == seen)
+                pthread_cond_wait(&p->wake, &p->lock);
+            pthread_mutex_unlock(&p->lock);
+        }
+        if (atomic_load(&p->quit))
             break;
-        seen = p->generation;
-        pthread_mutex_unlock(&p->lock);
+        seen = atomic_load_explicit(&p->generation, memory_order_acquire);
         run_chunk(p, index);
-        pthread_mutex_lock(&p->lock);
-        if (--p->remaining == 0)
+        if (atomic_fetch_sub_explicit(&p->remaining, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&p->lock);
             pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->lock);
+        }
     }
-    pthread_mutex_unlock(&p->lock);
     return NULL;
 }
 
@@ -117,7 +136,7 @@ void cvm_threadpool_free(cvm_threadpool *p)
     if (!p)
         return;
     pthread_mutex_lock(&p->lock);
-    p->quit = 1;
+    atomic_store(&p->quit, 1);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
     for (int i = 1; i < p->size; i++)
@@ -145,19 +164,24 @@ void cvm_parallel_for(cvm_threadpool *p, size_t n, size_t grain, cvm_range_fn fn
         fn(arg, 0, n);
         return;
     }
-    pthread_mutex_lock(&p->lock);
     p->fn = fn;
     p->arg = arg;
     p->n = n;
     p->chunk = (n + (size_t)p->size - 1) / (size_t)p->size;
-    p->remaining = p->size - 1;
-    p->generation++;
+    atomic_store_explicit(&p->remaining, p->size - 1, memory_order_relaxed);
+    pthread_mutex_lock(&p->lock);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
     run_chunk(p, 0);
-    pthread_mutex_lock(&p->lock);
-    while (p->remaining > 0)
-        pthread_cond_wait(&p->done, &p->lock);
-    pthread_mutex_unlock(&p->lock);
+    int spins = 0;
+    while (atomic_load_explicit(&p->remaining, memory_order_acquire) > 0 && spins++ < SPIN_ROUNDS)
+        cpu_relax();
+    if (atomic_load_explicit(&p->remaining, memory_order_acquire) > 0) {
+        pthread_mutex_lock(&p->lock);
+        while (atomic_load(&p->remaining) > 0)
+            pthread_cond_wait(&p->done, &p->lock);
+        pthread_mutex_unlock(&p->lock);
+    }
     pthread_mutex_unlock(&p->busy);
 }
