@@ -19,7 +19,7 @@
  * with the downscale factor (antialiasing), coefficients normalised in
  * double and rounded to 22-bit fixed point, two passes with the
  * intermediate rounded to uint8 (horizontal first unless the height shrinks
- * much more than the width, as Pillow 11+ decides).  RGBA is premultiplied
+ * much more than the width, as Pillow 13 decides).  RGBA is premultiplied
  * around the resize, as Pillow converts RGBA to RGBa first.
  */
 #include <float.h>
