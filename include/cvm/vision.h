@@ -31,6 +31,10 @@ typedef struct cvm_model_options {
     const char *architecture;  /* e.g. "yolov8", "rfdetr" */
     cvm_task task;
     const char *class_names_file;
+    /* Called while a model id's files download (NULL = silent); total is 0
+     * when the size is unknown. */
+    void (*progress)(void *arg, const char *file, int64_t done, int64_t total);
+    void *progress_arg;
 } cvm_model_options;
 
 cvm_status cvm_model_options_init(cvm_model_options *o);

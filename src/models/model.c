@@ -249,6 +249,8 @@ cvm_status cvm_model_load(const char *model, const cvm_model_options *opts, cvm_
         req.api_key = opts->api_key;
         req.cache_dir = opts->cache_dir;
         req.offline = opts->offline;
+        req.progress = opts->progress;
+        req.progress_arg = opts->progress_arg;
         char *dir = NULL;
         s = cvm_hub_resolve(&req, &dir, NULL);
         if (s == CVM_OK) {

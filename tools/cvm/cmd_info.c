@@ -3,7 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include "commands.h"
+#include "hub/hub.h"
+#include "progress.h"
 #include "models/model.h"
 
 int cmd_info(int argc, char **argv)
@@ -11,6 +15,8 @@ int cmd_info(int argc, char **argv)
     const char *model = NULL;
     cvm_model_options mo;
     cvm_model_options_init(&mo);
+    mo.progress = cli_download_progress;
+    int verbose = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int hv = i + 1 < argc;
@@ -25,15 +31,38 @@ int cmd_info(int argc, char **argv)
             mo.class_names_file = argv[++i];
         else if (!strcmp(a, "--offline"))
             mo.offline = 1;
+        else if (!strcmp(a, "--verbose") || !strcmp(a, "-v"))
+            verbose = 1;
         else if (a[0] == '-' || model) {
-            fprintf(stderr, "usage: cvm info MODEL [--arch A --task T --classes-file F] [--offline]\n");
+            fprintf(stderr, "usage: cvm info MODEL [--verbose] [--arch A --task T --classes-file F] [--offline]\n");
             return 2;
         } else
             model = a;
     }
     if (!model) {
-        fprintf(stderr, "usage: cvm info MODEL [--arch A --task T --classes-file F] [--offline]\n");
+        fprintf(stderr, "usage: cvm info MODEL [--verbose] [--arch A --task T --classes-file F] [--offline]\n");
         return 2;
+    }
+    struct stat st;
+    if (verbose && stat(model, &st) != 0) {
+        /* A model id: show how the hub chose among its packages, also when
+         * none of them can run here. */
+        cvm_hub_request req;
+        memset(&req, 0, sizeof req);
+        req.model_id = model;
+        req.offline = mo.offline;
+        req.verbose = 1;
+        req.progress = cli_download_progress;
+        char *dir = NULL, *report = NULL;
+        cvm_status hs = cvm_hub_resolve(&req, &dir, &report);
+        if (report && (hs == CVM_OK || strcmp(report, cvm_last_error()) != 0))
+            printf("%s\n", report);
+        free(report);
+        free(dir);
+        if (hs != CVM_OK) {
+            fprintf(stderr, "cvm info: %s\n", cvm_last_error());
+            return 1;
+        }
     }
     cvm_model *m;
     if (cvm_model_load(model, &mo, &m) != CVM_OK) {

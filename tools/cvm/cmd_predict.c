@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "progress.h"
 #include "cvm/vision.h"
 #include "models/model.h"
 #include "models/package.h"
@@ -245,6 +246,7 @@ int cmd_predict(int argc, char **argv)
     int json = 0, rle = 0, rc = 1;
     cvm_model_options mo;
     cvm_model_options_init(&mo);
+    mo.progress = cli_download_progress;
     cvm_infer_params ip;
     cvm_infer_params_init(&ip);
     int *classes = NULL;
