@@ -5,16 +5,23 @@ usage: compare_ort.py [--lib build/libcvm.so] [--threads 1,2] [--runs 30] [--war
                       [--shared ../shared] [MODEL.onnx ...]
 
 Without model arguments it times the real models of the shared folder that the
-engine targets first.  Runs are interleaved (one cvmodels run, one ORT run, ...)
-so that both see the same machine load; the table reports medians and p90,
-the ratio cvmodels/ORT of the medians, session build time, and the GFLOP/s
-each achieved (multiply-adds of Conv/ConvTranspose/MatMul/Gemm counted twice).
+engine targets first.  The two engines run in alternating blocks (--rounds of
+them, each of --runs/--rounds timed runs after --warmup), and every ONNX
+Runtime block runs in a fresh child process: ORT's intra-op threads keep
+spinning long after a run (measured here: a 2-thread cvmodels run of YOLO11n
+took 38 ms instead of 20 ms even 50 ms after an ORT run in the same process),
+so sharing a process or interleaving single runs would charge ORT's idle
+spinning to cvmodels.  Both engines see the same machine over the same
+period.  The table reports medians and p90, the ratio cvmodels/ORT of the
+medians, session build time, and the GFLOP/s each achieved (multiply-adds of
+Conv/ConvTranspose/MatMul/Gemm counted twice).
 """
 import argparse
 import glob
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -113,14 +120,20 @@ def main():
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--shared", default=os.environ.get("CVM_SHARED_DIR", "../shared"))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--ort-block", nargs=4, metavar=("MODEL", "THREADS", "RUNS", "WARMUP"),
+                    help=argparse.SUPPRESS)
     ap.add_argument("models", nargs="*")
     a = ap.parse_args()
+    if a.ort_block:
+        return ort_block(*a.ort_block)
     lib = cvm_ctypes.Library(a.lib)
     models = a.models or [os.path.join(a.shared, "models", m) for m in DEFAULT_MODELS]
-    print(f"# onnxruntime {ort.__version__}; {a.runs} interleaved runs after {a.warmup} warm-up; "
-          f"{time.strftime('%Y-%m-%d')}")
+    print(f"# onnxruntime {ort.__version__}; {a.rounds} alternating blocks, {a.runs} timed runs per engine, "
+          f"{a.warmup} warm-up runs per block; {time.strftime('%Y-%m-%d')}")
     print(f"{'model':42} {'thr':>3} {'cvm ms':>9} {'p90':>8} {'ort ms':>9} {'p90':>8} {'ratio':>6} "
           f"{'cvm GF/s':>9} {'ort GF/s':>9} {'cvm load':>9} {'ort load':>9}")
+    per_block = max(1, a.runs // a.rounds)
     for path in models:
         feeds = feeds_for(path)
         flops = count_flops(path, feeds)
@@ -128,32 +141,45 @@ def main():
             t0 = time.perf_counter()
             cs = cvm_ctypes.Session(lib, path, thr)
             c_load = (time.perf_counter() - t0) * 1e3
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = thr
-            so.inter_op_num_threads = 1
-            so.log_severity_level = 3
-            t0 = time.perf_counter()
-            osess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-            o_load = (time.perf_counter() - t0) * 1e3
-            for _ in range(a.warmup):
-                cs.run(feeds)
-                osess.run(None, feeds)
-            ct, ot = [], []
-            for _ in range(a.runs):
-                t0 = time.perf_counter()
-                cs.run(feeds)
-                ct.append((time.perf_counter() - t0) * 1e3)
-                t0 = time.perf_counter()
-                osess.run(None, feeds)
-                ot.append((time.perf_counter() - t0) * 1e3)
+            ct, ot, o_loads = [], [], []
+            for _ in range(a.rounds):
+                for _ in range(a.warmup):
+                    cs.run(feeds)
+                for _ in range(per_block):
+                    t0 = time.perf_counter()
+                    cs.run(feeds)
+                    ct.append((time.perf_counter() - t0) * 1e3)
+                r = subprocess.run([sys.executable, os.path.abspath(__file__), "--ort-block", path, str(thr),
+                                    str(per_block), str(a.warmup)], capture_output=True, text=True, check=True)
+                block = json.loads(r.stdout.strip().splitlines()[-1])
+                ot += block["times"]
+                o_loads.append(block["load_ms"])
             cm, om = statistics.median(ct), statistics.median(ot)
             gf = lambda ms: f"{flops / ms / 1e6:9.1f}" if flops else f"{'-':>9}"
             name = os.path.relpath(path, os.path.join(a.shared, "models")) if a.shared in path else path
             print(f"{name[-42:]:42} {thr:>3} {cm:9.2f} {pct(ct, .9):8.2f} {om:9.2f} {pct(ot, .9):8.2f} "
-                  f"{cm / om:6.2f} {gf(cm)} {gf(om)} {c_load:9.1f} {o_load:9.1f}", flush=True)
+                  f"{cm / om:6.2f} {gf(cm)} {gf(om)} {c_load:9.1f} {statistics.median(o_loads):9.1f}", flush=True)
             cs.close()
-            del osess
 
+
+def ort_block(path, threads, runs, warmup):
+    """Child process: one block of ONNX Runtime runs, printed as JSON."""
+    feeds = feeds_for(path)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = int(threads)
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    t0 = time.perf_counter()
+    s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    load = (time.perf_counter() - t0) * 1e3
+    for _ in range(int(warmup)):
+        s.run(None, feeds)
+    times = []
+    for _ in range(int(runs)):
+        t0 = time.perf_counter()
+        s.run(None, feeds)
+        times.append((time.perf_counter() - t0) * 1e3)
+    print(json.dumps({"load_ms": load, "times": times}))
 
 if __name__ == "__main__":
     main()
