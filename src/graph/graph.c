@@ -4,15 +4,10 @@
 #include <string.h>
 
 #include "base/status.h"
+#include "base/str.h"
 
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s ? s : "");
-    char *d = malloc(n + 1);
-    if (d)
-        memcpy(d, s ? s : "", n + 1);
-    return d;
-}
+/* Names are never NULL in the IR: a missing one becomes "". */
+static char *dup_str(const char *s) { return cvm_strdup(s ? s : ""); }
 
 cvm_status cvm_graph_create(cvm_graph **out)
 {

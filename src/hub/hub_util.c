@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+#include "base/str.h"
 #include "hub/hub_internal.h"
 
 /* ------------------------------------------------------------ text buffer */
@@ -90,16 +91,7 @@ char *hub_buf_take(hub_buf *b)
     return p;
 }
 
-char *hub_strdup(const char *s)
-{
-    if (!s)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
-}
+char *hub_strdup(const char *s) { return cvm_strdup(s); }
 
 /* ----------------------------------------------------------------- BLAKE2s */
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/str.h"
 #include "base/status.h"
 #include "base/tensor.h"
 #include "hub/hub.h"
@@ -15,17 +16,6 @@ double cvm_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static char *dup_str(const char *s)
-{
-    if (!s)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
 }
 
 cvm_status cvm_model_options_init(cvm_model_options *o)
@@ -99,7 +89,7 @@ static cvm_status effective_classes(cvm_model *m)
             continue;
         }
         m->col_class[i] = (int)k;
-        if (!(m->names[k++] = dup_str(p->class_names[i])))
+        if (!(m->names[k++] = cvm_strdup(p->class_names[i])))
             return cvm_errorf(CVM_E_NOMEM, "out of memory");
     }
     m->n_names = k;
@@ -117,11 +107,11 @@ static cvm_status bare_onnx_package(const char *path, const cvm_model_options *o
     cvm_package *p = calloc(1, sizeof *p);
     if (!p)
         return cvm_errorf(CVM_E_NOMEM, "out of memory");
-    p->architecture = dup_str(o->architecture);
+    p->architecture = cvm_strdup(o->architecture);
     p->task = o->task;
-    p->task_name = dup_str(cvm_task_string(o->task));
-    p->backend = dup_str("onnx");
-    p->weights = dup_str(path);
+    p->task_name = cvm_strdup(cvm_task_string(o->task));
+    p->backend = cvm_strdup("onnx");
+    p->weights = cvm_strdup(path);
     if (!p->architecture || !p->task_name || !p->backend || !p->weights) {
         cvm_package_free(p);
         return cvm_errorf(CVM_E_NOMEM, "out of memory");
@@ -170,7 +160,7 @@ static cvm_status numeric_names(cvm_package *p, size_t n)
     for (size_t i = 0; i < n; i++) {
         char buf[32];
         snprintf(buf, sizeof buf, "%zu", i);
-        if (!(p->class_names[i] = dup_str(buf)))
+        if (!(p->class_names[i] = cvm_strdup(buf)))
             return cvm_errorf(CVM_E_NOMEM, "out of memory");
     }
     return CVM_OK;
@@ -235,7 +225,7 @@ cvm_status cvm_model_load(const char *model, const cvm_model_options *opts, cvm_
     struct stat st;
     if (stat(model, &st) == 0 && S_ISDIR(st.st_mode)) {
         s = cvm_package_load(model, &m->pkg);
-        if (s == CVM_OK && !(m->package_dir = dup_str(model)))
+        if (s == CVM_OK && !(m->package_dir = cvm_strdup(model)))
             s = cvm_errorf(CVM_E_NOMEM, "out of memory");
     } else if (stat(model, &st) == 0 && S_ISREG(st.st_mode)) {
         if (!ends_with(model, ".onnx"))
@@ -298,7 +288,7 @@ cvm_status cvm_model_load(const char *model, const cvm_model_options *opts, cvm_
     }
     if ((s = cvm_session_input_info(m->session, 0, &in)) != CVM_OK)
         goto fail;
-    if (!(m->input_name = dup_str(in.name))) {
+    if (!(m->input_name = cvm_strdup(in.name))) {
         s = cvm_errorf(CVM_E_NOMEM, "out of memory");
         goto fail;
     }
@@ -338,7 +328,7 @@ cvm_status cvm_model_load(const char *model, const cvm_model_options *opts, cvm_
     for (size_t i = 0; i < m->n_out; i++) {
         if ((s = cvm_session_output_info(m->session, i, &m->out_info[i])) != CVM_OK)
             goto fail;
-        if (!(m->out_names[i] = dup_str(m->out_info[i].name))) {
+        if (!(m->out_names[i] = cvm_strdup(m->out_info[i].name))) {
             s = cvm_errorf(CVM_E_NOMEM, "out of memory");
             goto fail;
         }

@@ -1,3 +1,4 @@
+#include "base/str.h"
 #include "models/package.h"
 
 #include <cjson/cJSON.h>
@@ -12,15 +13,6 @@
 #include "base/status.h"
 
 #define CONFIG_MAX_BYTES (16u << 20)
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
 
 static char *join_path(const char *dir, const char *name)
 {
@@ -212,7 +204,7 @@ static cvm_status parse_json(const char *text, size_t len, const char *file, cJS
 static int set_str(char **dst, const char *s)
 {
     free(*dst);
-    *dst = s ? dup_str(s) : NULL;
+    *dst = s ? cvm_strdup(s) : NULL;
     return !s || *dst;
 }
 
@@ -345,7 +337,7 @@ cvm_status cvm_package_parse_model_config(const char *text, size_t len, const ch
         goto done;
     }
     if (weights) {
-        char *w = (weights[0] == '/' || !p->dir) ? dup_str(weights) : join_path(p->dir, weights);
+        char *w = (weights[0] == '/' || !p->dir) ? cvm_strdup(weights) : join_path(p->dir, weights);
         if (!w) {
             s = cvm_errorf(CVM_E_NOMEM, "%s: out of memory", file);
             goto done;
@@ -584,7 +576,7 @@ static cvm_status parse_class_ops(const jctx *c, const cJSON *ops, cvm_package *
             s = cvm_errorf(CVM_E_PARSE, "%s: 'class_names_operations[%d].class_name' is missing", c->file, i);
             break;
         }
-        if (!(r[k++] = dup_str(name)))
+        if (!(r[k++] = cvm_strdup(name)))
             s = cvm_errorf(CVM_E_NOMEM, "%s: out of memory", c->file);
     }
     if (s != CVM_OK) {
@@ -742,7 +734,7 @@ cvm_status cvm_package_parse_keypoints(const char *text, size_t len, const char 
         }
         if ((s = j_str(&c, e, "object_class", "[].", &cname)))
             goto done;
-        if (cname && !(k->class_name = dup_str(cname))) {
+        if (cname && !(k->class_name = cvm_strdup(cname))) {
             s = cvm_errorf(CVM_E_NOMEM, "%s: out of memory", file);
             goto done;
         }
@@ -778,7 +770,7 @@ cvm_status cvm_package_parse_keypoints(const char *text, size_t len, const char 
                 s = cvm_errorf(CVM_E_PARSE, "%s: entry %d: keypoint '%s' must be a name", file, i, it->string);
                 goto done;
             }
-            if (!(k->names[idx] = dup_str(it->valuestring))) {
+            if (!(k->names[idx] = cvm_strdup(it->valuestring))) {
                 s = cvm_errorf(CVM_E_NOMEM, "%s: out of memory", file);
                 goto done;
             }
@@ -863,7 +855,7 @@ cvm_status cvm_package_load(const char *dir, cvm_package **out)
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return cvm_errorf(CVM_E_NOT_FOUND, "'%s' is not a folder", dir);
     cvm_package *p = calloc(1, sizeof *p);
-    if (!p || !(p->dir = dup_str(dir))) {
+    if (!p || !(p->dir = cvm_strdup(dir))) {
         free(p);
         return cvm_errorf(CVM_E_NOMEM, "out of memory");
     }

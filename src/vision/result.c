@@ -1,20 +1,10 @@
+#include "base/str.h"
 #include "vision/result.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/status.h"
-
-static char *dup_str(const char *s)
-{
-    if (!s)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
 
 cvm_status cvm_result_new(cvm_task task, const char *const *names, size_t n_names, const cvm_package *pkg,
                           cvm_result_priv **out)
@@ -31,7 +21,7 @@ cvm_status cvm_result_new(cvm_task task, const char *const *names, size_t n_name
             goto oom;
         r->n_names = n_names;
         for (size_t i = 0; i < n_names; i++)
-            if (names[i] && !(r->names[i] = dup_str(names[i])))
+            if (names[i] && !(r->names[i] = cvm_strdup(names[i])))
                 goto oom;
     }
     if (pkg && pkg->n_kp) {
@@ -66,7 +56,7 @@ cvm_status cvm_result_new(cvm_task task, const char *const *names, size_t n_name
             koff[c->class_id] = kk;
             kn[c->class_id] = c->n;
             for (size_t j = 0; j < c->n; j++)
-                if (!(r->kp_names[kk++] = dup_str(c->names[j])))
+                if (!(r->kp_names[kk++] = cvm_strdup(c->names[j])))
                     goto oom;
         }
     }

@@ -14,68 +14,13 @@
 #include <time.h>
 
 #include "base/tensor.h"
+#include "cli_common.h"
 #include "commands.h"
 #include "cvm/cvm.h"
 
 
 
 #define BENCH_MAX_SHAPES 32
-
-static double bench_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static void bench_pattern(cvm_tensor *t)
-{
-    int64_t n = cvm_tensor_numel(t);
-    int r = t->ndim;
-    int64_t C = 1, H = 1, W = 1;
-    int nhwc = r == 4 && t->dims[3] <= 4 && t->dims[1] > 4;
-    if (r >= 3) {
-        if (nhwc) {
-            H = t->dims[1]; W = t->dims[2]; C = t->dims[3];
-        } else {
-            C = t->dims[r - 3]; H = t->dims[r - 2]; W = t->dims[r - 1];
-        }
-    } else if (r == 2) {
-        H = t->dims[0]; W = t->dims[1];
-    } else if (r == 1) {
-        W = t->dims[0];
-    }
-    size_t es = cvm_dtype_size(t->dtype);
-    for (int64_t i = 0; i < n; i++) {
-        int64_t c, h, w;
-        if (nhwc) {
-            c = i % C; w = (i / C) % W; h = (i / (C * W)) % H;
-        } else {
-            w = i % W; h = (i / W) % H; c = (i / (W * H)) % C;
-        }
-        float fv = (float)((double)((c * 97 + h * 13 + w * 7) % 256) / 255.0);
-        cvm_convert(CVM_DTYPE_FLOAT32, &fv, t->dtype, (char *)t->data + (size_t)i * es, 1);
-    }
-}
-
-static int bench_dims(const char *s, int *ndim, int64_t *dims)
-{
-    *ndim = 0;
-    while (*s) {
-        char *end;
-        errno = 0;
-        long long v = strtoll(s, &end, 10);
-        if (end == s || v < 0 || errno || *ndim == CVM_MAX_DIMS)
-            return 0;
-        dims[(*ndim)++] = v;
-        s = end;
-        if (*s == 'x' || *s == ',')
-            s++;
-        else if (*s)
-            return 0;
-    }
-    return 1;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -174,13 +119,13 @@ int cmd_bench(int argc, char **argv)
     size_t n_in = 0, n_out = 0;
     cvm_tensor **inputs = NULL, **outputs = NULL;
     const char **names = NULL;
-    double t0 = bench_now_ms();
+    double t0 = cli_now_ms();
     if (cvm_session_create(model, &opts, &s) != CVM_OK) {
         fprintf(stderr, "cvm bench: %s\n", cvm_last_error());
         free(times);
         return 1;
     }
-    double load_ms = bench_now_ms() - t0;
+    double load_ms = cli_now_ms() - t0;
     cvm_session_input_count(s, &n_in);
     cvm_session_output_count(s, &n_out);
     inputs = calloc(n_in + 1, sizeof *inputs);
@@ -199,7 +144,7 @@ int cmd_bench(int argc, char **argv)
         for (int d = 0; d < ndim && d < CVM_MAX_DIMS; d++)
             dims[d] = vi.dims[d];
         for (int a = 0; a < n_shapes; a++)
-            if (strcmp(shape_names[a], vi.name) == 0 && !bench_dims(shape_vals[a], &ndim, dims)) {
+            if (strcmp(shape_names[a], vi.name) == 0 && !cli_parse_dims(shape_vals[a], &ndim, dims)) {
                 fprintf(stderr, "cvm bench: --shape %s=%s is not a list of dims like 1x3x640x640\n",
                         shape_names[a], shape_vals[a]);
                 goto done;
@@ -217,7 +162,7 @@ int cmd_bench(int argc, char **argv)
             goto done;
         }
         if (cvm_dtype_is_float(vi.dtype))
-            bench_pattern(inputs[k]);
+            cli_fill_pattern(inputs[k]);
         else if (inputs[k]->nbytes)
             memset(inputs[k]->data, 0, inputs[k]->nbytes);
     }
@@ -226,13 +171,13 @@ int cmd_bench(int argc, char **argv)
             cvm_tensor_free(outputs[k]);
             outputs[k] = NULL;
         }
-        double t1 = bench_now_ms();
+        double t1 = cli_now_ms();
         if (cvm_session_run(s, n_in, names, (const cvm_tensor *const *)inputs, n_out, NULL,
                             outputs) != CVM_OK) {
             fprintf(stderr, "cvm bench: %s\n", cvm_last_error());
             goto done;
         }
-        double dt = bench_now_ms() - t1;
+        double dt = cli_now_ms() - t1;
         if (r >= warmup)
             times[r - warmup] = dt;
     }

@@ -7,70 +7,12 @@
 #include <time.h>
 
 #include "base/tensor.h"
+#include "cli_common.h"
 #include "commands.h"
 #include "cvm/cvm.h"
 #include "npy.h"
 
 #define MAX_ARGS 64
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* The pattern the reference statistics in the shared models were computed
- * with: p[n,c,h,w] = ((c*97 + h*13 + w*7) % 256) / 255, NHWC inputs using
- * their last dim as the channel. */
-static void fill_pattern(cvm_tensor *t)
-{
-    int64_t n = cvm_tensor_numel(t);
-    int r = t->ndim;
-    int64_t C = 1, H = 1, W = 1;
-    int nhwc = r == 4 && t->dims[3] <= 4 && t->dims[1] > 4;
-    if (r >= 3) {
-        if (nhwc) {
-            H = t->dims[1]; W = t->dims[2]; C = t->dims[3];
-        } else {
-            C = t->dims[r - 3]; H = t->dims[r - 2]; W = t->dims[r - 1];
-        }
-    } else if (r == 2) {
-        H = t->dims[0]; W = t->dims[1];
-    } else if (r == 1) {
-        W = t->dims[0];
-    }
-    for (int64_t i = 0; i < n; i++) {
-        int64_t c, h, w;
-        if (nhwc) {
-            c = i % C; w = (i / C) % W; h = (i / (C * W)) % H;
-        } else {
-            w = i % W; h = (i / W) % H; c = (i / (W * H)) % C;
-        }
-        double v = (double)((c * 97 + h * 13 + w * 7) % 256) / 255.0;
-        float fv = (float)v;
-        cvm_convert(CVM_DTYPE_FLOAT32, &fv, t->dtype, (char *)t->data + i * (int64_t)cvm_dtype_size(t->dtype), 1);
-    }
-}
-
-static int parse_dims(const char *s, int *ndim, int64_t *dims)
-{
-    *ndim = 0;
-    while (*s) {
-        char *end;
-        errno = 0;
-        long long v = strtoll(s, &end, 10);
-        if (end == s || v < 0 || errno || *ndim == CVM_MAX_DIMS)
-            return 0;
-        dims[(*ndim)++] = v;
-        s = end;
-        if (*s == 'x' || *s == ',')
-            s++;
-        else if (*s)
-            return 0;
-    }
-    return 1;
-}
 
 int cmd_run(int argc, char **argv)
 {
@@ -132,12 +74,12 @@ int cmd_run(int argc, char **argv)
     size_t n_in = 0, n_out = 0;
     cvm_tensor **inputs = NULL, **outputs = NULL;
     const char **names = NULL;
-    double t0 = now_ms();
+    double t0 = cli_now_ms();
     if (cvm_session_create(model, &opts, &s) != CVM_OK) {
         fprintf(stderr, "cvm run: %s\n", cvm_last_error());
         return 1;
     }
-    double t_load = now_ms() - t0;
+    double t_load = cli_now_ms() - t0;
     cvm_session_input_count(s, &n_in);
     cvm_session_output_count(s, &n_out);
     inputs = calloc(n_in + 1, sizeof *inputs);
@@ -175,7 +117,7 @@ int cmd_run(int argc, char **argv)
         for (int d = 0; d < ndim; d++)
             dims[d] = vi.dims[d];
         for (int a = 0; a < n_shapes; a++)
-            if (strcmp(shape_names[a], vi.name) == 0 && !parse_dims(shape_vals[a], &ndim, dims)) {
+            if (strcmp(shape_names[a], vi.name) == 0 && !cli_parse_dims(shape_vals[a], &ndim, dims)) {
                 fprintf(stderr, "cvm run: --shape %s=%s is not a list of dims like 1x3x640x640\n",
                         shape_names[a], shape_vals[a]);
                 goto done;
@@ -197,7 +139,7 @@ int cmd_run(int argc, char **argv)
             fprintf(stderr, "cvm run: input '%s': %s\n", vi.name, cvm_last_error());
             goto done;
         }
-        fill_pattern(inputs[k]);
+        cli_fill_pattern(inputs[k]);
     }
     double best = 1e30, total = 0;
     for (int r = 0; r < runs; r++) {
@@ -205,12 +147,12 @@ int cmd_run(int argc, char **argv)
             cvm_tensor_free(outputs[k]);
             outputs[k] = NULL;
         }
-        double t1 = now_ms();
+        double t1 = cli_now_ms();
         if (cvm_session_run(s, n_in, names, (const cvm_tensor *const *)inputs, n_out, NULL, outputs) != CVM_OK) {
             fprintf(stderr, "cvm run: %s\n", cvm_last_error());
             goto done;
         }
-        double dt = now_ms() - t1;
+        double dt = cli_now_ms() - t1;
         total += dt;
         if (dt < best)
             best = dt;
