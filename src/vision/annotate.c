@@ -1,6 +1,7 @@
 /* Annotated pictures: boxes, labels, translucent masks, keypoint skeletons. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/status.h"
@@ -119,8 +120,14 @@ cvm_status cvm_annotate(cvm_image *img, const cvm_result *r, const cvm_annotate_
             }
         }
     }
-    /* Labels last: above the box, or inside it at the top edge. */
-    for (size_t i = r->n; i-- > 0 && o.draw_labels;) {
+    /* Labels last: above the box, or inside it at the top edge.  Placed in
+     * confidence order; a label that would cover one already placed (two
+     * nearly identical boxes, e.g. car and truck) slides down below it. */
+    typedef struct { int x1, y1, x2, y2; } rect;
+    rect *placed = o.draw_labels && r->n ? malloc(r->n * sizeof *placed) : NULL;
+    if (o.draw_labels && r->n && !placed)
+        return cvm_errorf(CVM_E_NOMEM, "out of memory placing %zu labels", r->n);
+    for (size_t i = 0; i < r->n && o.draw_labels; i++) {
         const cvm_detection *d = &r->dets[i];
         char label[256];
         snprintf(label, sizeof label, "%s %.2f", d->class_name ? d->class_name : "?", d->confidence);
@@ -131,9 +138,23 @@ cvm_status cvm_annotate(cvm_image *img, const cvm_result *r, const cvm_annotate_
         int ty = y1 - th - 2 * pad >= 0 ? y1 - th - 2 * pad : y1;
         if (x1 + tw + 2 * pad > v.width)
             x1 = v.width - tw - 2 * pad > 0 ? v.width - tw - 2 * pad : 0;
+        rect lr = {x1, ty, x1 + tw + 2 * pad, ty + th + 2 * pad};
+        for (int tries = 0; tries < 8; tries++) {
+            size_t k = 0;
+            while (k < i && (lr.x2 <= placed[k].x1 || placed[k].x2 <= lr.x1 || lr.y2 <= placed[k].y1 ||
+                             placed[k].y2 <= lr.y1))
+                k++;
+            if (k == i)
+                break;
+            int dy = placed[k].y2 - lr.y1;
+            lr.y1 += dy;
+            lr.y2 += dy;
+        }
+        placed[i] = lr;
         cvm_rgba bg = colour(d->class_id, 255);
-        cvm_draw_fill_rect(&v, x1, ty, x1 + tw + 2 * pad, ty + th + 2 * pad, bg);
-        cvm_draw_text(&v, x1 + pad, ty + pad, px, label, text_on(bg), NULL, NULL);
+        cvm_draw_fill_rect(&v, lr.x1, lr.y1, lr.x2, lr.y2, bg);
+        cvm_draw_text(&v, lr.x1 + pad, lr.y1 + pad, px, label, text_on(bg), NULL, NULL);
     }
+    free(placed);
     return CVM_OK;
 }
