@@ -176,7 +176,10 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
         p->input_shapes[i].data = NULL;
         p->input_shapes[i].owns_data = 0;
         if (!cvm_shape_nbytes(inputs[i].dtype, inputs[i].ndim, inputs[i].dims, &p->input_shapes[i].nbytes)) {
-            st = cvm_errorf(CVM_E_SHAPE, "graph input %d has an invalid shape", i);
+            char sh[160];
+            st = cvm_errorf(CVM_E_SHAPE, "graph input '%s': shape %s with dtype %s is invalid or too large",
+                            g->values[g->inputs[i]].name, cvm_shape_str(inputs[i].ndim, inputs[i].dims, sh, sizeof sh),
+                            cvm_dtype_name(inputs[i].dtype));
             goto fail;
         }
     }

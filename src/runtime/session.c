@@ -199,6 +199,11 @@ cvm_status cvm_session_create_from_graph(cvm_graph *g, const cvm_session_options
         s->opts = *opts;
     else
         cvm_session_options_init(&s->opts);
+    if (s->opts.threads < 0) {
+        cvm_session_free(s);
+        return cvm_errorf(CVM_E_INVALID_ARG, "session option threads is %d; use 0 for all cores or a positive count",
+                          opts->threads);
+    }
     if (!s->opts.max_tensor_bytes)
         s->opts.max_tensor_bytes = DEFAULT_MAX_TENSOR_BYTES;
     s->stats.nodes_in_model = (size_t)g->n_nodes;
@@ -367,8 +372,14 @@ cvm_status cvm_session_run(cvm_session *s, size_t n_inputs, const char *const *i
                            const cvm_tensor *const *inputs, size_t n_outputs,
                            const char *const *output_names, cvm_tensor **outputs)
 {
-    if (!s || (n_inputs && (!input_names || !inputs)) || (n_outputs && !outputs))
-        return cvm_errorf(CVM_E_INVALID_ARG, "cvm_session_run: NULL argument");
+    if (!s)
+        return cvm_errorf(CVM_E_INVALID_ARG, "cvm_session_run: session is NULL");
+    if (n_inputs && (!input_names || !inputs))
+        return cvm_errorf(CVM_E_INVALID_ARG, "cvm_session_run: %zu inputs but %s is NULL", n_inputs,
+                          !input_names ? "input_names" : "inputs");
+    if (n_outputs && !outputs)
+        return cvm_errorf(CVM_E_INVALID_ARG, "cvm_session_run: %zu outputs requested but outputs is NULL",
+                          n_outputs);
     const cvm_graph *g = s->g;
     for (size_t i = 0; i < n_outputs; i++)
         outputs[i] = NULL;
