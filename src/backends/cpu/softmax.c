@@ -7,7 +7,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "backends/cpu/clones.h"
 #include "backends/cpu/nn_kernels.h"
+#include "backends/cpu/vmath.h"
 
 enum { SM_SOFT, SM_LOG, SM_HARD };
 #define SM_BLOCK 64
@@ -55,7 +57,7 @@ static void sm_items(void *arg, size_t b, size_t e)
             const float *xr = x + i * j->inner;
             float *yr = y + i * j->inner;
             for (int c = 0; c < w; c++) {
-                float ev = expf(xr[c] - mx[c]);
+                float ev = cvm_vexpf(xr[c] - mx[c]);
                 sum[c] += ev;
                 if (j->kind == SM_SOFT)
                     yr[c] = ev;
@@ -82,6 +84,47 @@ static void sm_items(void *arg, size_t b, size_t e)
     }
 }
 
+/* Softmax/LogSoftmax over contiguous rows (the last axis: attention, DFL
+ * after a transpose): one pass for the max, one for e^(x - max) with
+ * per-lane partial sums so that both loops vectorise, one to scale. */
+CVM_CPU_CLONES static void sm_rows(void *arg, size_t begin, size_t end)
+{
+    const sm_job *j = arg;
+    const int64_t n = j->n;
+    for (size_t r = begin; r < end; r++) {
+        const float *x = j->x + (int64_t)r * n;
+        float *y = j->y + (int64_t)r * n;
+        float mx = x[0];
+        for (int64_t i = 1; i < n; i++)
+            mx = x[i] > mx ? x[i] : mx;
+        float lanes[16] = {0};
+        int64_t i = 0;
+        for (; i + 16 <= n; i += 16)
+            for (int l = 0; l < 16; l++) {
+                float ev = cvm_vexpf(x[i + l] - mx);
+                y[i + l] = ev;
+                lanes[l] += ev;
+            }
+        float sum = 0.0f;
+        for (; i < n; i++) {
+            float ev = cvm_vexpf(x[i] - mx);
+            y[i] = ev;
+            sum += ev;
+        }
+        for (int l = 0; l < 16; l++)
+            sum += lanes[l];
+        if (j->kind == SM_SOFT) {
+            const float inv = 1.0f / sum;
+            for (int64_t k = 0; k < n; k++)
+                y[k] *= inv;
+        } else {
+            const float lse = mx + logf(sum);
+            for (int64_t k = 0; k < n; k++)
+                y[k] = x[k] - lse;
+        }
+    }
+}
+
 cvm_status cvm_nn_softmax_run(const cvm_kernel_ctx *c)
 {
     const cvm_tensor *x = c->in[0];
@@ -104,6 +147,12 @@ cvm_status cvm_nn_softmax_run(const cvm_kernel_ctx *c)
     }
     if (outer == 0 || j.n == 0 || j.inner == 0)
         return CVM_OK;
+    if (j.inner == 1 && j.kind != SM_HARD) {
+        size_t rows = (size_t)outer;
+        size_t grain = (size_t)(4096 / j.n) + 1;
+        cvm_parallel_for(c->pool, rows, grain, sm_rows, &j);
+        return CVM_OK;
+    }
     j.blocks = (j.inner + SM_BLOCK - 1) / SM_BLOCK;
     cvm_parallel_for(c->pool, (size_t)(outer * j.blocks), 1, sm_items, &j);
     return CVM_OK;
