@@ -4,7 +4,8 @@
 #   e.g. fuzz/run_fuzz.sh onnx_loader 300
 # The seed corpus is fuzz/corpus/<target>/; new inputs go to
 # build-fuzz/corpus/<target>/ so the committed seeds stay small, and crashes
-# to build-fuzz/crashes/<target>/.
+# to build-fuzz/crashes/<target>/.  CVM_FUZZ_BUILD names another build folder
+# (relative to the repository root), so that several runs do not share one.
 set -eu
 if [ $# -lt 1 ]; then
     echo "usage: $0 TARGET [SECONDS] [libFuzzer flags...]" >&2
@@ -15,7 +16,7 @@ seconds=${2:-60}
 shift
 [ $# -gt 0 ] && shift
 root=$(cd "$(dirname "$0")/.." && pwd)
-build="$root/build-fuzz"
+build="$root/${CVM_FUZZ_BUILD:-build-fuzz}"
 jobs=${CVM_FUZZ_JOBS:-2}
 # The fuzz build lets UBSan recover; stop at the first report instead so that
 # undefined behaviour is saved as a crash input.

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED="${CVM_SHARED_DIR:-$PWD/../shared}"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCVM_TESTS=OFF >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j2 --target cvm_cli
 build/cvm package create --arch yolov8 --task object-detection \
   --weights "$SHARED/models/yolov8n/yolov8n_deq_fp32.onnx" --classes "$SHARED/models/labels/coco80.txt" \

@@ -8,11 +8,11 @@ scripts/setup_python.sh
 PY="$PWD/.venv/bin/python"
 SHARED="${CVM_SHARED_DIR:-$PWD/../shared}"
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCVM_WERROR=ON -DCVM_PYTHON="$PY" \
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCVM_WERROR=ON -DCVM_TESTS=ON -DCVM_PYTHON="$PY" \
   -DCVM_SHARED_DIR="$SHARED" >/dev/null
 cmake --build build -j"$JOBS"
 
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCVM_WERROR=ON -DCVM_SANITIZE=ON \
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCVM_WERROR=ON -DCVM_SANITIZE=ON -DCVM_TESTS=ON \
   -DCVM_PYTHON="$PY" -DCVM_SHARED_DIR="$SHARED" >/dev/null
 cmake --build build-asan -j"$JOBS"
 

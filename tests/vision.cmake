@@ -1,6 +1,7 @@
 # cvm predict against the reference pipeline (tests/vision/oracle.py) on the
 # shared images: real YOLOv8n/YOLO11n/YOLOv8n-seg and the random-weight
-# exports (pose, classification, RF-DETR detection and segmentation).
+# exports (pose, classification, RF-DETR detection and segmentation, YOLOv10 and
+# YOLO26 NMS-free heads, NMS fused into the graph).
 if(EXISTS ${CVM_SHARED_DIR}/images)
   add_test(NAME vision.vs_oracle
     COMMAND ${CVM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/vision/compare.py

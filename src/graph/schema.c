@@ -12,7 +12,7 @@
  * linking and dead-code elimination predictable. */
 static const cvm_op_schema *const tables[] = {
     cvm_schemas_elementwise, cvm_schemas_nn, cvm_schemas_tensor, cvm_schemas_reduce,
-    cvm_schemas_quant, cvm_schemas_fused,
+    cvm_schemas_quant, cvm_schemas_fused, cvm_schemas_detection,
 };
 
 static int domain_eq(const char *a, const char *b)

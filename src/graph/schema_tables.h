@@ -9,5 +9,6 @@ extern const cvm_op_schema cvm_schemas_nn[];          /* shape_nn.c */
 extern const cvm_op_schema cvm_schemas_tensor[];      /* shape_tensor.c */
 extern const cvm_op_schema cvm_schemas_reduce[];      /* shape_reduce.c */
 extern const cvm_op_schema cvm_schemas_quant[];       /* shape_quant.c */
+extern const cvm_op_schema cvm_schemas_detection[];   /* shape_detection.c */
 
 #endif

@@ -75,6 +75,7 @@ typedef struct hub_package {
     int cpu_incompatible; /* incompatibleProviders names the CPU provider */
     int nms_fused;
     char *features_json;  /* modelFeatures re-serialised, or NULL */
+    char *incompatible_json; /* incompatibleProviders re-serialised, or NULL */
     char *recommended_json;
     hub_file *files;
     size_t n_files;

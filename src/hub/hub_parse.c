@@ -15,6 +15,7 @@ static void package_free(hub_package *p)
     free(p->backend);
     free(p->quantization);
     free(p->features_json);
+    free(p->incompatible_json);
     free(p->recommended_json);
     for (size_t i = 0; i < p->n_files; i++) {
         free(p->files[i].handle);
@@ -166,6 +167,7 @@ static cvm_status parse_package(const cJSON *o, hub_metadata *md, hub_package *p
         }
         const cJSON *inc = cJSON_GetObjectItemCaseSensitive(man, "incompatibleProviders");
         if (cJSON_IsArray(inc)) {
+            p->incompatible_json = print_json(inc);
             const cJSON *e;
             cJSON_ArrayForEach(e, inc) if (cJSON_IsString(e) && e->valuestring &&
                                            strcmp(e->valuestring, "CPUExecutionProvider") == 0) p->cpu_incompatible = 1;

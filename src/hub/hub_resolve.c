@@ -1,6 +1,26 @@
 /* Model id -> package folder: auto-resolution cache, weights API, negotiation,
  * download into the shared cache, offline lookup.  The cache layout is the
- * one inference-models uses, so both libraries can share one INFERENCE_HOME. */
+ * one inference-models (0.39) uses, so both libraries share one
+ * INFERENCE_HOME (tests/hub/cache_interop.py checks both directions):
+ *   models-cache/<slug(model id)>/<packageId>/<file handle>  symlinks into
+ *   shared-blobs/<md5>                                        file bodies
+ *   models-cache/<slug>/<packageId>/model_config.json         package manifest
+ *   models-cache/<slug>/.<packageId>.materialization.lock     flock
+ *   auto-resolution-cache/<sha256 hex>.json                   id -> package
+ *   offline-weights-registry/<slug(canonical id)>.json        see below
+ * model_config.json: we write model_architecture, task_type, backend_type,
+ * model_features, trusted_source, model_dependencies, recommended_parameters,
+ * quantization, dynamic_batch_size_supported, static_batch_size, model_id,
+ * canonical_model_id, model_package_id and our file list
+ * cvmodels_package_files [{file_handle, md5_hash}].  inference-models
+ * publishes the same keys plus offline_manifest_version (4) and
+ * package_artifacts [{file_handle, md5_hash, unhashed, sha256_hash,
+ * source_hash, storage}] sorted by handle; we read either file list and never
+ * rewrite a manifest that has offline_manifest_version.
+ * Auto-resolution entries are keyed differently by each library (inference-
+ * models hashes its loading options and a fingerprint of its Python runtime),
+ * so each only ever finds its own; both formats validate for the other, which
+ * matters because inference-models deletes entries it cannot parse. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -199,21 +219,25 @@ static int package_complete(const char *pkg_dir, char *missing, size_t cap)
     char *cp = hub_path(pkg_dir, "model_config.json");
     cJSON *j = cp ? read_json(cp) : NULL;
     free(cp);
-    const cJSON *files = j ? cJSON_GetObjectItemCaseSensitive(j, "cvmodels_package_files") : NULL;
-    const cJSON *f;
-    cJSON_ArrayForEach(f, files)
-    {
-        const cJSON *h = cJSON_GetObjectItemCaseSensitive(f, "file_handle");
-        if (!cJSON_IsString(h) || hub_check_file_handle(h->valuestring))
-            continue;
-        char *p = hub_path(pkg_dir, h->valuestring);
-        int there = p && hub_file_exists(p);
-        free(p);
-        if (!there) {
-            if (missing)
-                snprintf(missing, cap, "%s", h->valuestring);
-            ok = 0;
-            break;
+    /* Our own list, or the one inference-models writes into its manifest. */
+    static const char *const lists[] = {"cvmodels_package_files", "package_artifacts"};
+    for (size_t l = 0; ok && l < sizeof lists / sizeof *lists; l++) {
+        const cJSON *files = j ? cJSON_GetObjectItemCaseSensitive(j, lists[l]) : NULL;
+        const cJSON *f;
+        cJSON_ArrayForEach(f, files)
+        {
+            const cJSON *h = cJSON_GetObjectItemCaseSensitive(f, "file_handle");
+            if (!cJSON_IsString(h) || hub_check_file_handle(h->valuestring))
+                continue;
+            char *p = hub_path(pkg_dir, h->valuestring);
+            int there = p && hub_file_exists(p);
+            free(p);
+            if (!there) {
+                if (missing)
+                    snprintf(missing, cap, "%s", h->valuestring);
+                ok = 0;
+                break;
+            }
         }
     }
     cJSON_Delete(j);
@@ -338,9 +362,24 @@ static void add_raw(cJSON *o, const char *key, const char *json)
 static cvm_status write_model_config(resolve_ctx *c, const hub_metadata *md, const hub_package *p,
                                      const char *pkg_dir)
 {
-    /* The fields inference-models reads from a weights-only package, so that
-     * it can load this folder directly too; our file list goes under our own
-     * key. */
+    /* A manifest inference-models published (it carries
+     * offline_manifest_version) is left exactly as it is: inference-models
+     * refuses to reuse a package whose published manifest changed, and it
+     * already lists every file under package_artifacts, which
+     * package_complete reads. */
+    char *existing_path = hub_path(pkg_dir, "model_config.json");
+    cJSON *existing = existing_path ? read_json(existing_path) : NULL;
+    free(existing_path);
+    int theirs = cJSON_IsObject(existing) &&
+                 cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(existing, "offline_manifest_version"));
+    cJSON_Delete(existing);
+    if (theirs)
+        return CVM_OK;
+    /* Otherwise the fields inference-models reads from a package folder, so
+     * that it can load this folder too; without offline_manifest_version,
+     * inference-models treats it as a pre-manifest package and republishes
+     * its own manifest over it on its first online load.  Our file list goes
+     * under our own key. */
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return cvm_errorf(CVM_E_NOMEM, "out of memory");
@@ -417,6 +456,209 @@ static void write_auto_cache(resolve_ctx *c, const hub_metadata *md, const hub_p
         hub_write_atomic(c->auto_path, txt, strlen(txt));
     free(dir);
     free(txt);
+    cvm_error_clear();
+}
+
+/* inference-models serves OFFLINE_MODE only from its offline-weights registry,
+ * never from the auto-resolution cache, so a model cvmodels downloaded is
+ * usable there offline only once it has a record.  The format (format_version
+ * 1) is one JSON file per canonical model id,
+ *   <INFERENCE_HOME>/offline-weights-registry/<slug(canonical id)>.json
+ * guarded by the flock of ".<that file name>.lock" beside it:
+ *   { "format_version": 1, "canonical_model_id": str,
+ *     "requested_aliases": [other ids that resolved to it],
+ *     "recorded_at": ISO-8601, "source": "warmup" | "cli-install" | ...,
+ *     "model": { "model_architecture", "task_type", "model_variant",
+ *                "model_dependencies", "recommended_parameters" },
+ *     "packages": [ { "package_id", "backend", "quantization",
+ *                     "dynamic_batch_size_supported", "static_batch_size",
+ *                     "trusted_source", "model_features",
+ *                     "recommended_parameters", "cache_model_id" (the id
+ *                     whose models-cache slug holds the folder; null = the
+ *                     canonical id), "environment_requirements",
+ *                     "trt_package_details", "onnx_package_details":
+ *                     {"opset", "incompatible_providers"},
+ *                     "torch_script_package_details",
+ *                     "artifacts": [{"file_handle", "md5_hash"}] } ],
+ *     "proven": { package_id: {"last_proven_at": ISO-8601} } }
+ * inference-models re-negotiates among the recorded packages whose files are
+ * all present.  We merge into an existing record the way inference-models
+ * does (other packages, aliases and proofs stay), record only the package we
+ * downloaded, and add no "proven" entry: we downloaded it, inference-models
+ * never loaded it.  Like inference-models, nothing is recorded for a package
+ * with a file the server gave no md5 for, nor for a model with dependency
+ * models (we do not download those), nor over a record of a newer format. */
+#define OFFLINE_REGISTRY_FORMAT 1
+
+static cJSON *raw_or_null(const char *json, int want_object)
+{
+    cJSON *v = json ? cJSON_Parse(json) : NULL;
+    if (v && want_object && !cJSON_IsObject(v)) {
+        cJSON_Delete(v);
+        v = NULL;
+    }
+    return v ? v : cJSON_CreateNull();
+}
+
+static cJSON *offline_package_entry(resolve_ctx *c, const hub_package *p, const char *canonical)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "package_id", p->package_id);
+    cJSON_AddStringToObject(o, "backend", "onnx");
+    const char *q = p->quantization;
+    int known_q = q && (strcmp(q, "fp32") == 0 || strcmp(q, "fp16") == 0 || strcmp(q, "bf16") == 0 ||
+                        strcmp(q, "int8") == 0 || strcmp(q, "unknown") == 0);
+    cJSON_AddStringToObject(o, "quantization", known_q ? q : "unknown");
+    cJSON_AddBoolToObject(o, "dynamic_batch_size_supported", p->dynamic_batch);
+    if (p->dynamic_batch)
+        cJSON_AddNullToObject(o, "static_batch_size");
+    else
+        cJSON_AddNumberToObject(o, "static_batch_size", (double)p->static_batch);
+    cJSON_AddBoolToObject(o, "trusted_source", p->trusted);
+    cJSON_AddItemToObject(o, "model_features", raw_or_null(p->features_json, 1));
+    cJSON_AddItemToObject(o, "recommended_parameters", raw_or_null(p->recommended_json, 1));
+    /* Our package folder lives under the id we were asked for. */
+    if (strcmp(c->req->model_id, canonical) == 0)
+        cJSON_AddNullToObject(o, "cache_model_id");
+    else
+        cJSON_AddStringToObject(o, "cache_model_id", c->req->model_id);
+    cJSON_AddNullToObject(o, "environment_requirements");
+    cJSON_AddNullToObject(o, "trt_package_details");
+    if (p->opset > 0) {
+        cJSON *od = cJSON_AddObjectToObject(o, "onnx_package_details");
+        if (od) {
+            cJSON_AddNumberToObject(od, "opset", p->opset);
+            cJSON_AddItemToObject(od, "incompatible_providers", raw_or_null(p->incompatible_json, 0));
+        }
+    } else {
+        cJSON_AddNullToObject(o, "onnx_package_details");
+    }
+    cJSON_AddNullToObject(o, "torch_script_package_details");
+    cJSON *arts = cJSON_AddArrayToObject(o, "artifacts");
+    for (size_t i = 0; arts && i < p->n_files; i++) {
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddStringToObject(f, "file_handle", p->files[i].handle);
+        cJSON_AddStringToObject(f, "md5_hash", p->files[i].md5);
+        cJSON_AddItemToArray(arts, f);
+    }
+    return o;
+}
+
+static void copy_item(cJSON *dst, const cJSON *src, const char *key)
+{
+    const cJSON *v = src ? cJSON_GetObjectItemCaseSensitive(src, key) : NULL;
+    cJSON *d = v ? cJSON_Duplicate(v, 1) : NULL;
+    cJSON_AddItemToObject(dst, key, d ? d : cJSON_CreateNull());
+}
+
+static void merge_model_field(cJSON *dst, const cJSON *old_model, const char *key, const char *incoming)
+{
+    if (incoming)
+        cJSON_AddStringToObject(dst, key, incoming);
+    else
+        copy_item(dst, old_model, key);
+}
+
+static void write_offline_record(resolve_ctx *c, const hub_metadata *md, const hub_package *p)
+{
+    if (md->dependencies_json)
+        return;
+    for (size_t i = 0; i < p->n_files; i++)
+        if (!p->files[i].md5[0])
+            return;
+    const char *canonical = md->model_id ? md->model_id : c->req->model_id;
+    if (hub_check_model_id(canonical))
+        return;
+    char *slug = NULL, *dir = hub_path(c->root, "offline-weights-registry"), *path = NULL, *lock = NULL;
+    if (hub_model_slug(canonical, &slug) != CVM_OK || !dir)
+        goto out;
+    size_t n = strlen(dir) + strlen(slug) + 16;
+    path = malloc(n);
+    lock = malloc(n);
+    if (!path || !lock)
+        goto out;
+    snprintf(path, n, "%s/%s.json", dir, slug);
+    snprintf(lock, n, "%s/.%s.json.lock", dir, slug);
+    int fd = -1;
+    if (hub_mkdirs(dir) != CVM_OK || hub_lock(lock, c->lock_timeout_s, &fd) != CVM_OK)
+        goto out;
+    cJSON *old = read_json(path);
+    const cJSON *fv = old ? cJSON_GetObjectItemCaseSensitive(old, "format_version") : NULL;
+    if (old && (!cJSON_IsObject(old) || !cJSON_IsNumber(fv))) {
+        cJSON_Delete(old); /* unreadable for inference-models too: replace it */
+        old = NULL;
+    }
+    if (old && fv->valuedouble > OFFLINE_REGISTRY_FORMAT) {
+        cJSON_Delete(old);
+        hub_unlock(fd);
+        goto out;
+    }
+    char now[40];
+    iso_now(now, sizeof now);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *model = o ? cJSON_AddObjectToObject(o, "model") : NULL;
+    cJSON *pkgs = o ? cJSON_AddArrayToObject(o, "packages") : NULL;
+    cJSON *aliases = o ? cJSON_AddArrayToObject(o, "requested_aliases") : NULL;
+    cJSON *mine = offline_package_entry(c, p, canonical);
+    if (o && model && pkgs && aliases && mine) {
+        cJSON_AddNumberToObject(o, "format_version", OFFLINE_REGISTRY_FORMAT);
+        cJSON_AddStringToObject(o, "canonical_model_id", canonical);
+        cJSON_AddStringToObject(o, "recorded_at", now);
+        cJSON_AddStringToObject(o, "source", "cvmodels");
+        const cJSON *om = old ? cJSON_GetObjectItemCaseSensitive(old, "model") : NULL;
+        if (!cJSON_IsObject(om))
+            om = NULL;
+        merge_model_field(model, om, "model_architecture", md->architecture);
+        merge_model_field(model, om, "task_type", md->task);
+        merge_model_field(model, om, "model_variant", md->variant);
+        copy_item(model, om, "model_dependencies");
+        cJSON *rp = raw_or_null(md->recommended_json, 1);
+        if (cJSON_IsNull(rp)) {
+            cJSON_Delete(rp);
+            copy_item(model, om, "recommended_parameters");
+        } else {
+            cJSON_AddItemToObject(model, "recommended_parameters", rp);
+        }
+        const cJSON *e;
+        const cJSON *old_pkgs = old ? cJSON_GetObjectItemCaseSensitive(old, "packages") : NULL;
+        const cJSON *old_aliases = old ? cJSON_GetObjectItemCaseSensitive(old, "requested_aliases") : NULL;
+        cJSON_ArrayForEach(e, old_pkgs)
+        {
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "package_id");
+            if (cJSON_IsString(id) && strcmp(id->valuestring, p->package_id) != 0)
+                cJSON_AddItemToArray(pkgs, cJSON_Duplicate(e, 1));
+        }
+        cJSON_AddItemToArray(pkgs, mine);
+        mine = NULL;
+        cJSON_ArrayForEach(e, old_aliases)
+        {
+            if (cJSON_IsString(e) && strcmp(e->valuestring, c->req->model_id) != 0)
+                cJSON_AddItemToArray(aliases, cJSON_CreateString(e->valuestring));
+        }
+        if (strcmp(c->req->model_id, canonical) != 0)
+            cJSON_AddItemToArray(aliases, cJSON_CreateString(c->req->model_id));
+        const cJSON *proven = old ? cJSON_GetObjectItemCaseSensitive(old, "proven") : NULL;
+        cJSON *pv = cJSON_IsObject(proven) ? cJSON_Duplicate(proven, 1) : cJSON_CreateObject();
+        if (pv)
+            cJSON_AddItemToObject(o, "proven", pv);
+        char *txt = cJSON_Print(o);
+        if (txt)
+            hub_write_atomic(path, txt, strlen(txt));
+        free(txt);
+    }
+    cJSON_Delete(mine);
+    cJSON_Delete(o);
+    cJSON_Delete(old);
+    hub_unlock(fd);
+out:
+    free(slug);
+    free(dir);
+    free(path);
+    free(lock);
+    /* Best effort, like the auto-resolution entry: cvmodels itself never
+     * reads this record. */
     cvm_error_clear();
 }
 
@@ -608,6 +850,7 @@ static cvm_status resolve(resolve_ctx *c, char **package_dir)
         if (s == CVM_OK) {
             hub_buf_printf(&c->report, "  chosen: %s -> %s\n", p->package_id, pdir);
             write_auto_cache(c, &md, p, pdir);
+            write_offline_record(c, &md, p);
             *package_dir = pdir;
             break;
         }

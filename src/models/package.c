@@ -543,6 +543,8 @@ static cvm_status parse_post(const jctx *c, const cJSON *pp, cvm_package *p)
     return CVM_OK;
 }
 
+static void free_names(char **v, size_t n);
+
 static cvm_status parse_class_ops(const jctx *c, const cJSON *ops, cvm_package *p)
 {
     if (!ops || cJSON_IsNull(ops))
@@ -585,6 +587,8 @@ static cvm_status parse_class_ops(const jctx *c, const cJSON *ops, cvm_package *
         free(r);
         return s;
     }
+    /* A package re-read in memory replaces its earlier list. */
+    free_names(p->removed_classes, p->n_removed);
     p->removed_classes = r;
     p->n_removed = k;
     return CVM_OK;

@@ -404,7 +404,11 @@ cvm_status cvm_yolo_infer(cvm_model *m, const cvm_image_view *img, const cvm_inf
         goto done;
     }
     if (L.rowwise) {
-        for (size_t i = 0; i < c.n && nk < (size_t)max_det; i++)
+        /* NMS-free heads keep the first max_detections rows; a graph with NMS
+         * fused in has applied its own limit, and the reference filters its
+         * rows by confidence only. */
+        size_t limit = p->post_fused ? c.n : (size_t)max_det;
+        for (size_t i = 0; i < c.n && nk < limit; i++)
             keep[nk++] = i;
     } else {
         int agnostic = prm->class_agnostic;

@@ -6,6 +6,8 @@ Each case runs the C client (tests/hub/hub_client.c) as a separate process,
 so locking, kill -9 and two concurrent loaders are real processes.
 """
 import glob
+import hashlib
+import json
 import os
 import shutil
 import signal
@@ -95,6 +97,49 @@ def main():
               pkg)
         prog = r.get("PROGRESS", "0 0 0").split()
         check("progress callback", int(prog[0]) > 0 and int(prog[1]) > 0, r["stdout"])
+
+        # inference-models' offline-weights registry record, checked against
+        # the server's own md5s and a slug computed here with hashlib
+        slug = "v2-hub-test-ok-" + hashlib.blake2s(b"hub-test/ok", digest_size=16).hexdigest()
+        rec_path = os.path.join(home, "offline-weights-registry", slug + ".json")
+        rec = json.load(open(rec_path)) if os.path.isfile(rec_path) else {}
+        pk = (rec.get("packages") or [{}])[0]
+        want = {h: hashlib.md5(fx.files["ok-" + h]).hexdigest()
+                for h in ("weights.onnx", "class_names.txt", "inference_config.json")}
+        check("offline-weights registry record for inference-models",
+              rec.get("format_version") == 1 and rec.get("canonical_model_id") == "hub-test/ok"
+              and len(rec.get("packages", [])) == 1 and pk.get("package_id") == "okpkg"
+              and pk.get("backend") == "onnx" and pk.get("cache_model_id") is None
+              and pk.get("onnx_package_details", {}).get("opset") == 17
+              and {a["file_handle"]: a["md5_hash"] for a in pk.get("artifacts", [])} == want
+              and rec.get("model", {}).get("model_architecture") == "yolov8" and rec.get("proven") == {},
+              json.dumps(rec, indent=1))
+
+        # a manifest written by inference-models (offline_manifest_version)
+        # lists its files under package_artifacts; cvmodels honours that list
+        # and never rewrites such a manifest
+        cfg_path = os.path.join(pkg, "model_config.json")
+        original_cfg = open(cfg_path, "rb").read()
+        arts = [{"file_handle": h, "md5_hash": m, "unhashed": False, "sha256_hash": None, "source_hash": None,
+                 "storage": "shared_blob"} for h, m in sorted(want.items())]
+        theirs = {"offline_manifest_version": 4, "model_architecture": "yolov8", "task_type": "object-detection",
+                  "backend_type": "onnx", "quantization": "fp32", "model_id": "hub-test/ok",
+                  "canonical_model_id": "hub-test/ok", "package_artifacts": arts + [dict(arts[0], file_handle="x.bin")]}
+        with open(cfg_path, "w") as f:
+            json.dump(theirs, f)
+        r = run("hub-test/ok", env_for(url, home), "--offline")
+        check("inference-models manifest: its package_artifacts are required",
+              r["rc"] == 1 and "x.bin missing" in r.get("ERROR", ""), r["stdout"])
+        theirs["package_artifacts"] = arts
+        mine = json.dumps(theirs).encode()
+        with open(cfg_path, "wb") as f:
+            f.write(mine)
+        shutil.rmtree(os.path.join(home, "auto-resolution-cache"))
+        r = run("hub-test/ok", env_for(url, home))
+        check("inference-models manifest: left byte for byte after a download",
+              r["rc"] == 0 and r.get("PACKAGE") == pkg and open(cfg_path, "rb").read() == mine, r["stdout"])
+        with open(cfg_path, "wb") as f:
+            f.write(original_cfg)
 
         calls = fx.api_calls.get("hub-test/ok", 0)
         r = run("hub-test/ok", env_for(url, home))

@@ -277,6 +277,27 @@ def _sigmoid(x):
     return 1 / (1 + np.exp(-x.astype(np.float64)))
 
 
+NMS_FREE = ("yolov10", "yolo26")
+
+
+def _yolo_end2end(pkg, out, meta, conf, max_det, res):
+    """Outputs that need no NMS, rows [x1, y1, x2, y2, conf, cls, ...] in
+    network-input pixels: YOLOv10/YOLO26 heads keep conf > thr and the first
+    max_detections rows; packages with NMS fused into the graph keep
+    conf >= thr and nothing else.  Rows keep the model's order."""
+    rows = out.astype(np.float32)
+    cf = rows[:, 4]
+    if pkg.fused:
+        rows = rows[cf >= np.float32(conf)]
+    else:
+        rows = rows[cf > np.float32(conf)][:max_det]
+    final = rescale_boxes(rows[:, :4], meta) if len(rows) else np.zeros((0, 4))
+    for n, r in enumerate(rows):
+        res["detections"].append({"box": final[n].tolist(), "confidence": float(r[4]), "class_id": int(r[5]),
+                                  "mask": None, "keypoints": None})
+    return res
+
+
 def yolo(pkg, bgr, conf, iou, max_det, agnostic=False, kp_thr=0.0):
     x, meta = preprocess(pkg, bgr)
     outs = pkg.session.run(None, {pkg.session.get_inputs()[0].name: x})
@@ -293,6 +314,8 @@ def yolo(pkg, bgr, conf, iou, max_det, agnostic=False, kp_thr=0.0):
             res["classes"] = p.tolist()
             res["predicted"] = [int(i) for i in np.argwhere(p >= conf).ravel()]
         return res
+    if pkg.task == "object-detection" and (pkg.fused or pkg.arch in NMS_FREE):
+        return _yolo_end2end(pkg, outs[0][0], meta, conf, max_det, res)
     out = outs[0][0]
     protos = None
     nm = 0

@@ -5,7 +5,7 @@
 
 static const cvm_kernel_def *const tables[] = {
     cvm_cpu_kernels_elementwise, cvm_cpu_kernels_nn, cvm_cpu_kernels_tensor,
-    cvm_cpu_kernels_reduce, cvm_cpu_kernels_quant, cvm_cpu_kernels_fused,
+    cvm_cpu_kernels_reduce, cvm_cpu_kernels_quant, cvm_cpu_kernels_fused, cvm_cpu_kernels_detection,
 };
 
 static int domain_eq(const char *a, const char *b)

@@ -9,5 +9,6 @@ extern const cvm_kernel_def cvm_cpu_kernels_nn[];          /* conv, pool, norm, 
 extern const cvm_kernel_def cvm_cpu_kernels_tensor[];      /* data movement */
 extern const cvm_kernel_def cvm_cpu_kernels_reduce[];      /* reductions, resize, gridsample */
 extern const cvm_kernel_def cvm_cpu_kernels_quant[];       /* quantized ops */
+extern const cvm_kernel_def cvm_cpu_kernels_detection[];   /* NonMaxSuppression */
 
 #endif
