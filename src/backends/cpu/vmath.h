@@ -19,11 +19,14 @@
  */
 static inline float cvm_vexpf(float x)
 {
-    x = x < -87.3f ? -87.3f : x;
-    x = x > 88.3f ? 88.3f : x;
+    /* Written so that NaN fails both comparisons and is clamped too: the
+     * exponent arithmetic below must never see NaN (converting it to an
+     * integer is undefined); the NaN is put back at the end. */
+    float xc = x > -87.3f ? x : -87.3f;
+    xc = xc < 88.3f ? xc : 88.3f;
     const float shifter = 12582912.0f; /* 1.5 * 2^23 */
-    float n = (x * 1.44269504088896341f + shifter) - shifter;
-    float r = x - n * 0.693145751953125f;   /* ln 2, high bits (exact product) */
+    float n = (xc * 1.44269504088896341f + shifter) - shifter;
+    float r = xc - n * 0.693145751953125f;  /* ln 2, high bits (exact product) */
     r = r - n * 1.42860682030941723e-06f;   /* ln 2, low bits */
     float p = 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
@@ -33,10 +36,12 @@ static inline float cvm_vexpf(float x)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
+    /* n is in [-126, 127] here, so the biased exponent is a normal one. */
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    float y = p * scale;
+    return x == x ? y : x;
 }
 
 /* 1 / (1 + e^-x); saturates cleanly to 0 and 1. */
