@@ -371,6 +371,23 @@ cvm_status cvm_model_get_info(const cvm_model *m, cvm_model_info *info)
     return CVM_OK;
 }
 
+cvm_status cvm_model_forward(cvm_model *m, const cvm_image_view *img, cvm_preprocess_fn pre,
+                             cvm_tensor **outs, cvm_preproc_meta *meta, double *pre_ms, double *infer_ms)
+{
+    if (m->n_out > CVM_MODEL_MAX_OUTPUTS)
+        return cvm_errorf(CVM_E_UNSUPPORTED, "the model has %zu outputs; at most %d are supported", m->n_out,
+                          CVM_MODEL_MAX_OUTPUTS);
+    double t0 = cvm_now_ms();
+    cvm_tensor *input = NULL;
+    CVM_TRY(pre(&m->pkg->pre, img, &input, meta));
+    double t1 = cvm_now_ms();
+    cvm_status s = cvm_model_run(m, input, outs);
+    cvm_tensor_free(input);
+    *pre_ms = t1 - t0;
+    *infer_ms = cvm_now_ms() - t1;
+    return s;
+}
+
 cvm_status cvm_model_run(cvm_model *m, const cvm_tensor *input, cvm_tensor **outs)
 {
     cvm_tensor *conv = NULL;

@@ -47,6 +47,14 @@ const cvm_model_impl *cvm_registry_at(size_t i);
 /* Runs the session on one input tensor (converted to the input's dtype);
  * outs[] receives m->n_out new tensors (free with cvm_tensor_free). */
 cvm_status cvm_model_run(cvm_model *m, const cvm_tensor *input, cvm_tensor **outs);
+/* The first half of every family's infer: pre-process img with `pre` (the
+ * family's variant of the reference pre-processing), run the session, and
+ * time both stages.  outs[] receives m->n_out tensors. */
+#define CVM_MODEL_MAX_OUTPUTS 16
+typedef cvm_status (*cvm_preprocess_fn)(const cvm_preproc_config *c, const cvm_image_view *img,
+                                        cvm_tensor **out, cvm_preproc_meta *meta);
+cvm_status cvm_model_forward(cvm_model *m, const cvm_image_view *img, cvm_preprocess_fn pre,
+                             cvm_tensor **outs, cvm_preproc_meta *meta, double *pre_ms, double *infer_ms);
 /* Numeric class names ("0", "1", ...) when a bare ONNX file came without a list. */
 cvm_status cvm_model_fill_numeric_names(cvm_model *m, size_t n);
 /* Monotonic milliseconds. */

@@ -79,18 +79,10 @@ cvm_status cvm_rfdetr_infer(cvm_model *m, const cvm_image_view *img, const cvm_i
                             cvm_result_priv *r)
 {
     const cvm_package *p = m->pkg;
-    double t0 = cvm_now_ms();
-    cvm_tensor *input = NULL;
     cvm_preproc_meta meta;
-    CVM_TRY(cvm_preprocess_rfdetr(&p->pre, img, &input, &meta));
-    double t1 = cvm_now_ms();
-    cvm_tensor *outs[16] = {0};
-    if (m->n_out > 16) {
-        cvm_tensor_free(input);
-        return cvm_errorf(CVM_E_UNSUPPORTED, "%zu outputs", m->n_out);
-    }
-    cvm_status s = cvm_model_run(m, input, outs);
-    cvm_tensor_free(input);
+    cvm_tensor *outs[CVM_MODEL_MAX_OUTPUTS] = {0};
+    double pre_ms = 0, infer_ms = 0;
+    cvm_status s = cvm_model_forward(m, img, cvm_preprocess_rfdetr, outs, &meta, &pre_ms, &infer_ms);
     if (s != CVM_OK)
         return s;
     double t2 = cvm_now_ms();
@@ -200,8 +192,8 @@ done:
     for (size_t i = 0; i < m->n_out; i++)
         cvm_tensor_free(outs[i]);
     double t3 = cvm_now_ms();
-    r->pub.times.preprocess_ms = t1 - t0;
-    r->pub.times.inference_ms = t2 - t1;
+    r->pub.times.preprocess_ms = pre_ms;
+    r->pub.times.inference_ms = infer_ms;
     r->pub.times.postprocess_ms = t3 - t2;
     return s;
 }
