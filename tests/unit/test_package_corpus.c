@@ -7,26 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "corpus_replay.h"
 #include "models/package.h"
-
-static void corpus_dir(char *out, size_t cap)
-{
-    const char *env = getenv("CVM_PACKAGE_CORPUS");
-    if (env) {
-        snprintf(out, cap, "%s", env);
-        return;
-    }
-    /* tests/unit/this_file.c -> fuzz/corpus/package_config */
-    snprintf(out, cap, "%s", __FILE__);
-    char *p = strstr(out, "tests/unit/");
-    if (p)
-        snprintf(p, cap - (size_t)(p - out), "fuzz/corpus/package_config");
-}
 
 /* Same framing as fuzz/fuzz_package_config.c: the first byte mod 4 picks
  * the parser, the rest is the file. */
@@ -40,60 +26,52 @@ static cvm_status parse(int which, const char *text, size_t len, cvm_package *p)
     }
 }
 
+typedef struct package_counts {
+    int accepted, kinds[4];
+} package_counts;
+
+static void replay_one(const unsigned char *buf, size_t n, void *arg)
+{
+    package_counts *c = arg;
+    if (n == 0)
+        return;
+    int which = buf[0] % 4;
+    /* An exact-size copy so that the sanitizer build sees any read past
+     * the end of the file. */
+    size_t len = n - 1;
+    char *text = malloc(len ? len : 1);
+    assert_non_null(text);
+    memcpy(text, buf + 1, len);
+    cvm_package *p = calloc(1, sizeof *p);
+    assert_non_null(p);
+    cvm_status s = parse(which, text, len, p);
+    if (s == CVM_OK) {
+        /* Accepted once, accepted again into the same package. */
+        assert_int_equal(parse(which, text, len, p), CVM_OK);
+        c->accepted++;
+        c->kinds[which]++;
+    } else {
+        assert_true(cvm_last_error()[0] != '\0'); /* every refusal says why */
+    }
+    cvm_package_free(p);
+    free(text);
+}
+
 static void test_replay_corpus(void **st)
 {
     (void)st;
-    char dir[4096];
-    corpus_dir(dir, sizeof dir);
-    DIR *d = opendir(dir);
-    if (!d) {
-        print_message("corpus %s not found; skipped\n", dir);
+    package_counts c = {0};
+    int files = corpus_replay("package_config", "CVM_PACKAGE_CORPUS", replay_one, &c);
+    if (files < 0) {
+        print_message("corpus not found; skipped\n");
         skip();
     }
-    struct dirent *e;
-    int files = 0, accepted = 0, kinds[4] = {0};
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[8192];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            continue;
-        static unsigned char buf[1 << 20];
-        size_t n = fread(buf, 1, sizeof buf, f);
-        fclose(f);
-        if (n == 0)
-            continue;
-        int which = buf[0] % 4;
-        /* An exact-size copy so that the sanitizer build sees any read past
-         * the end of the file. */
-        size_t len = n - 1;
-        char *text = malloc(len ? len : 1);
-        assert_non_null(text);
-        memcpy(text, buf + 1, len);
-        cvm_package *p = calloc(1, sizeof *p);
-        assert_non_null(p);
-        cvm_status s = parse(which, text, len, p);
-        if (s == CVM_OK) {
-            /* Accepted once, accepted again into the same package. */
-            assert_int_equal(parse(which, text, len, p), CVM_OK);
-            accepted++;
-            kinds[which]++;
-        } else {
-            assert_true(cvm_last_error()[0] != '\0'); /* every refusal says why */
-        }
-        cvm_package_free(p);
-        free(text);
-        files++;
-    }
-    closedir(d);
     print_message("replayed %d corpus files (%d accepted: %d model, %d inference, %d class, %d keypoint)\n", files,
-                  accepted, kinds[0], kinds[1], kinds[2], kinds[3]);
+                  c.accepted, c.kinds[0], c.kinds[1], c.kinds[2], c.kinds[3]);
     assert_true(files > 0);
     /* The seeds are real package files: each parser must accept some. */
     for (int k = 0; k < 4; k++)
-        assert_true(kinds[k] > 0);
+        assert_true(c.kinds[k] > 0);
 }
 
 /* Found by the fuzzer: re-reading an inference_config.json into a package
