@@ -7,6 +7,7 @@
  * the micro-kernel's panel layout.  1x1 stride-1 unpadded convolutions read
  * the image as the B matrix directly, and depthwise convolutions (one input
  * channel per group) use a direct loop, since as GEMMs they would be 1-row. */
+#include <stdio.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -16,6 +17,7 @@
 
 #include "backends/cpu/gemm_f32.h"
 #include "backends/cpu/clones.h"
+#include "backends/cpu/conv_winograd.h"
 #include "backends/cpu/nn_kernels.h"
 #include "backends/cpu/vmath.h"
 #include "graph/fuse.h"
@@ -38,6 +40,8 @@ typedef struct conv_state {
     float *packed;        /* G packed weight blocks, or NULL when W is not constant */
     size_t packed_stride; /* floats per group */
     size_t gemm_scratch;  /* bytes of GEMM scratch at the start of c->scratch */
+    int use_wino;         /* 3x3 stride-1 layers: Winograd F(4x4,3x3) instead of im2col */
+    cvm_wino wino;
 } conv_state;
 
 void cvm_nn_free_state(void *state)
@@ -45,6 +49,7 @@ void cvm_nn_free_state(void *state)
     if (!state)
         return;
     conv_state *s = state;
+    cvm_wino_free(&s->wino);
     free(s->packed);
     free(s);
 }
@@ -185,6 +190,11 @@ static void epi_span(const conv_run *r, int64_t n, int64_t oc, int64_t o0, int64
     }
 }
 
+static void wino_epi(const void *ctx, int64_t n, int64_t oc, int64_t o0, int64_t len, float *y)
+{
+    epi_span(ctx, n, oc, o0, len, y);
+}
+
 static const float *conv_res_of(const void *vctx, int64_t b, int64_t *ldr)
 {
     const conv_run *r = vctx;
@@ -257,6 +267,19 @@ static cvm_status fused_setup(const cvm_kernel_ctx *c, conv_state *s)
     return CVM_OK;
 }
 
+/* Winograd needs the weights at prepare time to transform them; the
+ * environment variable CVM_WINOGRAD=0 turns it off (to compare the paths). */
+static int wino_applies(const conv_state *s, int nsp, int const_w)
+{
+    if (nsp != 2 || !const_w || s->G != 1 || s->k[1] != 3 || s->k[2] != 3 || s->s[1] != 1 ||
+        s->s[2] != 1 || s->d[1] != 1 || s->d[2] != 1)
+        return 0;
+    const char *env = getenv("CVM_WINOGRAD");
+    if (env && strcmp(env, "0") == 0)
+        return 0;
+    return cvm_wino_usable(s->kern, s->C, s->M, s->out[1], s->out[2]);
+}
+
 cvm_status cvm_nn_conv_prepare(const cvm_kernel_ctx *c, void **state, size_t *scratch)
 {
     const cvm_tensor *x = c->in[0], *w = c->in[1];
@@ -287,7 +310,18 @@ cvm_status cvm_nn_conv_prepare(const cvm_kernel_ctx *c, void **state, size_t *sc
         free(s);
         return st;
     }
-    if (!s->depthwise) {
+    if (wino_applies(s, nsp, w->data != NULL)) {
+        st = cvm_wino_prepare(&s->wino, s->kern, s->N, s->C, s->M, s->in[1], s->in[2], s->out[1],
+                              s->out[2], s->pb[1], s->pb[2], w->data, s->slots);
+        if (st != CVM_OK) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "%s", cvm_last_error());
+            free(s);
+            return cvm_node_error(c->node, st, "%s", msg);
+        }
+        s->use_wino = 1;
+        *scratch = cvm_wino_scratch_bytes(&s->wino);
+    } else if (!s->depthwise) {
         s->gemm_scratch = cvm_gemm_scratch_bytes(s->kern, s->slots);
         *scratch = s->gemm_scratch;
         if (w->data) {
@@ -626,6 +660,15 @@ cvm_status cvm_nn_conv_run(const cvm_kernel_ctx *c)
     }
     int fused = s->act != CVM_FUSED_NONE || r.res;
     cvm_gemm_epi epi = {s->act, s->add_first, s->alpha, s->beta};
+    if (s->use_wino) {
+        /* in registers unless the residual broadcasts along some axis */
+        int regs = fused && (!r.res || s->res_mode == 0);
+        cvm_wino_out wo = {.bias = r.bias, .epi = regs ? &epi : NULL,
+                           .res = regs ? r.res : NULL, .res_n = s->rs_n, .res_c = s->rs_c,
+                           .span = fused && !regs ? wino_epi : NULL, .span_ctx = &r};
+        cvm_wino_run(&s->wino, r.x, r.y, &wo, c->pool, c->scratch);
+        return CVM_OK;
+    }
     cvm_gemm_op op = {.kern = s->kern, .M = s->Mg, .N = s->OUT, .K = s->K, .batch = s->N * s->G,
                       .get_a = conv_get_a, .get_b = conv_get_b, .ctx = &r, .c_of = conv_c_of,
                       .ldc = s->OUT, .bias_of = conv_bias_of,

@@ -6,6 +6,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#include "backends/cpu/act512.h"
 #define CVM_GEMM_X86 1
 #endif
 
@@ -143,54 +144,6 @@ __attribute__((target("avx2,fma"))) static void ukr_avx2(int64_t kc, const float
     store_tile(t, 16, c, ldc, mr, nr, acc, bias);
 }
 
-/* e^x for AVX-512 (the same reduction and polynomial as cvm_vexpf in
- * vmath.h, with scalef doing the 2^n scaling). */
-__attribute__((target("avx512f"))) static inline __m512 exp512(__m512 x)
-{
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860682030941723e-06f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
-
-__attribute__((target("avx512f"))) static inline __m512 act512(__m512 x, const cvm_gemm_epi *e)
-{
-    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
-    switch (e->act) {
-    case CVM_FUSED_RELU:
-        return _mm512_max_ps(x, zero);
-    case CVM_FUSED_LEAKY_RELU:
-        return _mm512_mask_mul_ps(x, _mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), x,
-                                  _mm512_set1_ps(e->alpha));
-    case CVM_FUSED_SIGMOID:
-        return _mm512_div_ps(one, _mm512_add_ps(one, exp512(_mm512_sub_ps(zero, x))));
-    case CVM_FUSED_SILU:
-        return _mm512_div_ps(x, _mm512_add_ps(one, exp512(_mm512_sub_ps(zero, x))));
-    case CVM_FUSED_HARD_SIGMOID: {
-        __m512 v = _mm512_fmadd_ps(x, _mm512_set1_ps(e->alpha), _mm512_set1_ps(e->beta));
-        return _mm512_min_ps(_mm512_max_ps(v, zero), one);
-    }
-    case CVM_FUSED_HARD_SWISH: {
-        __m512 v = _mm512_fmadd_ps(x, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
-        return _mm512_mul_ps(x, _mm512_min_ps(_mm512_max_ps(v, zero), one));
-    }
-    case CVM_FUSED_CLIP:
-        return _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(e->alpha)), _mm512_set1_ps(e->beta));
-    default:
-        return x;
-    }
-}
-
 /* AVX-512: 8 rows x 32 columns = 16 zmm accumulators; B is read once per k
  * step and reused by 8 broadcasts.  Edges use masked loads and stores. */
 __attribute__((target("avx512f"))) static void ukr_avx512_epi(int64_t kc, const float *a,
@@ -248,8 +201,8 @@ __attribute__((target("avx512f"))) static void ukr_avx512_epi(int64_t kc, const 
                     x0 = _mm512_add_ps(x0, r0);                                  \
                     x1 = _mm512_add_ps(x1, r1);                                  \
                 }                                                                \
-                x0 = act512(x0, epi);                                            \
-                x1 = act512(x1, epi);                                            \
+                x0 = cvm_act512(x0, epi);                                            \
+                x1 = cvm_act512(x1, epi);                                            \
                 if (res && !epi->add_first) {                                    \
                     x0 = _mm512_add_ps(x0, r0);                                  \
                     x1 = _mm512_add_ps(x1, r1);                                  \

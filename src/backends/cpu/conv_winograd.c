@@ -1,0 +1,409 @@
+/* Winograd F(4x4, 3x3) convolution (see conv_winograd.h).
+ *
+ * With d a 6x6 input patch, g a 3x3 kernel and Y the 4x4 output tile,
+ *   Y = A^T [ (G g G^T) . (B^T d B) ] A
+ * (Lavin and Gray, interpolation points 0, +-1, +-2, +-1/2).  Per block of 32
+ * tiles:
+ *   1. input transform: V_p[c][t] for the 36 positions p, written straight
+ *      into the layout of one packed GEMM B panel (32 columns);
+ *   2. 36 GEMMs M_p[k][t] = U_p[k][c] V_p[c][t] with the weights U_p
+ *      transformed and prepacked once, in prepare;
+ *   3. output transform, bias, and the caller's epilogue on each output row.
+ * Blocks are independent, so workers take whole blocks and the transformed
+ * data stays in their own L2.  The transforms run 16 tiles per vector: the
+ * 16 tiles of a segment of one tile row read the input at x0 + 4t + j, which
+ * two permutes gather from four masked loads (the masks also give the zero
+ * padding at the borders). */
+#include "backends/cpu/conv_winograd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/status.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include "backends/cpu/act512.h"
+#define CVM_WINO_X86 1
+#endif
+
+#define WT 32 /* tiles per block: one packed B panel of the AVX-512 kernel */
+
+static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+int cvm_wino_usable(const cvm_gemm_kernel *kern, int64_t C, int64_t K, int64_t OH, int64_t OW)
+{
+#ifdef CVM_WINO_X86
+    /* Below ~8 channels either way the transforms cost more than they save;
+     * a map smaller than one tile gains nothing either. */
+    return kern && strcmp(kern->name, "avx512") == 0 && kern->nr == WT && C >= 8 && K >= 8 &&
+           OH >= 4 && OW >= 4 && __builtin_cpu_supports("avx512f");
+#else
+    (void)kern, (void)C, (void)K, (void)OH, (void)OW;
+    return 0;
+#endif
+}
+
+void cvm_wino_free(cvm_wino *w)
+{
+    if (!w)
+        return;
+    free(w->U);
+    w->U = NULL;
+}
+
+/* u = G g for one column of the kernel, in double so that the 1/6 and 1/24
+ * weights do not add rounding on top of the method's own. */
+static void g_col(const double g[3], double u[6])
+{
+    u[0] = g[0] / 4.0;
+    u[1] = -(g[0] + g[1] + g[2]) / 6.0;
+    u[2] = -(g[0] - g[1] + g[2]) / 6.0;
+    u[3] = g[0] / 24.0 + g[1] / 12.0 + g[2] / 6.0;
+    u[4] = g[0] / 24.0 - g[1] / 12.0 + g[2] / 6.0;
+    u[5] = g[2];
+}
+
+cvm_status cvm_wino_prepare(cvm_wino *w, const cvm_gemm_kernel *kern, int64_t N, int64_t C,
+                            int64_t K, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t pt,
+                            int64_t pl, const float *weights, int slots)
+{
+    memset(w, 0, sizeof *w);
+    w->kern = kern;
+    w->N = N, w->C = C, w->K = K, w->H = H, w->W = W, w->OH = OH, w->OW = OW;
+    w->pt = pt, w->pl = pl;
+    w->TH = cdiv(OH, 4), w->TW = cdiv(OW, 4), w->T = w->TH * w->TW;
+    w->blocks = cdiv(w->T, WT);
+    w->slots = slots < 1 ? 1 : slots;
+    /* Few blocks: split the output channels too, so that every worker gets
+     * an equal share (each part repeats its block's input transform). */
+    int64_t items = N * w->blocks, mr = kern->mr;
+    w->msplit = 1;
+    if (w->slots > 1 && items % w->slots != 0 && items < 8 * w->slots)
+        w->msplit = w->slots;
+    if (w->msplit > cdiv(K, mr))
+        w->msplit = cdiv(K, mr);
+    w->mpart = cdiv(cdiv(K, w->msplit), mr) * mr;
+    w->msplit = cdiv(K, w->mpart);
+
+    w->u_stride = cvm_gemm_packed_a_size(kern, K, C);
+    size_t kc = (size_t)K * (size_t)C;
+    if (kc / (size_t)K != (size_t)C || kc > SIZE_MAX / 36 / sizeof(float) / 2)
+        return cvm_errorf(CVM_E_LIMIT, "Winograd weights of %lld x %lld channels too large",
+                          (long long)K, (long long)C);
+    w->U = malloc(36 * w->u_stride * sizeof(float));
+    float *tmp = malloc(36 * kc * sizeof(float));
+    if (!w->U || !tmp) {
+        free(tmp);
+        cvm_wino_free(w);
+        return cvm_errorf(CVM_E_NOMEM, "out of memory transforming Winograd weights");
+    }
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t c = 0; c < C; c++) {
+            const float *g = weights + (k * C + c) * 9;
+            double cols[3][6], col[3], u[6];
+            for (int j = 0; j < 3; j++) {
+                for (int i = 0; i < 3; i++)
+                    col[i] = g[i * 3 + j];
+                g_col(col, cols[j]);
+            }
+            for (int i = 0; i < 6; i++) {
+                double row[3] = {cols[0][i], cols[1][i], cols[2][i]};
+                g_col(row, u);
+                for (int j = 0; j < 6; j++)
+                    tmp[(size_t)(i * 6 + j) * kc + (size_t)(k * C + c)] = (float)u[j];
+            }
+        }
+    for (int p = 0; p < 36; p++)
+        cvm_gemm_prepack_a(kern, K, C, tmp + (size_t)p * kc, C, 1, 1.0f, w->U + p * w->u_stride);
+    free(tmp);
+    /* V: 36 panels of C x 32, M: 36 blocks of mpart x 32; each matrix is one
+     * cache line longer than needed so that the 36 do not alias in L1. */
+    w->slot_floats = 36 * (size_t)(C * WT + 16) + 36 * (size_t)(w->mpart * WT + 16) + 64;
+    return CVM_OK;
+}
+
+size_t cvm_wino_scratch_bytes(const cvm_wino *w)
+{
+    return (size_t)w->slots * w->slot_floats * sizeof(float) + 64;
+}
+
+#ifdef CVM_WINO_X86
+
+#define AVX512 __attribute__((target("avx512f")))
+
+/* r = B^T d on six vectors. */
+AVX512 static inline void bt6(const __m512 *d, __m512 *r)
+{
+    const __m512 four = _mm512_set1_ps(4.0f), five = _mm512_set1_ps(-5.0f),
+                 two = _mm512_set1_ps(2.0f);
+    __m512 d12 = _mm512_add_ps(d[1], d[2]), d34 = _mm512_add_ps(d[3], d[4]);
+    __m512 e12 = _mm512_sub_ps(d[1], d[2]), e43 = _mm512_sub_ps(d[4], d[3]);
+    __m512 e31 = _mm512_sub_ps(d[3], d[1]), e42 = _mm512_sub_ps(d[4], d[2]);
+    r[0] = _mm512_fmadd_ps(four, d[0], _mm512_fmadd_ps(five, d[2], d[4]));
+    r[1] = _mm512_fnmadd_ps(four, d12, d34);
+    r[2] = _mm512_fmadd_ps(four, e12, e43);
+    r[3] = _mm512_fmadd_ps(two, e31, e42);
+    r[4] = _mm512_fnmadd_ps(two, e31, e42);
+    r[5] = _mm512_fmadd_ps(four, d[1], _mm512_fmadd_ps(five, d[3], d[5]));
+}
+
+/* o = A^T m on six vectors. */
+AVX512 static inline void at6(const __m512 *m, __m512 *o)
+{
+    __m512 a = _mm512_add_ps(m[1], m[2]), b = _mm512_sub_ps(m[1], m[2]);
+    __m512 c = _mm512_add_ps(m[3], m[4]), e = _mm512_sub_ps(m[3], m[4]);
+    o[0] = _mm512_add_ps(_mm512_add_ps(m[0], a), c);
+    o[1] = _mm512_fmadd_ps(_mm512_set1_ps(2.0f), e, b);
+    o[2] = _mm512_fmadd_ps(_mm512_set1_ps(4.0f), c, a);
+    o[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.0f), e, b), m[5]);
+}
+
+/* Lanes lo..hi-1 of a 16-lane mask (empty when hi <= lo). */
+static __mmask16 lane_mask(int64_t lo, int64_t hi)
+{
+    if (lo < 0)
+        lo = 0;
+    if (hi > 16)
+        hi = 16;
+    if (hi <= lo)
+        return 0;
+    return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+typedef struct seg {
+    int64_t ty, tx0, cnt, col; /* tile row, first tile column, tiles, column in the block */
+} seg;
+
+static int block_segments(const cvm_wino *w, int64_t b, seg *out)
+{
+    int n = 0;
+    int64_t t0 = b * WT, t1 = t0 + WT < w->T ? t0 + WT : w->T;
+    for (int64_t t = t0; t < t1;) {
+        int64_t ty = t / w->TW, tx = t % w->TW;
+        int64_t cnt = w->TW - tx;
+        if (cnt > 16)
+            cnt = 16;
+        if (cnt > t1 - t)
+            cnt = t1 - t;
+        out[n++] = (seg){ty, tx, cnt, t - t0};
+        t += cnt;
+    }
+    return n;
+}
+
+/* Input transform of one segment for every channel into V (36 matrices of
+ * C x 32, `vs` floats apart). */
+AVX512 static void input_tf(const cvm_wino *w, const float *x, const seg *sg, float *V, size_t vs)
+{
+    const __m512i idx = _mm512_set_epi32(28, 24, 20, 16, 12, 8, 4, 0, 28, 24, 20, 16, 12, 8, 4, 0);
+    const int64_t H = w->H, W = w->W;
+    const int64_t x0 = 4 * sg->tx0 - w->pl, y0 = 4 * sg->ty - w->pt;
+    __mmask16 mk[6][4];
+    for (int j = 0; j < 6; j++)
+        for (int q = 0; q < 4; q++) {
+            int64_t xs = x0 + j + 16 * q;
+            mk[j][q] = lane_mask(-xs, W - xs);
+        }
+    const __mmask16 store = lane_mask(0, sg->cnt);
+    __m512 t[36], d[6], r[6];
+    for (int64_t c = 0; c < w->C; c++) {
+        const float *xc = x + c * H * W;
+        for (int j = 0; j < 6; j++) {
+            for (int i = 0; i < 6; i++) {
+                int64_t yy = y0 + i;
+                if (yy < 0 || yy >= H) {
+                    d[i] = _mm512_setzero_ps();
+                    continue;
+                }
+                /* Masked lanes are never read, so a base before the row or
+                 * past it is harmless; it is formed as an offset only. */
+                const float *row = xc + yy * W;
+                int64_t xs = x0 + j;
+                __m512 l0 = _mm512_maskz_loadu_ps(mk[j][0], row + xs);
+                __m512 l1 = _mm512_maskz_loadu_ps(mk[j][1], row + xs + 16);
+                __m512 l2 = _mm512_maskz_loadu_ps(mk[j][2], row + xs + 32);
+                __m512 l3 = _mm512_maskz_loadu_ps(mk[j][3], row + xs + 48);
+                __m512 lo = _mm512_permutex2var_ps(l0, idx, l1);
+                __m512 hi = _mm512_permutex2var_ps(l2, idx, l3);
+                d[i] = _mm512_mask_blend_ps(0xFF00, lo, hi);
+            }
+            bt6(d, r);
+            for (int i = 0; i < 6; i++)
+                t[i * 6 + j] = r[i];
+        }
+        float *vc = V + c * WT + sg->col;
+        for (int i = 0; i < 6; i++) {
+            bt6(&t[i * 6], r);
+            for (int j = 0; j < 6; j++)
+                _mm512_mask_storeu_ps(vc + (size_t)(i * 6 + j) * vs, store, r[j]);
+        }
+    }
+}
+
+/* Output transform of one segment for channels m_lo..m_hi-1 from M (36
+ * matrices of mpart x 32, `ms` floats apart), then bias and epilogue. */
+AVX512 static inline __m512 finish(__m512 v, const cvm_gemm_epi *e, const float *r, __mmask16 m)
+{
+    if (!e)
+        return v;
+    __m512 rv = r ? _mm512_maskz_loadu_ps(m, r) : _mm512_setzero_ps();
+    if (r && e->add_first)
+        v = _mm512_add_ps(v, rv);
+    v = cvm_act512(v, e);
+    if (r && !e->add_first)
+        v = _mm512_add_ps(v, rv);
+    return v;
+}
+
+AVX512 static void output_tf(const cvm_wino *w, const float *M, size_t ms, const seg *sg,
+                             int64_t n, int64_t m_lo, int64_t m_hi, float *y,
+                             const cvm_wino_out *out)
+{
+    const float *bias = out->bias;
+    const cvm_gemm_epi *e = out->epi;
+    const __m512i i_lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i i_hi =
+        _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    const __m512i j0 = _mm512_set_epi32(23, 22, 7, 6, 21, 20, 5, 4, 19, 18, 3, 2, 17, 16, 1, 0);
+    const __m512i j1 =
+        _mm512_set_epi32(31, 30, 15, 14, 29, 28, 13, 12, 27, 26, 11, 10, 25, 24, 9, 8);
+    const int64_t OH = w->OH, OW = w->OW;
+    const int64_t ox = 4 * sg->tx0;
+    int64_t valid = OW - ox < 4 * sg->cnt ? OW - ox : 4 * sg->cnt;
+    __mmask16 sm[4];
+    for (int q = 0; q < 4; q++)
+        sm[q] = lane_mask(0, valid - 16 * q);
+    __m512 mv[6], s[24], o[4];
+    for (int64_t m = m_lo; m < m_hi; m++) {
+        const float *mm = M + (m - m_lo) * WT + sg->col;
+        for (int j = 0; j < 6; j++) {
+            for (int i = 0; i < 6; i++)
+                mv[i] = _mm512_loadu_ps(mm + (size_t)(i * 6 + j) * ms);
+            at6(mv, o);
+            for (int r = 0; r < 4; r++)
+                s[r * 6 + j] = o[r];
+        }
+        const __m512 bv = _mm512_set1_ps(bias ? bias[m] : 0.0f);
+        float *ym = y + (n * w->K + m) * OH * OW;
+        for (int r = 0; r < 4; r++) {
+            int64_t oy = 4 * sg->ty + r;
+            if (oy >= OH)
+                break;
+            at6(&s[r * 6], o);
+            for (int j = 0; j < 4; j++)
+                o[j] = _mm512_add_ps(o[j], bv);
+            /* o[j][t] is x = 4t + j: interleave the four back into rows. */
+            __m512 p01l = _mm512_permutex2var_ps(o[0], i_lo, o[1]);
+            __m512 p01h = _mm512_permutex2var_ps(o[0], i_hi, o[1]);
+            __m512 p23l = _mm512_permutex2var_ps(o[2], i_lo, o[3]);
+            __m512 p23h = _mm512_permutex2var_ps(o[2], i_hi, o[3]);
+            float *yr = ym + oy * OW + ox;
+            const float *rr = e && out->res ? out->res + n * out->res_n + m * out->res_c +
+                                                  oy * OW + ox
+                                            : NULL;
+            _mm512_mask_storeu_ps(yr, sm[0],
+                                  finish(_mm512_permutex2var_ps(p01l, j0, p23l), e, rr, sm[0]));
+            _mm512_mask_storeu_ps(yr + 16, sm[1],
+                                  finish(_mm512_permutex2var_ps(p01l, j1, p23l), e,
+                                         rr ? rr + 16 : NULL, sm[1]));
+            _mm512_mask_storeu_ps(yr + 32, sm[2],
+                                  finish(_mm512_permutex2var_ps(p01h, j0, p23h), e,
+                                         rr ? rr + 32 : NULL, sm[2]));
+            _mm512_mask_storeu_ps(yr + 48, sm[3],
+                                  finish(_mm512_permutex2var_ps(p01h, j1, p23h), e,
+                                         rr ? rr + 48 : NULL, sm[3]));
+            if (out->span)
+                out->span(out->span_ctx, n, m, oy * OW + ox, valid, yr);
+        }
+    }
+}
+
+typedef struct wino_job {
+    const cvm_wino *w;
+    const float *x;
+    float *y;
+    const cvm_wino_out *out;
+    float *scratch;
+    int slots;
+    int64_t items;
+} wino_job;
+
+static void wino_slot(void *arg, size_t begin, size_t end)
+{
+    const wino_job *jb = arg;
+    const cvm_wino *w = jb->w;
+    const cvm_gemm_kernel *kern = w->kern;
+    const size_t vs = (size_t)(w->C * WT + 16), ms = (size_t)(w->mpart * WT + 16);
+    seg sg[WT];
+    for (size_t sl = begin; sl < end; sl++) {
+        float *V = jb->scratch + sl * w->slot_floats;
+        float *M = V + 36 * vs;
+        int64_t lo = jb->items * (int64_t)sl / jb->slots;
+        int64_t hi = jb->items * (int64_t)(sl + 1) / jb->slots;
+        int64_t have = -1; /* (image, block) whose transform V holds */
+        for (int64_t it = lo; it < hi; it++) {
+            int64_t part = it % w->msplit, nb = it / w->msplit;
+            int64_t n = nb / w->blocks, b = nb % w->blocks;
+            int64_t m_lo = part * w->mpart;
+            int64_t m_hi = m_lo + w->mpart < w->K ? m_lo + w->mpart : w->K;
+            int nseg = block_segments(w, b, sg);
+            if (nb != have) {
+                const float *xn = jb->x + n * w->C * w->H * w->W;
+                int64_t used = sg[nseg - 1].col + sg[nseg - 1].cnt;
+                /* Columns past the last tile feed only output columns that
+                 * are never read; zero them so that nothing is uninitialised. */
+                if (used < WT)
+                    for (int p = 0; p < 36; p++)
+                        for (int64_t c = 0; c < w->C; c++)
+                            memset(V + p * vs + c * WT + used, 0,
+                                   (size_t)(WT - used) * sizeof(float));
+                for (int i = 0; i < nseg; i++)
+                    input_tf(w, xn, &sg[i], V, vs);
+                have = nb;
+            }
+            for (int p = 0; p < 36; p++) {
+                const float *U = w->U + p * w->u_stride;
+                const float *Vp = V + p * vs;
+                float *Mp = M + p * ms;
+                for (int64_t k0 = 0; k0 < w->C; k0 += CVM_GEMM_KC) {
+                    int64_t kc = w->C - k0 < CVM_GEMM_KC ? w->C - k0 : CVM_GEMM_KC;
+                    for (int64_t m = m_lo; m < m_hi; m += kern->mr) {
+                        int mr = m_hi - m < kern->mr ? (int)(m_hi - m) : kern->mr;
+                        kern->ukr(kc, cvm_gemm_packed_a_block(kern, U, w->K, k0, kc, m),
+                                  Vp + k0 * WT, Mp + (m - m_lo) * WT, WT, mr, WT, k0 > 0, NULL);
+                    }
+                }
+            }
+            for (int i = 0; i < nseg; i++)
+                output_tf(w, M, ms, &sg[i], n, m_lo, m_hi, jb->y, jb->out);
+        }
+    }
+}
+
+void cvm_wino_run(const cvm_wino *w, const float *x, float *y, const cvm_wino_out *out,
+                  cvm_threadpool *pool, void *scratch)
+{
+    wino_job jb = {w, x, y, out, NULL, 0, w->N * w->blocks * w->msplit};
+    jb.scratch = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    int T = pool ? cvm_threadpool_size(pool) : 1;
+    if (T > w->slots)
+        T = w->slots;
+    if ((int64_t)T > jb.items)
+        T = (int)jb.items;
+    if (T < 1)
+        T = 1;
+    jb.slots = T;
+    cvm_parallel_for(pool, (size_t)T, 1, wino_slot, &jb);
+}
+
+#else
+
+void cvm_wino_run(const cvm_wino *w, const float *x, float *y, const cvm_wino_out *out,
+                  cvm_threadpool *pool, void *scratch)
+{
+    /* cvm_wino_usable() is false off x86-64: never reached. */
+    (void)w, (void)x, (void)y, (void)out, (void)pool, (void)scratch;
+}
+
+#endif
