@@ -268,6 +268,8 @@ static const conv2d shapes[] = {
     {1, 6, 6, 6, 11, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* depthwise */
     {2, 4, 8, 4, 9, 10, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},    /* depthwise x2, stride 2 */
     {1, 300, 20, 1, 5, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* K over one chunk */
+    {1, 8, 8, 8, 13, 41, 5, 5, 2, 2, 1, 1, 2, 1, 2, 3},   /* depthwise 5x5 s2, rows > 16 */
+    {1, 16, 16, 16, 20, 35, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* depthwise, 3 vector runs per row */
 };
 
 static void test_conv_gather_odd_shapes(void **st)

@@ -12,6 +12,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#include "backends/cpu/act512.h"
 #define CVM_CONV_X86 1
 #endif
 
@@ -41,6 +42,7 @@ typedef struct conv_state {
     size_t packed_stride; /* floats per group */
     size_t gemm_scratch;  /* bytes of GEMM scratch at the start of c->scratch */
     int use_wino;         /* 3x3 stride-1 layers: Winograd F(4x4,3x3) instead of im2col */
+    int dw_avx512;        /* depthwise on the AVX-512 row kernel */
     cvm_wino wino;
 } conv_state;
 
@@ -310,6 +312,10 @@ cvm_status cvm_nn_conv_prepare(const cvm_kernel_ctx *c, void **state, size_t *sc
         free(s);
         return st;
     }
+#ifdef CVM_CONV_X86
+    s->dw_avx512 = s->depthwise && nsp == 2 && (s->s[2] == 1 || s->s[2] == 2) && s->d[1] == 1 &&
+                   s->d[2] == 1 && __builtin_cpu_supports("avx512f");
+#endif
     if (wino_applies(s, nsp, w->data != NULL)) {
         st = cvm_wino_prepare(&s->wino, s->kern, s->N, s->C, s->M, s->in[1], s->in[2], s->out[1],
                               s->out[2], s->pb[1], s->pb[2], w->data, s->slots);
@@ -646,6 +652,85 @@ CVM_CONV_CLONES static void depthwise_planes(void *arg, size_t begin, size_t end
     }
 }
 
+#ifdef CVM_CONV_X86
+/* Depthwise on AVX-512, 2-D, stride 1 or 2, undilated: each 16-wide run of
+ * an output row sums its KH x KW taps in one register (masked loads give the
+ * zero padding; stride 2 keeps the even lanes of a double-width load) and
+ * leaves with bias, activation and a full-shape residual applied, so every
+ * output is written once instead of once per tap. */
+__attribute__((target("avx512f"))) static void depthwise_avx512(void *arg, size_t begin,
+                                                                size_t end)
+{
+    const conv_run *r = arg;
+    const conv_state *s = r->s;
+    const int64_t H = s->in[1], W = s->in[2], OH = s->out[1], OW = s->out[2];
+    const int64_t KH = s->k[1], KW = s->k[2], sw = s->s[2], sh = s->s[1];
+    const int64_t pt = s->pb[1], pl = s->pb[2];
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    cvm_gemm_epi e = {s->act, s->add_first, s->alpha, s->beta};
+    int regs = s->act != CVM_FUSED_NONE || r->res;
+    int res_regs = r->res && s->res_mode == 0;
+    if (r->res && !res_regs)
+        regs = 0;
+    for (size_t pl_i = begin; pl_i < end; pl_i++) {
+        int64_t n = (int64_t)pl_i / s->M, oc = (int64_t)pl_i % s->M;
+        const float *x = r->x + (n * s->C + oc / s->Mg) * s->IN;
+        const float *wk = r->w + oc * s->KK;
+        float *y = r->y + (n * s->M + oc) * s->OUT;
+        const float *res = res_regs ? r->res + n * s->rs_n + oc * s->rs_c : NULL;
+        const __m512 bv = _mm512_set1_ps(r->bias ? r->bias[oc] : 0.0f);
+        for (int64_t oh = 0; oh < OH; oh++) {
+            for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
+                int64_t cnt = OW - ow0 < 16 ? OW - ow0 : 16;
+                __mmask16 om = (__mmask16)((1u << cnt) - 1u);
+                __m512 acc = bv;
+                for (int64_t kh = 0; kh < KH; kh++) {
+                    int64_t ih = oh * sh - pt + kh;
+                    if (ih < 0 || ih >= H)
+                        continue;
+                    const float *xr = x + ih * W;
+                    for (int64_t kw = 0; kw < KW; kw++) {
+                        __m512 wv = _mm512_set1_ps(wk[kh * KW + kw]);
+                        int64_t x0 = ow0 * sw - pl + kw;
+                        __m512 v;
+                        if (sw == 1) {
+                            int64_t lo = -x0 > 0 ? -x0 : 0, hi = W - x0 < 16 ? W - x0 : 16;
+                            __mmask16 m = hi > lo ? (__mmask16)(((1u << hi) - 1u) &
+                                                                ~((1u << lo) - 1u)) : 0;
+                            v = _mm512_maskz_loadu_ps(m & om, xr + x0);
+                        } else {
+                            __m512 h[2];
+                            for (int q = 0; q < 2; q++) {
+                                int64_t b = x0 + 16 * q;
+                                int64_t lo = -b > 0 ? -b : 0, hi = W - b < 16 ? W - b : 16;
+                                __mmask16 m = hi > lo ? (__mmask16)(((1u << hi) - 1u) &
+                                                                    ~((1u << lo) - 1u)) : 0;
+                                h[q] = _mm512_maskz_loadu_ps(m, xr + b);
+                            }
+                            v = _mm512_permutex2var_ps(h[0], even, h[1]);
+                        }
+                        acc = _mm512_fmadd_ps(wv, v, acc);
+                    }
+                }
+                float *yo = y + oh * OW + ow0;
+                if (regs) {
+                    __m512 rv = res ? _mm512_maskz_loadu_ps(om, res + oh * OW + ow0)
+                                    : _mm512_setzero_ps();
+                    if (res && e.add_first)
+                        acc = _mm512_add_ps(acc, rv);
+                    acc = cvm_act512(acc, &e);
+                    if (res && !e.add_first)
+                        acc = _mm512_add_ps(acc, rv);
+                }
+                _mm512_mask_storeu_ps(yo, om, acc);
+            }
+        }
+        if (!regs && (s->act != CVM_FUSED_NONE || r->res))
+            epi_span(r, n, oc, 0, s->OUT, y);
+    }
+}
+#endif
+
 cvm_status cvm_nn_conv_run(const cvm_kernel_ctx *c)
 {
     const conv_state *s = c->state;
@@ -655,6 +740,12 @@ cvm_status cvm_nn_conv_run(const cvm_kernel_ctx *c)
     if (s->N == 0 || s->M == 0 || s->OUT == 0)
         return CVM_OK;
     if (s->depthwise) {
+#ifdef CVM_CONV_X86
+        if (s->dw_avx512) {
+            cvm_parallel_for(c->pool, (size_t)(s->N * s->M), 1, depthwise_avx512, &r);
+            return CVM_OK;
+        }
+#endif
         cvm_parallel_for(c->pool, (size_t)(s->N * s->M), 1, depthwise_planes, &r);
         return CVM_OK;
     }
