@@ -193,50 +193,56 @@ static int block_segments(const cvm_wino *w, int64_t b, seg *out)
 }
 
 /* Input transform of one segment for every channel into V (36 matrices of
- * C x 32, `vs` floats apart). */
+ * C x 32, `vs` floats apart).  Per input row: five loads cover the 66 values
+ * the 16 tiles need; four 4-way deinterleaves give x0 + 4t + j for j < 4 and
+ * a one-lane shift of two of them j = 4, 5.  Rows are transformed first
+ * (B^T d B = B^T (d B)), so only one row of six vectors is live at a time. */
 AVX512 static void input_tf(const cvm_wino *w, const float *x, const seg *sg, float *V, size_t vs)
 {
-    const __m512i idx = _mm512_set_epi32(28, 24, 20, 16, 12, 8, 4, 0, 28, 24, 20, 16, 12, 8, 4, 0);
     const int64_t H = w->H, W = w->W;
     const int64_t x0 = 4 * sg->tx0 - w->pl, y0 = 4 * sg->ty - w->pt;
-    __mmask16 mk[6][4];
-    for (int j = 0; j < 6; j++)
-        for (int q = 0; q < 4; q++) {
-            int64_t xs = x0 + j + 16 * q;
-            mk[j][q] = lane_mask(-xs, W - xs);
-        }
+    __m512i idx[4];
+    for (int r = 0; r < 4; r++)
+        idx[r] = _mm512_set_epi32(28 + r, 24 + r, 20 + r, 16 + r, 12 + r, 8 + r, 4 + r, r, 28 + r,
+                                  24 + r, 20 + r, 16 + r, 12 + r, 8 + r, 4 + r, r);
+    __mmask16 mk[5];
+    for (int q = 0; q < 5; q++)
+        mk[q] = lane_mask(-(x0 + 16 * q), W - (x0 + 16 * q));
     const __mmask16 store = lane_mask(0, sg->cnt);
-    __m512 t[36], d[6], r[6];
+    __m512 h[36], d[6], r6[6];
     for (int64_t c = 0; c < w->C; c++) {
         const float *xc = x + c * H * W;
-        for (int j = 0; j < 6; j++) {
-            for (int i = 0; i < 6; i++) {
-                int64_t yy = y0 + i;
-                if (yy < 0 || yy >= H) {
-                    d[i] = _mm512_setzero_ps();
-                    continue;
-                }
-                /* Masked lanes are never read, so a base before the row or
-                 * past it is harmless; it is formed as an offset only. */
-                const float *row = xc + yy * W;
-                int64_t xs = x0 + j;
-                __m512 l0 = _mm512_maskz_loadu_ps(mk[j][0], row + xs);
-                __m512 l1 = _mm512_maskz_loadu_ps(mk[j][1], row + xs + 16);
-                __m512 l2 = _mm512_maskz_loadu_ps(mk[j][2], row + xs + 32);
-                __m512 l3 = _mm512_maskz_loadu_ps(mk[j][3], row + xs + 48);
-                __m512 lo = _mm512_permutex2var_ps(l0, idx, l1);
-                __m512 hi = _mm512_permutex2var_ps(l2, idx, l3);
-                d[i] = _mm512_mask_blend_ps(0xFF00, lo, hi);
+        for (int i = 0; i < 6; i++) {
+            int64_t yy = y0 + i;
+            if (yy < 0 || yy >= H) {
+                for (int j = 0; j < 6; j++)
+                    h[i * 6 + j] = _mm512_setzero_ps();
+                continue;
             }
-            bt6(d, r);
-            for (int i = 0; i < 6; i++)
-                t[i * 6 + j] = r[i];
+            /* Masked lanes are never read, so a base before the row or past
+             * it is harmless. */
+            const float *row = xc + yy * W + x0;
+            __m512 l0 = _mm512_maskz_loadu_ps(mk[0], row);
+            __m512 l1 = _mm512_maskz_loadu_ps(mk[1], row + 16);
+            __m512 l2 = _mm512_maskz_loadu_ps(mk[2], row + 32);
+            __m512 l3 = _mm512_maskz_loadu_ps(mk[3], row + 48);
+            __m512 l4 = _mm512_maskz_loadu_ps(mk[4], row + 64);
+            for (int r = 0; r < 4; r++)
+                d[r] = _mm512_mask_blend_ps(0xFF00, _mm512_permutex2var_ps(l0, idx[r], l1),
+                                            _mm512_permutex2var_ps(l2, idx[r], l3));
+            __m512i l4i = _mm512_castps_si512(l4);
+            d[4] = _mm512_castsi512_ps(_mm512_alignr_epi32(l4i, _mm512_castps_si512(d[0]), 1));
+            d[5] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_alignr_epi32(l4i, l4i, 1),
+                                                           _mm512_castps_si512(d[1]), 1));
+            bt6(d, &h[i * 6]);
         }
         float *vc = V + c * WT + sg->col;
-        for (int i = 0; i < 6; i++) {
-            bt6(&t[i * 6], r);
-            for (int j = 0; j < 6; j++)
-                _mm512_mask_storeu_ps(vc + (size_t)(i * 6 + j) * vs, store, r[j]);
+        for (int j = 0; j < 6; j++) {
+            for (int i = 0; i < 6; i++)
+                d[i] = h[i * 6 + j];
+            bt6(d, r6);
+            for (int i = 0; i < 6; i++)
+                _mm512_mask_storeu_ps(vc + (size_t)(i * 6 + j) * vs, store, r6[i]);
         }
     }
 }
