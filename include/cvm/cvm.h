@@ -147,6 +147,8 @@ typedef struct cvm_session_stats {
     size_t arena_bytes;        /* planned peak of intermediate tensors (one run) */
     size_t naive_bytes;        /* sum of intermediate tensor sizes without reuse */
     size_t weight_bytes;       /* constant data held by the session */
+    size_t nodes_viewed;       /* of nodes_planned: copies (Reshape, Split, Concat) that became
+                                * views of another tensor's buffer and do not run */
 } cvm_session_stats;
 
 cvm_status cvm_session_get_stats(const cvm_session *s, cvm_session_stats *st);

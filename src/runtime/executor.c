@@ -123,6 +123,8 @@ cvm_status cvm_plan_run(const cvm_graph *g, cvm_plan *p, const cvm_tensor *const
     for (int i = 0; i < p->n_steps && st == CVM_OK; i++) {
         const cvm_plan_step *s = &p->steps[i];
         const cvm_node *node = &g->nodes[s->node];
+        if (s->skip)
+            continue;
         for (int j = 0; j < node->n_in; j++)
             b->in[j] = node->in[j] >= 0 ? &b->vt[node->in[j]] : NULL;
         if (s->dynamic || s->promote) {

@@ -170,6 +170,8 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
         st = cvm_errorf(CVM_E_NOMEM, "out of memory building a plan");
         goto fail;
     }
+    for (int v = 0; v < nv; v++)
+        p->values[v].alias_of = -1;
     p->n_inputs = g->n_inputs;
     for (int i = 0; i < g->n_inputs; i++) {
         p->input_shapes[i] = inputs[i];
@@ -345,9 +347,24 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
         }
         p->values[v].last_use = p->n_steps;
     }
+    if (o->optimize)
+        cvm_plan_views(g, p);
+    /* A buffer that holds views lives from the first of them to be written
+     * to the last to be read. */
+    for (int v = 0; v < nv; v++) {
+        if (p->values[v].kind != CVM_VAL_ARENA || p->values[v].alias_of < 0)
+            continue;
+        int r = v;
+        while (p->values[r].alias_of >= 0)
+            r = p->values[r].alias_of;
+        if (def_step[v] < def_step[r])
+            def_step[r] = def_step[v];
+        if (p->values[v].last_use > p->values[r].last_use)
+            p->values[r].last_use = p->values[v].last_use;
+    }
     int n_req = 0;
     for (int v = 0; v < nv; v++)
-        n_req += p->values[v].kind == CVM_VAL_ARENA;
+        n_req += p->values[v].kind == CVM_VAL_ARENA && p->values[v].alias_of < 0;
     for (int i = 0; i < p->n_steps; i++)
         n_req += p->steps[i].scratch_bytes > 0;
     req = calloc((size_t)(n_req ? n_req : 1), sizeof *req);
@@ -358,7 +375,7 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
     }
     int r = 0;
     for (int v = 0; v < nv; v++)
-        if (p->values[v].kind == CVM_VAL_ARENA) {
+        if (p->values[v].kind == CVM_VAL_ARENA && p->values[v].alias_of < 0) {
             req[r].bytes = p->values[v].t.nbytes;
             req[r].first = def_step[v];
             req[r].last = p->values[v].last_use;
@@ -379,6 +396,17 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
             p->values[req_value[i]].offset = req[i].offset;
         else
             p->steps[-1 - req_value[i]].scratch_offset = req[i].offset;
+    }
+    for (int v = 0; v < nv; v++) {
+        if (p->values[v].kind != CVM_VAL_ARENA || p->values[v].alias_of < 0)
+            continue;
+        size_t off = 0;
+        int r = v;
+        while (p->values[r].alias_of >= 0) {
+            off += p->values[r].alias_off;
+            r = p->values[r].alias_of;
+        }
+        p->values[v].offset = p->values[r].offset + off;
     }
     free(req);
     free(req_value);

@@ -30,6 +30,8 @@ typedef struct cvm_plan_value {
     size_t offset;       /* ARENA: byte offset */
     int input_index;     /* INPUT: position in the graph's input list */
     int last_use;        /* last step reading it (n_steps for graph outputs) */
+    int alias_of;        /* ARENA view: the value whose buffer holds it, else -1 */
+    size_t alias_off;    /* byte offset of the view in that value */
 } cvm_plan_value;
 
 typedef struct cvm_plan_step {
@@ -39,6 +41,7 @@ typedef struct cvm_plan_step {
     void *state;
     size_t scratch_bytes, scratch_offset;
     bool dynamic;        /* shapes resolved at run time */
+    bool skip;           /* a copy made unnecessary by views (see alias.c) */
     bool promote;        /* float16/bfloat16/float64 computed in float32 */
     size_t *promo_offset; /* promote: arena offsets of float32 copies, inputs then outputs */
 } cvm_plan_step;
@@ -74,6 +77,9 @@ typedef struct cvm_plan_options {
 cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor *inputs,
                           const cvm_plan_options *o, cvm_plan **out);
 void cvm_plan_free(cvm_plan *p);
+
+/* Marks zero-copy views (alias_of) and the steps they make unnecessary. */
+void cvm_plan_views(const cvm_graph *g, cvm_plan *p);
 
 /* Computes a topological order of g's nodes into order[0..n_nodes). */
 cvm_status cvm_graph_toposort(const cvm_graph *g, int *order);

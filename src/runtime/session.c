@@ -142,6 +142,9 @@ static cvm_status plan_acquire(cvm_session *s, const cvm_tensor *const *inputs, 
         }
     }
     s->stats.nodes_planned = (size_t)p->n_steps;
+    s->stats.nodes_viewed = 0;
+    for (int i = 0; i < p->n_steps; i++)
+        s->stats.nodes_viewed += p->steps[i].skip;
     s->stats.nodes_folded = p->nodes_folded;
     s->stats.arena_bytes = p->arena_bytes;
     s->stats.naive_bytes = p->naive_bytes;

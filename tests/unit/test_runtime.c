@@ -109,7 +109,72 @@ static void test_run_and_fold(void **st)
     assert_int_equal(stats.nodes_in_model, 6);
     assert_int_equal(stats.nodes_folded, 1);  /* Shape */
     assert_int_equal(stats.nodes_planned, 4); /* Add Relu Reshape Mul; the dead Mul is gone */
+    assert_int_equal(stats.nodes_viewed, 1);  /* the Reshape reads Relu's buffer in place */
     assert_true(stats.arena_bytes < stats.naive_bytes);
+    cvm_session_free(s);
+}
+
+/* a = Relu(x); s0, s1 = Split(a, axis 1); b = Neg(s1); c = Concat(s0, s1, b);
+ * y = c * 2; z = a + a (a read again after the Concat).  With a batch of 1 the
+ * Split and the Concat become views (a and b are produced inside c); with a
+ * batch of 3 the slices are not contiguous and both copy. */
+static void test_views(void **st)
+{
+    (void)st;
+    cvm_graph *g;
+    assert_int_equal(cvm_graph_create(&g), CVM_OK);
+    declare_input(g, "x");
+    int two = val(g, "two");
+    assert_int_equal(cvm_tensor_create(CVM_DTYPE_FLOAT32, 0, NULL, &g->values[two].init), CVM_OK);
+    *(float *)g->values[two].init->data = 2.0f;
+    node(g, "Relu", "x", NULL, "a");
+    int idx, in3[3], outs[2] = {val(g, "s0"), val(g, "s1")};
+    in3[0] = val(g, "a");
+    assert_int_equal(cvm_graph_add_node(g, "Split", "", "split", 1, in3, 2, outs, &idx), CVM_OK);
+    g->nodes[idx].opset = 13;
+    g->nodes[idx].attrs = calloc(1, sizeof(cvm_attr));
+    g->nodes[idx].n_attr = 1;
+    g->nodes[idx].attrs[0].name = strdup("axis");
+    g->nodes[idx].attrs[0].type = CVM_ATTR_INT;
+    g->nodes[idx].attrs[0].i = 1;
+    node(g, "Neg", "s1", NULL, "b");
+    in3[0] = val(g, "s0"), in3[1] = val(g, "s1"), in3[2] = val(g, "b");
+    int c = val(g, "c");
+    assert_int_equal(cvm_graph_add_node(g, "Concat", "", "concat", 3, in3, 1, &c, &idx), CVM_OK);
+    g->nodes[idx].opset = 13;
+    g->nodes[idx].attrs = calloc(1, sizeof(cvm_attr));
+    g->nodes[idx].n_attr = 1;
+    g->nodes[idx].attrs[0].name = strdup("axis");
+    g->nodes[idx].attrs[0].type = CVM_ATTR_INT;
+    g->nodes[idx].attrs[0].i = 1;
+    node(g, "Mul", "c", "two", "y");
+    node(g, "Add", "a", "a", "z");
+    declare_output(g, "y");
+    declare_output(g, "z");
+    cvm_session *s;
+    assert_int_equal(cvm_session_create_from_graph(g, NULL, &s), CVM_OK);
+    const char *name = "x";
+    for (int64_t n = 1; n <= 3; n += 2) {
+        cvm_tensor *x = make_input(n, -0.5f), *out[2] = {NULL, NULL};
+        assert_int_equal(cvm_session_run(s, 1, &name, (const cvm_tensor *const *)&x, 2, NULL, out),
+                         CVM_OK);
+        const float *xd = x->data, *yd = out[0]->data, *zd = out[1]->data;
+        assert_int_equal(out[0]->dims[1], 6);
+        for (int64_t r = 0; r < n; r++)
+            for (int j = 0; j < 4; j++) {
+                float a = xd[r * 4 + j] > 0 ? xd[r * 4 + j] : 0.0f;
+                assert_float_equal(yd[r * 6 + j], 2 * a, 0);
+                assert_float_equal(zd[r * 4 + j], a + a, 0);
+                if (j >= 2)
+                    assert_float_equal(yd[r * 6 + 2 + j], -2 * a, 0);
+            }
+        cvm_session_stats stats;
+        assert_int_equal(cvm_session_get_stats(s, &stats), CVM_OK);
+        assert_int_equal(stats.nodes_viewed, n == 1 ? 2 : 0);
+        cvm_tensor_free(x);
+        cvm_tensor_free(out[0]);
+        cvm_tensor_free(out[1]);
+    }
     cvm_session_free(s);
 }
 
@@ -250,6 +315,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_and_fold),
+        cmocka_unit_test(test_views),
         cmocka_unit_test(test_input_errors),
         cmocka_unit_test(test_graph_errors),
         cmocka_unit_test(test_concurrent_runs),

@@ -160,9 +160,10 @@ int cmd_run(int argc, char **argv)
     cvm_session_stats st;
     cvm_session_get_stats(s, &st);
     printf("model: %s\n", model);
-    printf("load: %.1f ms; nodes: %zu in model, %zu folded, %zu to run; arena %.2f MiB (%.2f MiB without reuse)\n",
-           t_load, st.nodes_in_model, st.nodes_folded, st.nodes_planned, st.arena_bytes / 1048576.0,
-           st.naive_bytes / 1048576.0);
+    printf("load: %.1f ms; nodes: %zu in model, %zu folded, %zu to run (%zu of them views); "
+           "arena %.2f MiB (%.2f MiB without reuse)\n",
+           t_load, st.nodes_in_model, st.nodes_folded, st.nodes_planned, st.nodes_viewed,
+           st.arena_bytes / 1048576.0, st.naive_bytes / 1048576.0);
     if (runs > 1)
         printf("run: %d runs, best %.2f ms, mean %.2f ms (%d threads)\n", runs, best, total / runs, opts.threads);
     else

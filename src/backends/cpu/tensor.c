@@ -199,6 +199,8 @@ static void parts_run(parts_job *j, int64_t outer)
             char *p = part_ptr(j, i);
             if (!p)
                 continue;
+            if (p == joined + j->part_off[i])
+                continue; /* a view already in place (runtime/alias.c) */
             if (j->split)
                 cvm_par_memcpy(j->c->pool, p, joined + j->part_off[i], j->part_bytes[i]);
             else
