@@ -52,20 +52,47 @@ static float env_float(const char *name, float def)
 
 static int is_arch(const cvm_model *m, const char *a) { return !strcmp(m->pkg->architecture, a); }
 
+/* The reference's configuration.py: a family's defaults read
+ * INFERENCE_MODELS_<FAMILY>_DEFAULT_*, falling back on the general
+ * INFERENCE_MODELS_DEFAULT_* (conf 0.4, IoU 0.3, max 300); YOLO26 and
+ * DINOv3 start from their own confidence.  Families the reference gives no
+ * IoU or max-detections variable for use the general one. */
 static void set_defaults(cvm_model *m)
 {
-    /* The reference's configuration.py defaults and their environment overrides. */
-    float base = env_float("INFERENCE_MODELS_DEFAULT_CONFIDENCE", 0.4f);
-    m->def_iou = env_float("INFERENCE_MODELS_DEFAULT_IOU_THRESHOLD", 0.3f);
-    m->def_max_det = (int)env_float("INFERENCE_MODELS_DEFAULT_MAX_DETECTIONS", 300);
+    static const struct {
+        const char *arch, *family;
+        float conf;   /* < 0: the general default */
+        int iou, max; /* whether the family has its own variable */
+    } fam[] = {
+        {"yolov5", "YOLOV5", -1, 1, 1},        {"yolov7", "YOLOV7", -1, 1, 1},
+        {"yolov10", "YOLOV10", -1, 0, 1},      {"yolo26", "YOLO26", 0.25f, 0, 0},
+        {"yolonas", "YOLONAS", -1, 1, 1},      {"yolact", "YOLACT", -1, 1, 1},
+        {"rfdetr", "RFDETR", -1, 0, 1},        {"vit", "VIT_CLASSIFIER", -1, 0, 0},
+        {"resnet", "RESNET", -1, 0, 0},        {"dinov3_probe", "DINOV3", 0.5f, 0, 0},
+        {"yololite", "YOLOLITE", -1, 1, 1},
+    };
+    float conf = env_float("INFERENCE_MODELS_DEFAULT_CONFIDENCE", 0.4f);
+    float iou = env_float("INFERENCE_MODELS_DEFAULT_IOU_THRESHOLD", 0.3f);
+    float max = env_float("INFERENCE_MODELS_DEFAULT_MAX_DETECTIONS", 300);
+    /* every other YOLO (v8, v9, v11, v12) is an "ultralytics" one */
+    const char *family = "YOLO_ULTRALYTICS";
+    int own_iou = 1, own_max = 1;
+    for (size_t i = 0; i < sizeof fam / sizeof fam[0]; i++)
+        if (is_arch(m, fam[i].arch)) {
+            family = fam[i].family;
+            if (fam[i].conf >= 0)
+                conf = fam[i].conf;
+            own_iou = fam[i].iou;
+            own_max = fam[i].max;
+        }
+    char name[96];
+    snprintf(name, sizeof name, "INFERENCE_MODELS_%s_DEFAULT_CONFIDENCE", family);
+    m->def_conf = env_float(name, conf);
+    snprintf(name, sizeof name, "INFERENCE_MODELS_%s_DEFAULT_IOU_THRESHOLD", family);
+    m->def_iou = own_iou ? env_float(name, iou) : iou;
+    snprintf(name, sizeof name, "INFERENCE_MODELS_%s_DEFAULT_MAX_DETECTIONS", family);
+    m->def_max_det = (int)(own_max ? env_float(name, max) : max);
     m->def_kp_conf = 0.0f;
-    if (is_arch(m, "rfdetr")) {
-        m->def_conf = env_float("INFERENCE_MODELS_RFDETR_DEFAULT_CONFIDENCE", base);
-    } else if (is_arch(m, "yolo26")) {
-        m->def_conf = env_float("INFERENCE_MODELS_YOLO26_DEFAULT_CONFIDENCE", 0.25f);
-    } else {
-        m->def_conf = env_float("INFERENCE_MODELS_YOLO_ULTRALYTICS_DEFAULT_CONFIDENCE", base);
-    }
     m->nms_free = is_arch(m, "yolov10") || is_arch(m, "yolo26");
 }
 

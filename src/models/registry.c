@@ -28,6 +28,9 @@ static const cvm_model_impl REGISTRY[] = {
     YOLO("yolo26", OD, "NMS-free (B, M, 6), default confidence 0.25"),
     YOLO("yolo26", IS, "NMS-free (B, M, 6+32) + prototype masks"),
     YOLO("yolo26", KP, "NMS-free (B, M, 6+3K)"),
+    /* Any (1, classes) classifier behind the shared pre-processing. */
+    YOLO("vit", CLS, "softmax"),
+    YOLO("vit", MLC, "sigmoid, every class >= threshold"),
     {"rfdetr", OD, "onnx", "sigmoid, flat top-k over queries x classes, no NMS", cvm_rfdetr_prepare,
      cvm_rfdetr_infer},
     {"rfdetr", IS, "onnx", "as detection + per-query mask logits", cvm_rfdetr_prepare, cvm_rfdetr_infer},

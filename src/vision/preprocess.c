@@ -6,6 +6,7 @@
 
 #include "base/status.h"
 #include "image/resize.h"
+#include "vision/clahe.h"
 
 #define MAX_SIDE 16384
 
@@ -105,14 +106,17 @@ static double percentile(const size_t *hist, size_t n, double q)
     return vlo + (vhi - vlo) * frac;
 }
 
-static cvm_status apply_contrast(cvm_contrast_mode mode, uint8_t *rgb, size_t npix)
+static cvm_status apply_contrast(cvm_contrast_mode mode, uint8_t *rgb, int w, int h)
 {
     if (mode == CVM_CONTRAST_NONE)
         return CVM_OK;
-    if (mode == CVM_CONTRAST_ADAPTIVE)
-        return cvm_errorf(CVM_E_UNSUPPORTED,
-                          "contrast 'Adaptive Equalization' (skimage equalize_adapthist) is not implemented; "
-                          "re-export the package without it or disable contrast enhancement");
+    if (mode == CVM_CONTRAST_ADAPTIVE) {
+        /* The reference equalises the BGR array it decoded; its HSV round
+         * trip sees our RGB bytes in reverse. */
+        static const int bgr_order[3] = {2, 1, 0};
+        return cvm_clahe_u8(rgb, w, h, bgr_order, 0.03);
+    }
+    size_t npix = (size_t)w * (size_t)h;
     size_t n = npix * 3, hist[256] = {0};
     for (size_t i = 0; i < n; i++)
         hist[rgb[i]]++;
@@ -193,7 +197,7 @@ static cvm_status prepare_rgb(const cvm_preproc_config *c, const cvm_image_view 
     m->after_h = *ch;
     if (c->grayscale)
         to_gray(*rgb, (size_t)*cw * *ch);
-    cvm_status s = apply_contrast(c->contrast, *rgb, (size_t)*cw * *ch);
+    cvm_status s = apply_contrast(c->contrast, *rgb, *cw, *ch);
     if (s != CVM_OK) {
         free(*rgb);
         *rgb = NULL;

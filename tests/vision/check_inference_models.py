@@ -2,7 +2,7 @@
 `inference-models` package (when it can be installed; it pulls torch), on the
 same cases as compare.py.  Run with the Python that has inference-models:
 
-    python tests/vision/check_inference_models.py build/cvm ../shared
+    python tests/vision/check_inference_models.py build/cvm ../shared [case,case...]
 """
 import json
 import os
@@ -22,6 +22,10 @@ def to_ref(model, pkg_task, result, W, H):
     if pkg_task == "classification":
         c = result.confidence[0].numpy().astype(float)
         return {"classes": c.tolist(), "top": int(result.class_id[0])}
+    if pkg_task == "multi-label-classification":
+        r = result[0]
+        return {"classes": r.confidence.numpy().astype(float).tolist(),
+                "predicted": [int(i) for i in r.class_ids.numpy().ravel()]}
     if pkg_task == "keypoint-detection":
         kps, dets = result
         kps, dets = kps[0], dets[0]
@@ -49,7 +53,12 @@ def main():
     fixtures = os.path.join(here, "..", "data", "packages")
     failures = 0
     with tempfile.TemporaryDirectory(prefix="cvm-im-") as tmp:
-        for name, fixture, weights, names, conf, images in compare.CASES:
+        only = sys.argv[3].split(",") if len(sys.argv) > 3 else None
+        for name, fixture, weights, names, conf, images, *opt in compare.CASES:
+            opt = opt[0] if opt else {}
+            max_det = opt.get("max_det", 300)
+            if only and name not in only:
+                continue
             pkg_dir = os.path.join(tmp, name)
             compare.assemble(os.path.join(fixtures, fixture), compare.resolve(weights, shared, exports),
                              compare.resolve(names, shared, exports) if names else None, pkg_dir)
@@ -60,14 +69,20 @@ def main():
                 print("SKIP %s: inference-models cannot load it: %s" % (name, str(e).splitlines()[0][:200]))
                 continue
             paths = [os.path.join(shared, "images", i) for i in images]
-            run = subprocess.run([cvm, "predict", pkg_dir] + paths + ["--json", "--rle", "--conf", str(conf)],
+            run = subprocess.run([cvm, "predict", pkg_dir] + paths + ["--json", "--rle", "--conf", str(conf),
+                                                                "--max-det", str(max_det)],
                                  capture_output=True, text=True)
             lines = [json.loads(l) for l in run.stdout.splitlines() if l.strip()]
             for path, ours in zip(paths, lines):
                 bgr = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
                 kw = {} if task == "classification" else {"confidence": conf}
+                if task not in ("classification", "multi-label-classification"):
+                    # The reference's own defaults differ per family; pass ours.
+                    kw.update(iou_threshold=0.3, max_detections=max_det)
                 ref = to_ref(model, task, model(bgr, **kw), bgr.shape[1], bgr.shape[0])
-                if "classes" in ref:
+                if "predicted" in ref:
+                    ok, problems, st = compare.compare_multilabel(ours, ref, conf)
+                elif "classes" in ref:
                     ok, problems, st = compare.compare_classes(ours, ref)
                 else:
                     ok, problems, st = compare.compare_detections(ours, ref, conf)

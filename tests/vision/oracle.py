@@ -80,9 +80,106 @@ class Package:
 
 # ------------------------------------------------------------ pre-processing
 
+def _clip_redistribute(hist, clim):
+    """Clip one tile histogram at clim and hand the excess back out: first an
+    even share to every bin, then single counts spread over the bins still
+    under the limit, in strides (scikit-image's order, which the maps keep)."""
+    excess = int(np.maximum(hist - clim, 0).sum())
+    hist = np.minimum(hist, clim)
+    share = excess // hist.size
+    upper = clim - share
+    low = hist < upper
+    excess -= int(low.sum()) * share
+    hist[low] += share
+    mid = (hist >= upper) & (hist < clim)
+    excess -= int((clim - hist[mid]).sum())
+    hist[mid] = clim
+    while excess > 0:
+        before = excess
+        for start in range(hist.size):
+            under = hist < clim
+            step = max(1, int(under.sum()) // excess)
+            pos = np.arange(start, hist.size, step)
+            pos = pos[under[pos]]
+            hist[pos] += 1
+            excess -= len(pos)
+            if excess <= 0:
+                break
+        if excess == before:
+            break
+    return hist
+
+
+def _clahe(img, clip_limit=0.03):
+    """skimage.exposure.equalize_adapthist(img / 255, clip_limit) * 255 -> uint8
+    on a 3-channel uint8 image, in the reference's float32 arithmetic: CLAHE of
+    the HSV value, 14-bit levels, 256 bins, tiles of 1/8 of each side."""
+    f = img.astype(np.float32) / np.float32(255)
+    r, g, b = f[..., 0], f[..., 1], f[..., 2]
+    v = f.max(-1)
+    delta = v - f.min(-1)
+    nz = delta != 0
+    safe = np.where(nz, delta, np.float32(1))
+    s = np.where(nz, delta / np.where(nz, v, np.float32(1)), np.float32(0)).astype(np.float32)
+    hue = np.zeros_like(v)
+    hue = np.where(r == v, (g - b) / safe, hue)
+    hue = np.where(g == v, np.float32(2) + (b - r) / safe, hue)
+    hue = np.where(b == v, np.float32(4) + (r - g) / safe, hue)
+    hue = np.where(nz, np.mod(hue / np.float32(6), np.float32(1)), np.float32(0)).astype(np.float32)
+    lev = np.clip(np.rint(v * np.float32(65535)), 0, 65535).astype(np.float64)
+    lo, hi = lev.min(), lev.max()
+    lev = np.rint((lev - lo) / (hi - lo) * 16383.0) if hi > lo else np.minimum(lev, 16383)
+    bins = lev.astype(np.int64) // (1 + 16384 // 256)
+    H, W = bins.shape
+    k0, k1 = max(H // 8, 1), max(W // 8, 1)
+    p0, p1 = k0 // 2, k1 // 2
+    e0, e1 = (k0 - H % k0) % k0 + (k0 + 1) // 2, (k1 - W % k1) % k1 + (k1 + 1) // 2
+    padded = np.pad(bins, ((p0, e0), (p1, e1)), mode="reflect")
+    n0, n1 = padded.shape[0] // k0 - 1, padded.shape[1] // k1 - 1
+    ke = k0 * k1
+    clim = max(int(clip_limit * ke), 1) if clip_limit > 0 else ke
+    maps = np.zeros((n0, n1, 256), np.int64)
+    for i in range(n0):
+        for j in range(n1):
+            tile = padded[p0 + i * k0:p0 + (i + 1) * k0, p1 + j * k1:p1 + (j + 1) * k1]
+            hist = _clip_redistribute(np.bincount(tile.ravel(), minlength=256).astype(np.int64), clim)
+            maps[i, j] = np.minimum(np.cumsum(hist).astype(np.float64) * (16383 / ke), 16383).astype(np.int64)
+    # Pixel (y, x) sits at padded (y + p0, x + p1), between tile centres
+    # block-1 and block (clamped at the border).
+    ys, xs = np.arange(H) + p0, np.arange(W) + p1
+    by, bx = ys // k0, xs // k1
+    cy, cx = (ys % k0) / k0, (xs % k1) / k1
+    t0, t1 = np.clip(by - 1, 0, n0 - 1), np.clip(by, 0, n0 - 1)
+    u0, u1 = np.clip(bx - 1, 0, n1 - 1), np.clip(bx, 0, n1 - 1)
+    acc = np.zeros((H, W), np.float32)
+    for ty, wy in ((t0, 1 - cy), (t1, cy)):
+        for tx, wx in ((u0, 1 - cx), (u1, cx)):
+            m = maps[ty[:, None], tx[None, :], bins]
+            acc += (m * (wx[None, :] * wy[:, None])).astype(np.float32)
+    eq = acc.astype(np.uint16).astype(np.float32)
+    lo, hi = eq.min(), eq.max()
+    v = (eq - lo) / np.float32(hi - lo) if hi > lo else np.clip(eq, 0, 1)
+    h6 = hue * np.float32(6)
+    sector = np.floor(h6)
+    fr = h6 - sector
+    p = v * (np.float32(1) - s)
+    q = v * (np.float32(1) - fr * s)
+    t = v * (np.float32(1) - (np.float32(1) - fr) * s)
+    sector = sector.astype(np.uint8) % 6
+    table = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)]
+    out = np.zeros(img.shape, np.float32)
+    for k, chans in enumerate(table):
+        sel = sector == k
+        for c in range(3):
+            out[..., c][sel] = chans[c][sel]
+    return (out * np.float32(255)).astype(np.uint8)
+
+
 def _contrast(img, kind):
     if kind is None:
         return img
+    if kind == "Adaptive Equalization":
+        return _clahe(img)
     if kind == "Contrast Stretching":
         p2, p98 = np.percentile(img, (2, 98))
         x = np.clip(img.astype(np.float64), p2, p98)
@@ -298,6 +395,26 @@ def _yolo_end2end(pkg, out, meta, conf, max_det, res):
     return res
 
 
+def _yolov5(pkg, rows, meta, conf, iou, max_det, agnostic, res):
+    """Original YOLOv5 head, rows [cx, cy, w, h, objectness, class scores...]:
+    candidates are the rows whose objectness passes the threshold; each is
+    reported with its best class score (not objectness x class score)."""
+    rows = rows.astype(np.float32)
+    sel = rows[:, 4] > np.float32(conf)
+    scores = rows[sel, 5:]
+    cls = scores.argmax(1)
+    cf = scores.max(1)
+    cxcy, wh = rows[sel, :2], rows[sel, 2:4]
+    half = wh / np.float32(2)
+    xyxy = np.concatenate([cxcy - half, cxcy + half], 1).astype(np.float32)
+    keep = nms(xyxy, cf, None if agnostic else cls, iou)[:max_det]
+    final = rescale_boxes(xyxy[keep], meta) if len(keep) else np.zeros((0, 4))
+    for n, i in enumerate(keep):
+        res["detections"].append({"box": final[n].tolist(), "confidence": float(cf[i]), "class_id": int(cls[i]),
+                                  "mask": None, "keypoints": None})
+    return res
+
+
 def yolo(pkg, bgr, conf, iou, max_det, agnostic=False, kp_thr=0.0):
     x, meta = preprocess(pkg, bgr)
     outs = pkg.session.run(None, {pkg.session.get_inputs()[0].name: x})
@@ -316,6 +433,8 @@ def yolo(pkg, bgr, conf, iou, max_det, agnostic=False, kp_thr=0.0):
         return res
     if pkg.task == "object-detection" and (pkg.fused or pkg.arch in NMS_FREE):
         return _yolo_end2end(pkg, outs[0][0], meta, conf, max_det, res)
+    if pkg.arch == "yolov5":
+        return _yolov5(pkg, outs[0][0], meta, conf, iou, max_det, agnostic, res)
     out = outs[0][0]
     protos = None
     nm = 0
