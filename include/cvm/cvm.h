@@ -99,6 +99,7 @@ typedef struct cvm_session_options {
     int threads;               /* worker threads for one run; 0 = number of cores */
     int optimize;              /* 0 = run the graph as written; 1 = fold constants and fuse (default) */
     size_t max_tensor_bytes;   /* refuse any single tensor larger than this; 0 = default (4 GiB) */
+    int profile;               /* 1 = time every operator (see cvm_session_get_profile) */
 } cvm_session_options;
 
 /* Fill `o` with the defaults. */
@@ -152,6 +153,20 @@ typedef struct cvm_session_stats {
 } cvm_session_stats;
 
 cvm_status cvm_session_get_stats(const cvm_session *s, cvm_session_stats *st);
+
+/* Time spent per operator type, summed over every run of every cached plan
+ * since the session was created; only filled when the session was created
+ * with options.profile = 1 (timing costs two clock reads per node). */
+typedef struct cvm_op_time {
+    char op_type[48];          /* e.g. "Conv", or "FusedConv" for fused Conv+activation(+Add) */
+    size_t nodes;              /* nodes of this type that run (views excluded) */
+    size_t calls;              /* node executions */
+    double total_ms;
+} cvm_op_time;
+
+/* Writes up to `cap` entries, longest total first, into `out` (caller-owned)
+ * and the number of operator types into *n (which may exceed cap). */
+cvm_status cvm_session_get_profile(const cvm_session *s, cvm_op_time *out, size_t cap, size_t *n);
 
 #ifdef __cplusplus
 }

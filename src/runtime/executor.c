@@ -1,6 +1,7 @@
 /* Running a plan: the loop that every inference goes through. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "runtime/eval.h"
 #include "runtime/plan.h"
@@ -125,6 +126,9 @@ cvm_status cvm_plan_run(const cvm_graph *g, cvm_plan *p, const cvm_tensor *const
         const cvm_node *node = &g->nodes[s->node];
         if (s->skip)
             continue;
+        struct timespec t0;
+        if (p->prof_ns)
+            clock_gettime(CLOCK_MONOTONIC, &t0);
         for (int j = 0; j < node->n_in; j++)
             b->in[j] = node->in[j] >= 0 ? &b->vt[node->in[j]] : NULL;
         if (s->dynamic || s->promote) {
@@ -137,6 +141,14 @@ cvm_status cvm_plan_run(const cvm_graph *g, cvm_plan *p, const cvm_tensor *const
                                  .scratch = s->scratch_bytes ? b->arena + s->scratch_offset : NULL,
                                  .pool = pool};
             st = s->kernel->run(&kc);
+        }
+        if (p->prof_ns) {
+            struct timespec t1;
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            long long ns = (long long)(t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
+            atomic_fetch_add_explicit(&p->prof_ns[i], (unsigned long long)(ns > 0 ? ns : 0),
+                                      memory_order_relaxed);
+            atomic_fetch_add_explicit(&p->prof_calls[i], 1ULL, memory_order_relaxed);
         }
         /* Release run-time tensors as soon as their last reader is done. */
         for (int j = 0; j < node->n_in; j++) {

@@ -97,6 +97,8 @@ void cvm_plan_free(cvm_plan *p)
             s->kernel->release(s->state);
     }
     free(p->steps);
+    free((void *)p->prof_ns);
+    free((void *)p->prof_calls);
     for (int v = 0; v < p->n_values; v++)
         cvm_tensor_free(p->values[v].owned);
     free(p->values);
@@ -407,6 +409,14 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
             r = p->values[r].alias_of;
         }
         p->values[v].offset = p->values[r].offset + off;
+    }
+    if (o->profile) {
+        p->prof_ns = calloc((size_t)(p->n_steps ? p->n_steps : 1), sizeof *p->prof_ns);
+        p->prof_calls = calloc((size_t)(p->n_steps ? p->n_steps : 1), sizeof *p->prof_calls);
+        if (!p->prof_ns || !p->prof_calls) {
+            st = cvm_errorf(CVM_E_NOMEM, "out of memory for operator timings");
+            goto fail;
+        }
     }
     free(req);
     free(req_value);

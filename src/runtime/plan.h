@@ -9,6 +9,7 @@
 #define CVM_RUNTIME_PLAN_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "backends/backend.h"
@@ -58,6 +59,8 @@ typedef struct cvm_plan {
     size_t arena_bytes;
     size_t naive_bytes;
     size_t nodes_folded;
+    /* options.profile: per step, nanoseconds and runs summed over all runs */
+    _Atomic unsigned long long *prof_ns, *prof_calls;
     int refs;                    /* runs using it plus the cache's own reference */
     struct cvm_plan *next;       /* cache list */
     /* Free arenas for reuse by later runs, so that steady-state runs allocate nothing. */
@@ -70,6 +73,7 @@ typedef struct cvm_plan_options {
     int optimize;
     size_t max_tensor_bytes;
     cvm_threadpool *pool;        /* used to fold constants */
+    int profile;                 /* keep per-step timings */
 } cvm_plan_options;
 
 /* Builds a plan for `g` with the given input headers (data ignored).  `order`

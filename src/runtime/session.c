@@ -113,7 +113,7 @@ static cvm_status plan_acquire(cvm_session *s, const cvm_tensor *const *inputs, 
     for (int i = 0; i < ni; i++)
         hdr[i] = *inputs[i];
     cvm_plan_options po = {.optimize = s->opts.optimize, .max_tensor_bytes = s->opts.max_tensor_bytes,
-                           .pool = s->pool};
+                           .pool = s->pool, .profile = s->opts.profile};
     cvm_plan *p = NULL;
     cvm_status st = cvm_plan_build(s->g, s->order, hdr, &po, &p);
     free(hdr);
@@ -456,4 +456,58 @@ done:
     if (out_value != out_small)
         free(out_value);
     return st;
+}
+
+static int by_time_desc(const void *a, const void *b)
+{
+    const cvm_op_time *x = a, *y = b;
+    return x->total_ms < y->total_ms ? 1 : x->total_ms > y->total_ms ? -1 : 0;
+}
+
+cvm_status cvm_session_get_profile(const cvm_session *s, cvm_op_time *out, size_t cap, size_t *n)
+{
+    if (!s || !n || (cap && !out))
+        return cvm_errorf(CVM_E_INVALID_ARG, "cvm_session_get_profile: %s is NULL",
+                          !s ? "session" : !n ? "n" : "out");
+    *n = 0;
+    if (!s->opts.profile)
+        return cvm_errorf(CVM_E_INVALID_ARG, "cvm_session_get_profile: the session was created "
+                          "without options.profile");
+    cvm_session *ms = (cvm_session *)s; /* the lock is the only thing touched */
+    pthread_mutex_lock(&ms->lock);
+    /* At most one entry per node of the graph. */
+    size_t max = (size_t)s->g->n_nodes + 1, used = 0;
+    cvm_op_time *acc = calloc(max, sizeof *acc);
+    if (!acc) {
+        pthread_mutex_unlock(&ms->lock);
+        return cvm_errorf(CVM_E_NOMEM, "out of memory");
+    }
+    for (const cvm_plan *p = s->plans; p; p = p->next) {
+        if (!p->prof_ns)
+            continue;
+        for (int i = 0; i < p->n_steps; i++) {
+            if (p->steps[i].skip)
+                continue;
+            const char *op = s->g->nodes[p->steps[i].node].op_type;
+            size_t k = 0;
+            while (k < used && strncmp(acc[k].op_type, op, sizeof acc[k].op_type - 1) != 0)
+                k++;
+            if (k == used && used < max)
+                snprintf(acc[used++].op_type, sizeof acc[0].op_type, "%s", op);
+            if (k >= used)
+                continue;
+            if (p == s->plans)
+                acc[k].nodes++;
+            acc[k].calls += (size_t)atomic_load_explicit(&p->prof_calls[i], memory_order_relaxed);
+            acc[k].total_ms +=
+                (double)atomic_load_explicit(&p->prof_ns[i], memory_order_relaxed) / 1e6;
+        }
+    }
+    pthread_mutex_unlock(&ms->lock);
+    qsort(acc, used, sizeof *acc, by_time_desc);
+    for (size_t k = 0; k < used && k < cap; k++)
+        out[k] = acc[k];
+    *n = used;
+    free(acc);
+    return CVM_OK;
 }

@@ -54,6 +54,8 @@ int cmd_run(int argc, char **argv)
             }
         } else if (strcmp(a, "--no-optimize") == 0) {
             opts.optimize = 0;
+        } else if (strcmp(a, "--profile") == 0) {
+            opts.profile = 1;
         } else if (a[0] == '-') {
             fprintf(stderr, "cvm run: unknown or incomplete option '%s'\n", a);
             return 2;
@@ -66,7 +68,7 @@ int cmd_run(int argc, char **argv)
     }
     if (!model) {
         fprintf(stderr, "usage: cvm run MODEL.onnx [--input NAME=FILE.npy]... [--shape NAME=1x3x640x640]... "
-                        "[--out DIR] [--threads N] [--runs K]\n");
+                        "[--out DIR] [--threads N] [--runs K] [--no-optimize] [--profile]\n");
         return 2;
     }
 
@@ -168,6 +170,22 @@ int cmd_run(int argc, char **argv)
         printf("run: %d runs, best %.2f ms, mean %.2f ms (%d threads)\n", runs, best, total / runs, opts.threads);
     else
         printf("run: %.2f ms\n", best);
+    if (opts.profile) {
+        /* Every run counts, the first (cold) one included. */
+        cvm_op_time ops[64];
+        size_t n_ops = 0;
+        double sum = 0;
+        if (cvm_session_get_profile(s, ops, 64, &n_ops) == CVM_OK) {
+            for (size_t k = 0; k < n_ops && k < 64; k++)
+                sum += ops[k].total_ms;
+            printf("time per operator over %d runs (%.2f ms per run in operators):\n", runs,
+                   sum / runs);
+            printf("  %-24s %6s %10s %7s\n", "operator", "nodes", "ms/run", "share");
+            for (size_t k = 0; k < n_ops && k < 64; k++)
+                printf("  %-24s %6zu %10.3f %6.1f%%\n", ops[k].op_type, ops[k].nodes,
+                       ops[k].total_ms / runs, sum > 0 ? 100.0 * ops[k].total_ms / sum : 0.0);
+        }
+    }
     if (outdir && mkdir(outdir, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "cvm run: cannot create %s: %s\n", outdir, strerror(errno));
         goto done;
