@@ -178,6 +178,48 @@ static void test_views(void **st)
     cvm_session_free(s);
 }
 
+static void test_profile(void **st)
+{
+    (void)st;
+    cvm_session_options o;
+    assert_int_equal(cvm_session_options_init(&o), CVM_OK);
+    o.profile = 1;
+    cvm_session *s;
+    assert_int_equal(cvm_session_create_from_graph(small_graph(), &o, &s), CVM_OK);
+    const char *name = "x";
+    for (int r = 0; r < 3; r++) {
+        cvm_tensor *x = make_input(2, 0.5f), *y = NULL;
+        assert_int_equal(cvm_session_run(s, 1, &name, (const cvm_tensor *const *)&x, 1, NULL, &y),
+                         CVM_OK);
+        cvm_tensor_free(x);
+        cvm_tensor_free(y);
+    }
+    cvm_op_time t[8];
+    size_t n = 0;
+    assert_int_equal(cvm_session_get_profile(s, t, 8, &n), CVM_OK);
+    /* Add, Relu, Mul run; the Reshape is a view and the Shape folded */
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(!strcmp(t[i].op_type, "Add") || !strcmp(t[i].op_type, "Relu") ||
+                    !strcmp(t[i].op_type, "Mul"));
+        assert_int_equal(t[i].nodes, 1);
+        assert_int_equal(t[i].calls, 3);
+        assert_true(t[i].total_ms >= 0.0);
+        if (i)
+            assert_true(t[i].total_ms <= t[i - 1].total_ms);
+    }
+    /* a short array still reports the full count */
+    assert_int_equal(cvm_session_get_profile(s, t, 1, &n), CVM_OK);
+    assert_int_equal(n, 3);
+    assert_int_not_equal(cvm_session_get_profile(s, NULL, 4, &n), CVM_OK);
+    cvm_session_free(s);
+    /* without options.profile: a clear error */
+    assert_int_equal(cvm_session_create_from_graph(small_graph(), NULL, &s), CVM_OK);
+    assert_int_not_equal(cvm_session_get_profile(s, t, 8, &n), CVM_OK);
+    assert_non_null(strstr(cvm_last_error(), "profile"));
+    cvm_session_free(s);
+}
+
 static void test_input_errors(void **st)
 {
     (void)st;
@@ -316,6 +358,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_and_fold),
         cmocka_unit_test(test_views),
+        cmocka_unit_test(test_profile),
         cmocka_unit_test(test_input_errors),
         cmocka_unit_test(test_graph_errors),
         cmocka_unit_test(test_concurrent_runs),
