@@ -2,6 +2,7 @@
  * and atomic file output. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,23 +266,36 @@ cvm_status cvm_image_orient(const cvm_image *src, int o, cvm_image **out)
     cvm_image *dst = NULL;
     CVM_TRY(cvm_image_alloc(swap ? H : W, swap ? W : H, src->format, 0, &dst));
     int ow = dst->width, oh = dst->height;
+    /* The source pixel of output (x, y) is an affine function of x and y:
+     * find where row y starts and how far one step in x moves, so that the
+     * inner loop is a strided copy (a tiny image can decode to 16 Mpx). */
+    ptrdiff_t rs = (ptrdiff_t)src->stride, px = ch;
+    ptrdiff_t x0 = 0, y0 = 0, dx = px, dy = rs; /* offset of (0,0); steps per x and per y */
+    switch (o) {
+    case 2: x0 = (ptrdiff_t)(W - 1) * px, dx = -px, dy = rs; break;
+    case 3: x0 = (ptrdiff_t)(W - 1) * px, y0 = (ptrdiff_t)(H - 1) * rs, dx = -px, dy = -rs; break;
+    case 4: y0 = (ptrdiff_t)(H - 1) * rs, dx = px, dy = -rs; break;
+    case 5: dx = rs, dy = px; break;                                             /* transpose */
+    case 6: y0 = (ptrdiff_t)(H - 1) * rs, dx = -rs, dy = px; break;             /* 90 cw */
+    case 7: x0 = (ptrdiff_t)(W - 1) * px, y0 = (ptrdiff_t)(H - 1) * rs, dx = -rs, dy = -px; break;
+    case 8: x0 = (ptrdiff_t)(W - 1) * px, dx = rs, dy = -px; break;             /* 90 ccw */
+    default: break;
+    }
     for (int y = 0; y < oh; y++) {
         uint8_t *d = dst->pixels + (size_t)y * dst->stride;
-        for (int x = 0; x < ow; x++) {
-            int sx, sy;
-            switch (o) {
-            case 2: sx = W - 1 - x, sy = y; break;
-            case 3: sx = W - 1 - x, sy = H - 1 - y; break;
-            case 4: sx = x, sy = H - 1 - y; break;
-            case 5: sx = y, sy = x; break;                   /* transpose */
-            case 6: sx = y, sy = H - 1 - x; break;           /* 90 degrees clockwise */
-            case 7: sx = W - 1 - y, sy = H - 1 - x; break;   /* transverse */
-            case 8: sx = W - 1 - y, sy = x; break;           /* 90 degrees anticlockwise */
-            default: sx = x, sy = y; break;
+        const uint8_t *s = src->pixels + x0 + y0 + (ptrdiff_t)y * dy;
+        if (ch == 3)
+            for (int x = 0; x < ow; x++, d += 3, s += dx) {
+                d[0] = s[0];
+                d[1] = s[1];
+                d[2] = s[2];
             }
-            memcpy(d + (size_t)x * (size_t)ch, src->pixels + (size_t)sy * src->stride + (size_t)sx * (size_t)ch,
-                   (size_t)ch);
-        }
+        else if (ch == 1)
+            for (int x = 0; x < ow; x++, s += dx)
+                d[x] = s[0];
+        else
+            for (int x = 0; x < ow; x++, d += ch, s += dx)
+                memcpy(d, s, (size_t)ch);
     }
     *out = dst;
     return CVM_OK;
