@@ -7,6 +7,8 @@
  * are constant; an activation after the Add is only taken when there was none
  * before it.  Every value that disappears must have no other consumer and
  * must not be a graph output, so the graph computes the same outputs.
+ * A second pass folds Transpose -> Softmax -> inverse Transpose into one
+ * Softmax over the matching axis.
  */
 #include "graph/fuse.h"
 
@@ -383,6 +385,73 @@ static cvm_status fuse_conv(fuse_ctx *f, int ci)
     return CVM_OK;
 }
 
+/* Transpose(perm P) -> Softmax or LogSoftmax over axis a -> Transpose(Q)
+ * (YOLOv8's DFL head) is a softmax over axis P[a] of the untransposed
+ * tensor followed by one transpose by R = P[Q[i]], or none when R is the
+ * identity: the softmax kernel walks the strided axis, and the transpose
+ * left over usually keeps the last axis, which is a row copy. */
+static cvm_status fuse_transposed_softmax(fuse_ctx *f, int ti)
+{
+    cvm_graph *g = f->g;
+    cvm_node *t1 = &g->nodes[ti];
+    size_t np = 0, nq = 0;
+    const int64_t *P = cvm_attr_ints(t1, "perm", &np);
+    if (!P || np < 1 || np > CVM_MAX_DIMS || t1->n_in != 1 || t1->n_out != 1 || t1->in[0] < 0 ||
+        t1->out[0] < 0)
+        return CVM_OK;
+    cvm_node *sm = sole_consumer(f, t1->out[0]);
+    if (!sm || !(is_op(sm, "Softmax") || is_op(sm, "LogSoftmax")) || sm->n_in != 1 ||
+        sm->n_out != 1 || sm->out[0] < 0)
+        return CVM_OK;
+    cvm_node *t2 = sole_consumer(f, sm->out[0]);
+    if (!t2 || !is_op(t2, "Transpose") || t2->n_out != 1 || t2->out[0] < 0)
+        return CVM_OK;
+    const int64_t *Q = cvm_attr_ints(t2, "perm", &nq);
+    if (!Q || nq != np)
+        return CVM_OK;
+    int rank = (int)np, seen[CVM_MAX_DIMS] = {0}, seen_q[CVM_MAX_DIMS] = {0}, identity = 1;
+    int64_t R[CVM_MAX_DIMS];
+    for (int i = 0; i < rank; i++) {
+        if (P[i] < 0 || P[i] >= rank || Q[i] < 0 || Q[i] >= rank || seen[P[i]]++ ||
+            seen_q[Q[i]]++)
+            return CVM_OK;
+    }
+    /* What is left of the two transposes: T2(T1(x)) = transpose(x, R). */
+    for (int i = 0; i < rank; i++) {
+        R[i] = P[Q[i]];
+        identity &= R[i] == i;
+    }
+    int64_t a = cvm_attr_int(sm, "axis", sm->opset >= 13 ? -1 : 1);
+    if (a < 0)
+        a += rank;
+    if (a < 0 || a >= rank || (sm->opset < 13 && a != rank - 1))
+        return CVM_OK; /* before opset 13 the op flattens from the axis on */
+    int si = (int)(sm - g->nodes), t2i = (int)(t2 - g->nodes);
+    CVM_TRY(set_attr(sm, "axis", CVM_ATTR_INT, 0.0f, P[a], NULL));
+    if (sm->opset < 13)
+        sm->opset = 13;
+    sm = &g->nodes[si];
+    sm->in[0] = g->nodes[ti].in[0];
+    f->dead[ti] = 1;
+    if (identity) {
+        sm->out[0] = g->nodes[t2i].out[0];
+        f->dead[t2i] = 1;
+        return CVM_OK;
+    }
+    /* T2 now transposes the softmax's output by R; a permutation that keeps
+     * the last axis in place copies whole rows. */
+    cvm_attr *pa = NULL;
+    t2 = &g->nodes[t2i];
+    for (int i = 0; i < t2->n_attr; i++)
+        if (strcmp(t2->attrs[i].name, "perm") == 0)
+            pa = &t2->attrs[i];
+    if (!pa || pa->n != (size_t)rank)
+        return cvm_errorf(CVM_E_INTERNAL, "fusion: perm of %s vanished", t2->name ? t2->name : "");
+    for (int i = 0; i < rank; i++)
+        pa->ints[i] = R[i];
+    return CVM_OK;
+}
+
 static void node_clear(cvm_node *n)
 {
     free(n->name);
@@ -435,6 +504,9 @@ cvm_status cvm_graph_fuse(cvm_graph *g)
     for (int i = 0; i < n0 && st == CVM_OK; i++)
         if (!f.dead[i] && is_op(&g->nodes[i], "Conv"))
             st = fuse_conv(&f, i);
+    for (int i = 0; i < n0 && st == CVM_OK; i++)
+        if (!f.dead[i] && is_op(&g->nodes[i], "Transpose"))
+            st = fuse_transposed_softmax(&f, i);
     /* Drop the absorbed nodes and renumber the producers. */
     int k = 0;
     for (int i = 0; i < g->n_nodes; i++) {

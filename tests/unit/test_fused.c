@@ -530,6 +530,87 @@ static void test_fusion_pass(void **st)
     cvm_tensor_free(x);
 }
 
+/* x [1,4,6,10] -> Transpose(P) -> (Log)Softmax(axis) -> Transpose(Q) -> y, for
+ * (P, Q) pairs whose composition is the identity or a row-keeping
+ * permutation (YOLOv8's DFL head), and an opset-11 Softmax; the pass must
+ * leave one softmax (and at most one transpose) computing the same y. */
+static cvm_graph *softmax_graph(const int64_t *P, const int64_t *Q, const char *op, int opset,
+                                int64_t axis)
+{
+    cvm_graph *g;
+    assert_int_equal(cvm_graph_create(&g), CVM_OK);
+    int x = val(g, "x");
+    g->values[x].dtype = CVM_DTYPE_FLOAT32;
+    g->values[x].ndim = 4;
+    int64_t xd[4] = {1, 4, 6, 10};
+    for (int d = 0; d < 4; d++)
+        g->values[x].dims[d].value = xd[d];
+    g->inputs = malloc(sizeof(int));
+    g->inputs[g->n_inputs++] = x;
+    node(g, "Transpose", 1, (const char *[]){"x"}, "t1");
+    set_ints(&g->nodes[0], "perm", 4, P);
+    node(g, op, 1, (const char *[]){"t1"}, "s");
+    g->nodes[1].opset = opset;
+    set_int(&g->nodes[1], "axis", axis);
+    node(g, "Transpose", 1, (const char *[]){"s"}, "y");
+    set_ints(&g->nodes[2], "perm", 4, Q);
+    g->outputs = malloc(sizeof(int));
+    g->outputs[g->n_outputs++] = val(g, "y");
+    return g;
+}
+
+static void test_transposed_softmax(void **st)
+{
+    (void)st;
+    static const struct {
+        int64_t P[4], Q[4];
+        const char *op;
+        int opset;
+        int64_t axis;
+        int nodes_left;
+    } cases[] = {
+        {{0, 3, 1, 2}, {0, 3, 2, 1}, "Softmax", 13, -1, 2},    /* YOLOv8 DFL: R = (0,2,1,3) */
+        {{0, 2, 3, 1}, {0, 3, 1, 2}, "LogSoftmax", 13, 1, 1},  /* inverse pair: one softmax */
+        {{0, 3, 1, 2}, {0, 2, 3, 1}, "Softmax", 11, 3, 1},     /* old opset, last axis */
+        {{0, 3, 1, 2}, {0, 2, 3, 1}, "Softmax", 11, 2, 3},     /* old opset, flattening: kept */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        cvm_graph *g = softmax_graph(cases[c].P, cases[c].Q, cases[c].op, cases[c].opset,
+                                     cases[c].axis);
+        assert_int_equal(cvm_graph_fuse(g), CVM_OK);
+        assert_int_equal(g->n_nodes, cases[c].nodes_left);
+        cvm_graph_free(g);
+        cvm_session_options o;
+        cvm_session_options_init(&o);
+        cvm_session *s[2];
+        for (int k = 0; k < 2; k++) {
+            o.optimize = k;
+            assert_int_equal(cvm_session_create_from_graph(
+                                 softmax_graph(cases[c].P, cases[c].Q, cases[c].op,
+                                               cases[c].opset, cases[c].axis),
+                                 &o, &s[k]),
+                             CVM_OK);
+        }
+        int64_t xd[4] = {1, 4, 6, 10};
+        cvm_tensor *x = tens(4, xd), *y[2];
+        unsigned seed = 5 + (unsigned)c;
+        fill_rand(x->data, cvm_tensor_numel(x), &seed);
+        const char *name = "x";
+        for (int k = 0; k < 2; k++)
+            assert_int_equal(cvm_session_run(s[k], 1, &name, (const cvm_tensor *const *)&x, 1,
+                                             NULL, &y[k]), CVM_OK);
+        assert_int_equal(y[0]->ndim, y[1]->ndim);
+        for (int d = 0; d < y[0]->ndim; d++)
+            assert_int_equal(y[0]->dims[d], y[1]->dims[d]);
+        expect_close(y[1]->data, y[0]->data, cvm_tensor_numel(y[0]), 1e-6f);
+        for (int k = 0; k < 2; k++) {
+            cvm_tensor_free(y[k]);
+            cvm_session_free(s[k]);
+        }
+        cvm_tensor_free(x);
+    }
+}
+
 static int setup(void **st)
 {
     (void)st;
@@ -552,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_fused_conv_errors),
         cmocka_unit_test(test_maxpool_separable),
         cmocka_unit_test(test_fusion_pass),
+        cmocka_unit_test(test_transposed_softmax),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
