@@ -672,6 +672,10 @@ __attribute__((target("avx512f"))) static void depthwise_avx512(void *arg, size_
     int res_regs = r->res && s->res_mode == 0;
     if (r->res && !res_regs)
         regs = 0;
+    /* Taps up to 7x7 keep their weights in registers and their edge masks
+     * in a small table; larger kernels are rare enough to reload them. */
+    enum { MAXT = 49 };
+    const int small = KH * KW <= MAXT && KW <= 16;
     for (size_t pl_i = begin; pl_i < end; pl_i++) {
         int64_t n = (int64_t)pl_i / s->M, oc = (int64_t)pl_i % s->M;
         const float *x = r->x + (n * s->C + oc / s->Mg) * s->IN;
@@ -679,10 +683,24 @@ __attribute__((target("avx512f"))) static void depthwise_avx512(void *arg, size_
         float *y = r->y + (n * s->M + oc) * s->OUT;
         const float *res = res_regs ? r->res + n * s->rs_n + oc * s->rs_c : NULL;
         const __m512 bv = _mm512_set1_ps(r->bias ? r->bias[oc] : 0.0f);
-        for (int64_t oh = 0; oh < OH; oh++) {
-            for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
-                int64_t cnt = OW - ow0 < 16 ? OW - ow0 : 16;
-                __mmask16 om = (__mmask16)((1u << cnt) - 1u);
+        __m512 wv[MAXT];
+        if (small)
+            for (int64_t t = 0; t < KH * KW; t++)
+                wv[t] = _mm512_set1_ps(wk[t]);
+        /* Column runs outermost: a run's edge masks are the same on every
+         * output row, and its input columns stay in L1 going down. */
+        for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
+            int64_t cnt = OW - ow0 < 16 ? OW - ow0 : 16;
+            __mmask16 om = (__mmask16)((1u << cnt) - 1u);
+            __mmask16 mk[16][2];
+            for (int64_t kw = 0; kw < (small ? KW : 0); kw++)
+                for (int q = 0; q < (sw == 1 ? 1 : 2); q++) {
+                    int64_t b0 = ow0 * sw - pl + kw + 16 * q;
+                    int64_t lo = -b0 > 0 ? -b0 : 0, hi = W - b0 < 16 ? W - b0 : 16;
+                    __mmask16 m = hi > lo ? (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u)) : 0;
+                    mk[kw][q] = sw == 1 ? (__mmask16)(m & om) : m;
+                }
+            for (int64_t oh = 0; oh < OH; oh++) {
                 __m512 acc = bv;
                 for (int64_t kh = 0; kh < KH; kh++) {
                     int64_t ih = oh * sh - pt + kh;
@@ -690,26 +708,34 @@ __attribute__((target("avx512f"))) static void depthwise_avx512(void *arg, size_
                         continue;
                     const float *xr = x + ih * W;
                     for (int64_t kw = 0; kw < KW; kw++) {
-                        __m512 wv = _mm512_set1_ps(wk[kh * KW + kw]);
                         int64_t x0 = ow0 * sw - pl + kw;
+                        __mmask16 m0, m1 = 0;
+                        if (small) {
+                            m0 = mk[kw][0];
+                            if (sw != 1)
+                                m1 = mk[kw][1];
+                        } else {
+                            int64_t lo = -x0 > 0 ? -x0 : 0, hi = W - x0 < 16 ? W - x0 : 16;
+                            m0 = hi > lo ? (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u)) : 0;
+                            if (sw == 1)
+                                m0 &= om;
+                            else {
+                                lo = -(x0 + 16) > 0 ? -(x0 + 16) : 0;
+                                hi = W - (x0 + 16) < 16 ? W - (x0 + 16) : 16;
+                                m1 = hi > lo ? (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u))
+                                             : 0;
+                            }
+                        }
                         __m512 v;
                         if (sw == 1) {
-                            int64_t lo = -x0 > 0 ? -x0 : 0, hi = W - x0 < 16 ? W - x0 : 16;
-                            __mmask16 m = hi > lo ? (__mmask16)(((1u << hi) - 1u) &
-                                                                ~((1u << lo) - 1u)) : 0;
-                            v = _mm512_maskz_loadu_ps(m & om, xr + x0);
+                            v = _mm512_maskz_loadu_ps(m0, xr + x0);
                         } else {
-                            __m512 h[2];
-                            for (int q = 0; q < 2; q++) {
-                                int64_t b = x0 + 16 * q;
-                                int64_t lo = -b > 0 ? -b : 0, hi = W - b < 16 ? W - b : 16;
-                                __mmask16 m = hi > lo ? (__mmask16)(((1u << hi) - 1u) &
-                                                                    ~((1u << lo) - 1u)) : 0;
-                                h[q] = _mm512_maskz_loadu_ps(m, xr + b);
-                            }
-                            v = _mm512_permutex2var_ps(h[0], even, h[1]);
+                            __m512 h0 = _mm512_maskz_loadu_ps(m0, xr + x0);
+                            __m512 h1 = _mm512_maskz_loadu_ps(m1, xr + x0 + 16);
+                            v = _mm512_permutex2var_ps(h0, even, h1);
                         }
-                        acc = _mm512_fmadd_ps(wv, v, acc);
+                        __m512 w = small ? wv[kh * KW + kw] : _mm512_set1_ps(wk[kh * KW + kw]);
+                        acc = _mm512_fmadd_ps(w, v, acc);
                     }
                 }
                 float *yo = y + oh * OW + ow0;
