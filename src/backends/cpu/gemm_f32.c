@@ -270,6 +270,42 @@ const cvm_gemm_kernel *cvm_gemm_kernel_best(void)
 
 /* --------------------------------------------------------------- packing */
 
+#ifdef CVM_GEMM_X86
+/* Eight row-major rows into an 8-wide A panel: 8x8 blocks transposed in
+ * registers (a MatMul's activations arrive row-major, and a scalar gather
+ * of one float per row per k cost more than the GEMM on some layers).
+ * Returns how many k were packed (a multiple of 8). */
+__attribute__((target("avx2"))) static int64_t pack_a8_t(const float *src, int64_t rs, int64_t kc,
+                                                        float *dst)
+{
+    int64_t k = 0;
+    for (; k + 8 <= kc; k += 8) {
+        __m256 r0 = _mm256_loadu_ps(src + 0 * rs + k), r1 = _mm256_loadu_ps(src + 1 * rs + k);
+        __m256 r2 = _mm256_loadu_ps(src + 2 * rs + k), r3 = _mm256_loadu_ps(src + 3 * rs + k);
+        __m256 r4 = _mm256_loadu_ps(src + 4 * rs + k), r5 = _mm256_loadu_ps(src + 5 * rs + k);
+        __m256 r6 = _mm256_loadu_ps(src + 6 * rs + k), r7 = _mm256_loadu_ps(src + 7 * rs + k);
+        __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+        __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+        __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+        __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+        __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+        __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+        __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+        __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+        float *d = dst + k * 8;
+        _mm256_storeu_ps(d + 0, _mm256_permute2f128_ps(u0, u4, 0x20));
+        _mm256_storeu_ps(d + 8, _mm256_permute2f128_ps(u1, u5, 0x20));
+        _mm256_storeu_ps(d + 16, _mm256_permute2f128_ps(u2, u6, 0x20));
+        _mm256_storeu_ps(d + 24, _mm256_permute2f128_ps(u3, u7, 0x20));
+        _mm256_storeu_ps(d + 32, _mm256_permute2f128_ps(u0, u4, 0x31));
+        _mm256_storeu_ps(d + 40, _mm256_permute2f128_ps(u1, u5, 0x31));
+        _mm256_storeu_ps(d + 48, _mm256_permute2f128_ps(u2, u6, 0x31));
+        _mm256_storeu_ps(d + 56, _mm256_permute2f128_ps(u3, u7, 0x31));
+    }
+    return k;
+}
+#endif
+
 void cvm_gemm_pack_a(const cvm_gemm_kernel *kern, const float *a, int64_t rs, int64_t cs,
                      int64_t m0, int64_t mc, int64_t k0, int64_t kc, float alpha, float *dst)
 {
@@ -277,6 +313,18 @@ void cvm_gemm_pack_a(const cvm_gemm_kernel *kern, const float *a, int64_t rs, in
     for (int64_t p = 0; p < mc; p += MR) {
         int rows = mc - p < MR ? (int)(mc - p) : MR;
         const float *src = a + (m0 + p) * rs + k0 * cs;
+#ifdef CVM_GEMM_X86
+        if (cs == 1 && alpha == 1.0f && MR == 8 && rows == 8 && __builtin_cpu_supports("avx2")) {
+            int64_t k = pack_a8_t(src, rs, kc, dst);
+            dst += k * 8;
+            for (; k < kc; k++) {
+                for (int r = 0; r < 8; r++)
+                    dst[r] = src[r * rs + k];
+                dst += 8;
+            }
+            continue;
+        }
+#endif
         if (cs == 1 && alpha == 1.0f) {
             for (int64_t k = 0; k < kc; k++) {
                 int r = 0;
