@@ -32,7 +32,10 @@ typedef struct cvm_hub_request {
  *   AUTO_LOADER_CACHE_EXPIRATION_MINUTES  auto-resolution cache lifetime (1440)
  *   CVM_HUB_RETRY_BASE_MS (500), CVM_HUB_MAX_TRIES (4), CVM_HUB_CONNECT_TIMEOUT_S
  *   (10), CVM_HUB_API_TIMEOUT_S (20), CVM_HUB_STALL_TIMEOUT_S (30),
- *   CVM_HUB_LOCK_TIMEOUT_S (1800), CVM_HUB_MAX_FILE_MB (16384). */
+ *   CVM_HUB_LOCK_TIMEOUT_S (1800), CVM_HUB_MAX_FILE_MB (16384),
+ *   CVM_DOWNLOAD_CONNECTIONS (4; 1 = one stream), CVM_DOWNLOAD_PARALLEL_MIN_BYTES
+ *   (33554432): files at least this big on a server accepting ranges are
+ *   fetched over that many ranged GETs at once. */
 cvm_status cvm_hub_resolve(const cvm_hub_request *req, char **package_dir, char **report);
 
 #endif

@@ -1,12 +1,16 @@
 /* HTTP with libcurl: the weights API (retries, pagination, typed errors) and
  * verified, resumable file downloads. */
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -39,6 +43,8 @@ void hub_net_defaults(hub_net *net)
     net->stall_timeout_s = env_long("CVM_HUB_STALL_TIMEOUT_S", 30, 1, 3600);
     net->api_timeout_s = env_long("CVM_HUB_API_TIMEOUT_S", 20, 1, 600);
     net->max_file_bytes = (int64_t)env_long("CVM_HUB_MAX_FILE_MB", 16384, 1, 1 << 22) << 20;
+    net->connections = (int)env_long("CVM_DOWNLOAD_CONNECTIONS", 4, 1, HUB_MAX_CONNECTIONS);
+    net->parallel_min_bytes = (int64_t)env_long("CVM_DOWNLOAD_PARALLEL_MIN_BYTES", 32L << 20, 1, LONG_MAX);
 }
 
 /* urllib's quote(url, safe="~()*!'"): everything but letters, digits and
@@ -107,13 +113,15 @@ static int retryable_curl(CURLcode c)
     }
 }
 
-static void backoff(const hub_net *net, int attempt)
+static long backoff_ms(const hub_net *net, int attempt)
 {
     long ms = net->retry_base_ms;
     for (int i = 0; i < attempt && ms < 30000; i++)
         ms *= 2;
-    hub_sleep_ms(ms > 30000 ? 30000 : ms);
+    return ms > 30000 ? 30000 : ms;
 }
+
+static void backoff(const hub_net *net, int attempt) { hub_sleep_ms(backoff_ms(net, attempt)); }
 
 static void common_opts(CURL *c, const hub_net *net, char *errbuf)
 {
@@ -353,6 +361,70 @@ cvm_status hub_fetch_metadata(hub_net *net, const char *model_id, hub_metadata *
 
 /* ------------------------------------------------------------- downloads */
 
+/* What the headers of the final response (after redirects) said. */
+typedef struct hdr_seen {
+    char content_range[96];
+    int accept_ranges;
+} hdr_seen;
+
+static size_t hdr_cb(char *p, size_t sz, size_t n, void *arg)
+{
+    hdr_seen *h = arg;
+    size_t k = sz * n;
+    if (k >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+        memset(h, 0, sizeof *h); /* a new response: forget a redirect's headers */
+    } else if (k > 14 && strncasecmp(p, "content-range:", 14) == 0) {
+        size_t i = 14, j = k;
+        while (i < j && (p[i] == ' ' || p[i] == '\t'))
+            i++;
+        while (j > i && (p[j - 1] == '\r' || p[j - 1] == '\n' || p[j - 1] == ' '))
+            j--;
+        size_t len = j - i < sizeof h->content_range - 1 ? j - i : sizeof h->content_range - 1;
+        memcpy(h->content_range, p + i, len);
+        h->content_range[len] = '\0';
+    } else if (k > 14 && strncasecmp(p, "accept-ranges:", 14) == 0) {
+        for (size_t i = 14; i + 5 <= k; i++)
+            if (strncasecmp(p + i, "bytes", 5) == 0)
+                h->accept_ranges = 1;
+    }
+    return k;
+}
+
+static int parse_dec(const char **s, int64_t *v)
+{
+    const char *p = *s;
+    int64_t x = 0;
+    if (*p < '0' || *p > '9')
+        return 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (x > (INT64_MAX - 9) / 10)
+            return 0;
+        x = x * 10 + (*p - '0');
+    }
+    *s = p;
+    *v = x;
+    return 1;
+}
+
+/* "bytes a-b/total" (total may be '*', given as -1). */
+static int parse_content_range(const char *s, int64_t *a, int64_t *b, int64_t *total)
+{
+    if (strncasecmp(s, "bytes", 5) != 0)
+        return 0;
+    s += 5;
+    while (*s == ' ')
+        s++;
+    if (!parse_dec(&s, a) || *s++ != '-' || !parse_dec(&s, b) || *s++ != '/' || *b < *a)
+        return 0;
+    if (*s == '*') {
+        *total = -1;
+        s++;
+    } else if (!parse_dec(&s, total) || *total <= *b) {
+        return 0;
+    }
+    return *s == '\0';
+}
+
 typedef struct dl_state {
     CURL *curl;
     int fd;
@@ -364,6 +436,8 @@ typedef struct dl_state {
     int restart;         /* server ignored the Range: start from zero */
     int refused;         /* HTTP status not 200/206: body discarded */
     int too_big, io_error;
+    int bad_range;       /* 206 for another range than the one asked for */
+    hdr_seen hdr;
     const hub_net *net;
     const char *label;
 } dl_state;
@@ -385,6 +459,12 @@ static size_t dl_write(char *p, size_t sz, size_t n, void *arg)
             EVP_DigestInit_ex(s->md5, EVP_md5(), NULL);
             s->have = 0;
             s->restart = 1;
+        } else if (code == 206 && s->have > 0) {
+            int64_t a, b, t;
+            if (!parse_content_range(s->hdr.content_range, &a, &b, &t) || a != s->have) {
+                s->bad_range = 1;
+                return 0;
+            }
         } else if (code != 200 && code != 206) {
             s->refused = 1;
         }
@@ -444,6 +524,628 @@ static int rehash_partial(int fd, EVP_MD_CTX *md5, int64_t *have)
     return 1;
 }
 
+/* ------------------------------------------------ parallel ranged download
+ *
+ * One thread drives every connection through libcurl's multi interface.  The
+ * first request is a plain GET: when its headers show a file of at least
+ * parallel_min_bytes and "Accept-Ranges: bytes", the file is split into
+ * `connections` segments, that GET keeps the first one and ranged GETs fetch
+ * the others, each written at its offset.  Otherwise the same GET simply
+ * carries on as the one stream, so small files cost no extra request.
+ *
+ * A journal beside the partial file (<partial>.ranges, fixed-width records
+ * rewritten in place) says how far each segment got, so a process killed
+ * mid-way resumes every segment from its position.  It only ever records
+ * bytes already handed to the kernel, so a crash of the process cannot make
+ * it claim bytes that are not in the file; a power loss can, and the MD5
+ * check then catches it.
+ *
+ * The MD5 is computed once the file is complete, by reading it back, rather
+ * than incrementally over the growing contiguous prefix: segments finish in
+ * any order, so a prefix digest would have to re-read from disk (or hold
+ * out-of-order data in memory) anyway, and a digest state cannot be kept
+ * across a kill -9 while the journal can.  Reading back a file that has just
+ * been written comes from the page cache and costs little next to the
+ * download. */
+
+#define PAR_REC_LEN 63 /* "%020lld %020lld %020lld\n" */
+#define PAR_HDR_LEN 38 /* "cvm-ranges-v1 %020lld %02d\n" */
+#define PAR_JOURNAL_EVERY (256 << 10)
+
+typedef enum { PAR_DONE, PAR_SINGLE, PAR_ERROR } par_result;
+
+struct par;
+
+typedef struct seg {
+    int64_t start, end;    /* [start, end); end < 0 while the probe's size is unknown */
+    int64_t pos;           /* next byte to write */
+    int64_t journaled;     /* pos as last written to the journal */
+    CURL *h;
+    int tries;
+    int64_t retry_at_ms;
+    int done;
+    int probe;             /* the plain GET that learns the size */
+    int checked;           /* status and Content-Range checked */
+    int stopped;           /* the write callback ended it at its segment end */
+    int refused;           /* HTTP status that carries no file bytes */
+    long code;
+    hdr_seen hdr;
+    char errbuf[CURL_ERROR_SIZE];
+    char range[64];
+    struct par *p;
+} seg;
+
+typedef struct par {
+    hub_net *net;
+    const char *url, *label, *partial, *journal;
+    int fd, jfd;
+    int64_t size;          /* -1 until known */
+    int n;                 /* segments in use */
+    int single;            /* the probe found the file unfit to split */
+    int fallback;          /* ranges proved unreliable: finish as one stream */
+    int too_big, io_error, fatal;
+    char why[256];         /* fallback or fatal reason */
+    int64_t last_done;
+    seg segs[HUB_MAX_CONNECTIONS];
+} par;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int pwrite_all(int fd, const void *buf, size_t n, int64_t off)
+{
+    const char *p = buf;
+    while (n) {
+        ssize_t w = pwrite(fd, p, n, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return 0;
+        p += w;
+        n -= (size_t)w;
+        off += w;
+    }
+    return 1;
+}
+
+static int journal_record(par *p, int i)
+{
+    seg *s = &p->segs[i];
+    char rec[PAR_REC_LEN + 1];
+    snprintf(rec, sizeof rec, "%020lld %020lld %020lld\n", (long long)s->start, (long long)s->end, (long long)s->pos);
+    if (!pwrite_all(p->jfd, rec, PAR_REC_LEN, PAR_HDR_LEN + (int64_t)i * PAR_REC_LEN))
+        return 0;
+    s->journaled = s->pos;
+    return 1;
+}
+
+static int journal_create(par *p)
+{
+    p->jfd = open(p->journal, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (p->jfd < 0)
+        return 0;
+    char hdr[PAR_HDR_LEN + 1];
+    snprintf(hdr, sizeof hdr, "cvm-ranges-v1 %020lld %02d\n", (long long)p->size, p->n);
+    if (strlen(hdr) != PAR_HDR_LEN || !pwrite_all(p->jfd, hdr, PAR_HDR_LEN, 0))
+        return 0;
+    for (int i = 0; i < p->n; i++)
+        if (!journal_record(p, i))
+            return 0;
+    return 1;
+}
+
+/* Loads a journal left by an earlier run; 0 when it is missing, damaged or
+ * does not match the partial file. */
+static int journal_load(par *p)
+{
+    char buf[PAR_HDR_LEN + HUB_MAX_CONNECTIONS * PAR_REC_LEN + 1];
+    int fd = open(p->journal, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got < PAR_HDR_LEN)
+        return 0;
+    buf[got] = '\0';
+    long long size = 0;
+    int n = 0;
+    if (sscanf(buf, "cvm-ranges-v1 %20lld %2d", &size, &n) != 2 || n < 1 || n > HUB_MAX_CONNECTIONS ||
+        size < n || size > p->net->max_file_bytes || got != PAR_HDR_LEN + (ssize_t)n * PAR_REC_LEN)
+        return 0;
+    struct stat st;
+    if (fstat(p->fd, &st) != 0 || st.st_size != size)
+        return 0;
+    int64_t expect = 0;
+    for (int i = 0; i < n; i++) {
+        long long a, b, c;
+        const char *r = buf + PAR_HDR_LEN + i * PAR_REC_LEN;
+        if (r[PAR_REC_LEN - 1] != '\n' || sscanf(r, "%20lld %20lld %20lld", &a, &b, &c) != 3 || a != expect ||
+            b <= a || c < a || c > b || b > size)
+            return 0;
+        seg *s = &p->segs[i];
+        memset(s, 0, sizeof *s);
+        s->start = a;
+        s->end = b;
+        s->pos = s->journaled = c;
+        s->done = c == b;
+        s->p = p;
+        expect = b;
+    }
+    if (expect != size)
+        return 0;
+    p->size = size;
+    p->n = n;
+    p->jfd = open(p->journal, O_RDWR | O_CLOEXEC);
+    return p->jfd >= 0;
+}
+
+/* The probe's headers show a file worth splitting: lay out the segments. The
+ * journal is written before the file is extended, so a partial file with
+ * holes never exists without a journal describing it. */
+static int par_split(par *p, int64_t size)
+{
+    int n = p->net->connections;
+    if ((int64_t)n > size)
+        n = (int)size;
+    p->size = size;
+    p->n = n;
+    for (int i = 0; i < n; i++) {
+        seg *s = &p->segs[i];
+        if (i > 0) {
+            memset(s, 0, sizeof *s);
+            s->p = p;
+        }
+        s->start = size / n * i;
+        s->end = i == n - 1 ? size : size / n * (i + 1);
+        if (i > 0)
+            s->pos = s->journaled = s->start;
+    }
+    return journal_create(p) && ftruncate(p->fd, (off_t)size) == 0;
+}
+
+static size_t seg_write(char *ptr, size_t sz, size_t nm, void *arg)
+{
+    seg *s = arg;
+    par *p = s->p;
+    size_t k = sz * nm;
+    if (!s->checked) {
+        s->checked = 1;
+        curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &s->code);
+        if (s->probe) {
+            curl_off_t cl = -1;
+            curl_easy_getinfo(s->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+            if (s->code != 200) {
+                s->refused = 1;
+                return 0;
+            }
+            if (cl > p->net->max_file_bytes) {
+                p->too_big = 1;
+                return 0;
+            }
+            if (cl >= p->net->parallel_min_bytes && cl >= 2 && s->hdr.accept_ranges) {
+                if (!par_split(p, (int64_t)cl)) {
+                    p->io_error = 1;
+                    return 0;
+                }
+            } else {
+                p->single = 1;
+            }
+        } else {
+            int64_t a, b, t;
+            if (s->code == 200) {
+                p->fallback = 1;
+                snprintf(p->why, sizeof p->why, "the server ignored Range: bytes=%s", s->range);
+                return 0;
+            }
+            if (s->code != 206) {
+                s->refused = 1;
+                return 0;
+            }
+            if (!parse_content_range(s->hdr.content_range, &a, &b, &t) || a != s->pos || b != s->end - 1 ||
+                t != p->size) {
+                p->fallback = 1;
+                snprintf(p->why, sizeof p->why, "the server answered Content-Range '%s' to Range: bytes=%s",
+                         s->hdr.content_range, s->range);
+                return 0;
+            }
+        }
+    }
+    size_t take = k;
+    if (s->end >= 0 && s->pos + (int64_t)k > s->end) {
+        if (!s->probe) {
+            p->fallback = 1;
+            snprintf(p->why, sizeof p->why, "the server sent more than the %s asked for", s->range);
+            return 0;
+        }
+        take = (size_t)(s->end - s->pos);
+    }
+    if (s->end < 0 && s->pos + (int64_t)k > p->net->max_file_bytes) {
+        p->too_big = 1;
+        return 0;
+    }
+    if (take && !pwrite_all(p->fd, ptr, take, s->pos)) {
+        p->io_error = 1;
+        return 0;
+    }
+    s->pos += (int64_t)take;
+    if (!p->single && p->n > 0 && s->pos - s->journaled >= PAR_JOURNAL_EVERY && !journal_record(p, (int)(s - p->segs))) {
+        p->io_error = 1;
+        return 0;
+    }
+    if (take < k) {
+        s->stopped = 1; /* the rest belongs to the other segments */
+        return 0;
+    }
+    return k;
+}
+
+static int seg_start(par *p, CURLM *m, seg *s)
+{
+    CURL *c = curl_easy_init();
+    if (!c)
+        return 0;
+    s->h = c;
+    s->checked = s->stopped = s->refused = 0;
+    s->code = 0;
+    s->errbuf[0] = '\0';
+    memset(&s->hdr, 0, sizeof s->hdr);
+    common_opts(c, p->net, s->errbuf);
+    curl_easy_setopt(c, CURLOPT_URL, p->url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, seg_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, hdr_cb);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &s->hdr);
+    curl_easy_setopt(c, CURLOPT_PRIVATE, s);
+    if (!s->probe) {
+        snprintf(s->range, sizeof s->range, "%lld-%lld", (long long)s->pos, (long long)s->end - 1);
+        curl_easy_setopt(c, CURLOPT_RANGE, s->range);
+    }
+    if (curl_multi_add_handle(m, c) != CURLM_OK) {
+        curl_easy_cleanup(c);
+        s->h = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+static void seg_stop(CURLM *m, seg *s)
+{
+    if (s->h) {
+        curl_multi_remove_handle(m, s->h);
+        curl_easy_cleanup(s->h);
+        s->h = NULL;
+    }
+}
+
+/* A segment's transfer ended: done, retried later, or the whole download
+ * gives up.  Returns PAR_SINGLE when the probe should hand over to the
+ * one-stream path, else PAR_DONE (meaning: keep going). */
+static par_result seg_finished(par *p, CURLM *m, seg *s, CURLcode rc)
+{
+    long code = s->code;
+    if (!s->checked)
+        curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code);
+    seg_stop(m, s);
+    int idx = (int)(s - p->segs);
+    if (p->too_big || p->io_error || p->fallback)
+        return PAR_DONE;
+    if (s->probe && p->single) {
+        if (rc == CURLE_OK && code == 200) {
+            s->done = 1;
+            p->size = s->pos;
+            return PAR_DONE;
+        }
+        return PAR_SINGLE; /* broken stream: the one-stream path resumes it */
+    }
+    if (s->probe && p->n == 0)
+        return PAR_SINGLE; /* error status or empty body: that path reports it */
+    s->probe = 0;
+    if (s->stopped || s->pos == s->end) {
+        /* Every byte of the segment arrived under a checked Content-Range;
+         * an error after the last one does not matter. */
+        s->done = 1;
+        if (!journal_record(p, idx))
+            p->io_error = 1;
+        return PAR_DONE;
+    }
+    char reason[CURL_ERROR_SIZE + 96];
+    int retry;
+    if (s->refused || (rc == CURLE_OK && !s->checked && code != 206)) {
+        snprintf(reason, sizeof reason, "HTTP %ld", code);
+        retry = retryable_http(code) || code >= 500;
+        if (code == 401 || code == 403)
+            snprintf(reason, sizeof reason,
+                     "HTTP %ld: the storage server refused the link; signed download links expire, so load the "
+                     "model again to get fresh ones",
+                     code);
+    } else if (rc != CURLE_OK) {
+        snprintf(reason, sizeof reason, "%s%s%s", curl_easy_strerror(rc), s->errbuf[0] ? " - " : "", s->errbuf);
+        retry = retryable_curl(rc);
+        p->net->last_was_network = 1;
+    } else {
+        snprintf(reason, sizeof reason, "the response ended at byte %lld", (long long)s->pos);
+        retry = 1;
+    }
+    if (!journal_record(p, idx)) {
+        p->io_error = 1;
+        return PAR_DONE;
+    }
+    s->tries++;
+    if (!retry || s->tries >= p->net->max_tries) {
+        int64_t done = 0;
+        for (int i = 0; i < p->n; i++)
+            done += p->segs[i].pos - p->segs[i].start;
+        p->fatal = 1;
+        cvm_errorf(CVM_E_IO,
+                   "downloading %s: segment %d of %d (bytes %lld-%lld) failed after %d attempt%s: %s (%lld of %lld "
+                   "bytes kept for resuming)",
+                   p->label, idx + 1, p->n, (long long)s->start, (long long)s->end - 1, s->tries,
+                   s->tries > 1 ? "s" : "", reason, (long long)done, (long long)p->size);
+        return PAR_DONE;
+    }
+    s->retry_at_ms = mono_ms() + backoff_ms(p->net, s->tries - 1);
+    return PAR_DONE;
+}
+
+static void par_progress(par *p)
+{
+    const cvm_hub_request *r = p->net->req;
+    if (!r || !r->progress)
+        return;
+    int64_t done = 0;
+    int n = p->n ? p->n : 1;
+    for (int i = 0; i < n; i++)
+        done += p->segs[i].pos - p->segs[i].start;
+    if (done == p->last_done)
+        return;
+    p->last_done = done;
+    int64_t total = p->size;
+    if (total < 0) {
+        curl_off_t cl = -1;
+        if (p->segs[0].h)
+            curl_easy_getinfo(p->segs[0].h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+        total = cl > 0 ? (int64_t)cl : 0;
+    }
+    r->progress(r->progress_arg, p->label, done, total);
+}
+
+static par_result par_loop(par *p)
+{
+    CURLM *m = curl_multi_init();
+    if (!m) {
+        cvm_errorf(CVM_E_NOMEM, "libcurl could not create a multi handle");
+        return PAR_ERROR;
+    }
+    par_result res = PAR_DONE;
+    for (;;) {
+        int64_t now = mono_ms(), wait_ms = 1000;
+        int pending = 0;
+        int n = p->n ? p->n : 1;
+        for (int i = 0; i < n; i++) {
+            seg *s = &p->segs[i];
+            if (s->done || s->h)
+                continue;
+            pending = 1;
+            if (now < s->retry_at_ms) {
+                if (s->retry_at_ms - now < wait_ms)
+                    wait_ms = s->retry_at_ms - now;
+                continue;
+            }
+            if (!seg_start(p, m, s)) {
+                cvm_errorf(CVM_E_NOMEM, "libcurl could not create a handle");
+                res = PAR_ERROR;
+                goto out;
+            }
+        }
+        int running = 0;
+        curl_multi_perform(m, &running);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(m, &left))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            char *priv = NULL;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+            seg *s = (seg *)(void *)priv;
+            CURLcode rc = msg->data.result;
+            if (seg_finished(p, m, s, rc) == PAR_SINGLE) {
+                res = PAR_SINGLE;
+                goto out;
+            }
+        }
+        par_progress(p);
+        if (p->too_big || p->io_error || p->fallback || p->fatal)
+            break;
+        int all = 1;
+        n = p->n ? p->n : 1;
+        for (int i = 0; i < n; i++)
+            all &= p->segs[i].done;
+        if (all)
+            break;
+        if (running || pending)
+            curl_multi_poll(m, NULL, 0, (int)(wait_ms > 0 ? wait_ms : 0), NULL);
+    }
+out:
+    for (int i = 0; i < HUB_MAX_CONNECTIONS; i++)
+        seg_stop(m, &p->segs[i]);
+    curl_multi_cleanup(m);
+    return res;
+}
+
+/* Bytes 0..prefix are in place: the first segments that are complete plus
+ * what the first unfinished one holds. */
+static int64_t par_prefix(const par *p)
+{
+    int64_t prefix = 0;
+    for (int i = 0; i < p->n; i++) {
+        prefix = p->segs[i].pos;
+        if (p->segs[i].pos < p->segs[i].end)
+            break;
+    }
+    return prefix;
+}
+
+int64_t hub_partial_progress(const char *partial, int64_t *total)
+{
+    *total = 0;
+    size_t jl = strlen(partial) + 8;
+    char *journal = malloc(jl);
+    if (!journal)
+        return 0;
+    snprintf(journal, jl, "%s.ranges", partial);
+    hub_net net;
+    hub_net_defaults(&net);
+    par p;
+    memset(&p, 0, sizeof p);
+    p.net = &net;
+    p.journal = journal;
+    p.jfd = -1;
+    p.fd = open(partial, O_RDONLY | O_CLOEXEC);
+    int64_t done = 0;
+    if (p.fd >= 0) {
+        if (journal_load(&p)) {
+            for (int i = 0; i < p.n; i++)
+                done += p.segs[i].pos - p.segs[i].start;
+            *total = p.size;
+        } else {
+            struct stat st;
+            done = fstat(p.fd, &st) == 0 ? (int64_t)st.st_size : 0;
+        }
+        close(p.fd);
+    }
+    if (p.jfd >= 0)
+        close(p.jfd);
+    free(journal);
+    return done;
+}
+
+/* Runs the parallel path when it applies.  PAR_SINGLE hands over to the
+ * one-stream path with `partial` holding a contiguous prefix (or nothing)
+ * and no journal; PAR_DONE means `dest` is in place; PAR_ERROR carries the
+ * error. */
+static par_result download_parallel(hub_net *net, const char *url, const char *md5, const char *partial,
+                                    const char *dest, const char *label, cvm_status *st)
+{
+    size_t jl = strlen(partial) + 8;
+    char *journal = malloc(jl);
+    if (!journal) {
+        *st = cvm_errorf(CVM_E_NOMEM, "out of memory");
+        return PAR_ERROR;
+    }
+    snprintf(journal, jl, "%s.ranges", partial);
+    par_result res = PAR_SINGLE;
+    for (int pass = 0; pass < 2; pass++) {
+        par *p = calloc(1, sizeof *p);
+        if (!p) {
+            *st = cvm_errorf(CVM_E_NOMEM, "out of memory");
+            res = PAR_ERROR;
+            break;
+        }
+        p->net = net;
+        p->url = url;
+        p->label = label;
+        p->partial = partial;
+        p->journal = journal;
+        p->jfd = -1;
+        p->size = -1;
+        p->fd = open(partial, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (p->fd < 0) {
+            *st = cvm_errorf(CVM_E_IO, "cannot write %s: %s", partial, strerror(errno));
+            free(p);
+            res = PAR_ERROR;
+            break;
+        }
+        int resumed = journal_load(p);
+        struct stat fs;
+        if (!resumed) {
+            if (hub_file_exists(journal)) {
+                /* A journal that does not describe the file: neither can be trusted. */
+                unlink(journal);
+                if (ftruncate(p->fd, 0) != 0) {
+                    *st = cvm_errorf(CVM_E_IO, "cannot write %s: %s", partial, strerror(errno));
+                    close(p->fd);
+                    free(p);
+                    res = PAR_ERROR;
+                    break;
+                }
+            }
+            if (fstat(p->fd, &fs) != 0 || fs.st_size > 0 || net->connections < 2) {
+                /* A prefix left by the one-stream path: it resumes its own. */
+                close(p->fd);
+                free(p);
+                res = PAR_SINGLE;
+                break;
+            }
+            memset(p->segs, 0, sizeof p->segs); /* journal_load may have filled some */
+            p->segs[0].probe = 1;
+            p->segs[0].end = -1;
+            p->segs[0].p = p;
+        }
+        par_result r = par_loop(p);
+        int synced = fsync(p->fd) == 0;
+        if (p->jfd >= 0)
+            close(p->jfd);
+        close(p->fd);
+        res = PAR_ERROR;
+        if (r == PAR_ERROR) {
+            *st = CVM_E_NOMEM;
+        } else if (p->too_big) {
+            unlink(journal);
+            unlink(partial);
+            *st = cvm_errorf(CVM_E_LIMIT, "%s is larger than the %lld MiB ceiling (CVM_HUB_MAX_FILE_MB); refused",
+                             label, (long long)(net->max_file_bytes >> 20));
+        } else if (p->io_error || !synced) {
+            *st = cvm_errorf(CVM_E_IO, "cannot write %s: %s (disk full?)", partial, strerror(errno));
+        } else if (r == PAR_SINGLE) {
+            /* The probe stream broke or was refused: whatever it wrote is a
+             * prefix, which the one-stream path resumes (with backoff). */
+            if (p->segs[0].pos > 0)
+                backoff(net, 0);
+            res = PAR_SINGLE;
+        } else if (p->fallback) {
+            int64_t prefix = par_prefix(p);
+            unlink(journal);
+            if (truncate(partial, (off_t)prefix) != 0) {
+                unlink(partial);
+            }
+            res = PAR_SINGLE;
+        } else if (p->fatal) {
+            *st = CVM_E_IO;
+        } else {
+            char hex[33];
+            *st = hub_md5_file(partial, hex);
+            if (*st == CVM_OK && strcmp(hex, md5) != 0) {
+                unlink(journal);
+                unlink(partial);
+                *st = cvm_errorf(CVM_E_PARSE,
+                                 "%s failed its integrity check: MD5 %s, expected %s (%lld bytes, %d connection%s); "
+                                 "the file was discarded",
+                                 label, hex, md5, (long long)p->size, p->n ? p->n : 1, p->n > 1 ? "s" : "");
+                if (resumed && pass == 0) {
+                    free(p);
+                    continue; /* stale bytes from an earlier run: once more from scratch */
+                }
+            } else if (*st == CVM_OK) {
+                /* Journal first: a complete file without one is taken for a
+                 * finished prefix, never the other way round. */
+                unlink(journal);
+                if (rename(partial, dest) != 0)
+                    *st = cvm_errorf(CVM_E_IO, "cannot move %s to %s: %s", partial, dest, strerror(errno));
+                else
+                    res = PAR_DONE;
+            }
+        }
+        free(p);
+        break;
+    }
+    free(journal);
+    return res;
+}
+
 cvm_status hub_download_file(hub_net *net, const char *url, const char *md5, const char *partial, const char *dest,
                              const char *label)
 {
@@ -452,6 +1154,12 @@ cvm_status hub_download_file(hub_net *net, const char *url, const char *md5, con
         return cvm_errorf(CVM_E_IO, "libcurl failed to initialise");
     char *wurl = NULL;
     CVM_TRY(hub_wrap_url(net, url, &wurl));
+    cvm_status pst = CVM_OK;
+    par_result pr = download_parallel(net, wurl, md5, partial, dest, label, &pst);
+    if (pr != PAR_SINGLE) {
+        free(wurl);
+        return pr == PAR_DONE ? CVM_OK : pst;
+    }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!ctx) {
         free(wurl);
@@ -492,6 +1200,8 @@ cvm_status hub_download_file(hub_net *net, const char *url, const char *md5, con
         curl_easy_setopt(c, CURLOPT_URL, wurl);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, dl_write);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, hdr_cb);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, &s.hdr);
         curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, dl_progress);
         curl_easy_setopt(c, CURLOPT_XFERINFODATA, &s);
@@ -512,6 +1222,14 @@ cvm_status hub_download_file(hub_net *net, const char *url, const char *md5, con
         if (s.io_error || !synced) {
             st = cvm_errorf(CVM_E_IO, "cannot write %s: %s (disk full?)", partial, strerror(errno));
             break;
+        }
+        if (s.bad_range) {
+            /* What came back cannot be placed after the kept bytes: start
+             * over without a Range. */
+            unlink(partial);
+            st = cvm_errorf(CVM_E_IO, "downloading %s: the server answered Content-Range '%s' to a resume from byte %lld",
+                            label, s.hdr.content_range, (long long)had);
+            continue;
         }
         if (rc == CURLE_OK && code != 200 && code != 206)
             s.refused = 1; /* an error status with an empty body */

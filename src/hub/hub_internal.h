@@ -16,6 +16,7 @@
  * able to make us allocate without bound or loop forever. */
 #define HUB_MAX_RESPONSE_BYTES (16u << 20)
 #define HUB_MAX_PAGES 10
+#define HUB_MAX_CONNECTIONS 16
 #define HUB_MAX_PACKAGES 512
 #define HUB_MAX_FILES_PER_PACKAGE 256
 #define HUB_MAX_HANDLE_LEN 512
@@ -124,6 +125,8 @@ typedef struct hub_net {
     long stall_timeout_s;
     long api_timeout_s;
     int64_t max_file_bytes;
+    int connections;             /* concurrent ranged GETs per large file; 1 = one stream */
+    int64_t parallel_min_bytes;  /* files at least this big are split */
     const cvm_hub_request *req;  /* for the progress callback */
     int last_was_network;        /* the latest failure was a transport error */
 } hub_net;
@@ -132,10 +135,16 @@ void hub_net_defaults(hub_net *net);
 /* Builds the proxied form of `url` when a gateway is configured. */
 cvm_status hub_wrap_url(const hub_net *net, const char *url, char **out);
 cvm_status hub_fetch_metadata(hub_net *net, const char *model_id, hub_metadata *md);
-/* Downloads `url` into `dest`, verifying `md5` while streaming; resumes from
- * `partial` when a previous attempt left one.  The caller holds the lock. */
+/* Downloads `url` into `dest`, verifying `md5`; resumes from `partial` (and
+ * its segment journal `partial`.ranges after a parallel download) when a
+ * previous attempt left one.  Files of at least net->parallel_min_bytes on a
+ * server that accepts ranges come down as net->connections ranged GETs at
+ * once.  The caller holds the lock. */
 cvm_status hub_download_file(hub_net *net, const char *url, const char *md5, const char *partial,
                              const char *dest, const char *label);
+/* Bytes already fetched into `partial` (from its journal when a parallel
+ * download left one), or 0; *total receives the file size when known. */
+int64_t hub_partial_progress(const char *partial, int64_t *total);
 void hub_sleep_ms(long ms);
 
 /* ------------------------------------------------------------------ files */

@@ -696,9 +696,12 @@ static cvm_status fetch_blob(resolve_ctx *c, const hub_file *f, const char *blob
     if (st == CVM_OK) {
         /* Another process may have finished it while we waited. */
         if (!hub_file_exists(blob)) {
-            struct stat ps;
-            if (stat(part, &ps) == 0 && ps.st_size > 0)
-                hub_buf_printf(&c->report, "  resuming %s from byte %lld\n", f->handle, (long long)ps.st_size);
+            int64_t total = 0, have = hub_partial_progress(part, &total);
+            if (have > 0 && total > 0)
+                hub_buf_printf(&c->report, "  resuming %s: %lld of %lld bytes already fetched\n", f->handle,
+                               (long long)have, (long long)total);
+            else if (have > 0)
+                hub_buf_printf(&c->report, "  resuming %s from byte %lld\n", f->handle, (long long)have);
             st = hub_download_file(&c->net, f->url, f->md5, part, blob, f->handle);
             if (st == CVM_OK)
                 hub_buf_printf(&c->report, "  downloaded %s (md5 %s verified)\n", f->handle, f->md5);

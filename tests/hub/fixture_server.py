@@ -8,6 +8,7 @@ processes downloaded a file once.  Python standard library only.
 import hashlib
 import http.server
 import json
+import random
 import sys
 import threading
 import time
@@ -24,6 +25,11 @@ def _blob(seed, size):
         out += hashlib.sha256(f"{seed}:{counter}".encode()).digest()
         counter += 1
     return bytes(out[:size])
+
+
+def _big_blob(seed, size):
+    """Deterministic bytes for files of several MiB (faster than _blob)."""
+    return random.Random(seed).randbytes(size)
 
 
 def _md5(data):
@@ -52,8 +58,15 @@ class Fixtures:
         self.models = {}         # model id -> list of pages (each a list of packages)
         self.file_gets = {}      # name -> number of GET requests
         self.range_gets = {}     # name -> number of GET requests with a Range header
+        self.range_log = {}      # name -> list of Range header values, in arrival order
+        self.bytes_sent = {}     # name -> body bytes written
         self.api_calls = {}      # model id -> number of API requests
-        self.behaviour = {}      # file name -> "truncate-once" | "stall-once" | "slow"
+        # file name -> "truncate-once" | "stall-once" | "slow" | "ignore-range" | "wrong-range"
+        self.behaviour = {}
+        # file name -> (lo, hi, "cut-once" | "cut-always" | "503-once"): what a
+        # ranged request starting in [lo, hi) gets
+        self.segment_fault = {}
+        self.faults_done = set()
         self._build(yolo_onnx_path)
 
     # -- fixture construction ------------------------------------------------
@@ -114,6 +127,20 @@ class Fixtures:
             [P("pagedtrt", "trt", [("engine.plan", ok[0][1])], dynamicBatchSize=False, staticBatchSize=1)],
             [P("pagedonnx", "onnx", self._standard_files("paged"))],
         ]
+        # parallel ranged downloads (the tests lower the size threshold)
+        mib = 1024 * 1024
+        for tag, size, how in (("par", 4 * mib, None), ("parcut", 4 * mib, None), ("par503", 4 * mib, None),
+                               ("parfail", 4 * mib, None), ("parignore", 4 * mib, "ignore-range"),
+                               ("parwrong", 4 * mib, "wrong-range"), ("parkill", 8 * mib, "slow")):
+            files = self._standard_files(tag, weights=_big_blob(tag, size))
+            if how:
+                self.behaviour[files[0][1]] = how
+            self.models[f"{tag}/1"] = [[P(f"{tag}pkg", "onnx", files)]]
+        self.segment_fault["parcut-weights.onnx"] = (2 * mib, 2 * mib + 1, "cut-once")
+        self.segment_fault["par503-weights.onnx"] = (3 * mib, 3 * mib + 1, "503-once")
+        self.segment_fault["parfail-weights.onnx"] = (1 * mib, 2 * mib, "cut-always")
+        pb = self._standard_files("parbadmd5", weights=_big_blob("parbadmd5", 4 * mib))
+        self.models["parbadmd5/1"] = [[P("parbadmd5pkg", "onnx", pb, md5_override={"weights.onnx": "0" * 32})]]
         if yolo_onnx_path:
             with open(yolo_onnx_path, "rb") as f:
                 weights = f.read()
@@ -196,44 +223,69 @@ class Handler(http.server.BaseHTTPRequestHandler):
             first = fx.file_gets[name] == 1
             if rng:
                 fx.range_gets[name] = fx.range_gets.get(name, 0) + 1
-        start = 0
-        if rng and rng.startswith("bytes="):
-            start = int(rng[6:].split("-")[0])
-            if start >= len(data):
+                fx.range_log.setdefault(name, []).append(rng)
+        how = fx.behaviour.get(name)
+        size = len(data)
+        start, end = 0, size - 1
+        if rng and how != "ignore-range":
+            try:
+                unit, _, spec = rng.partition("=")
+                a, _, b = spec.partition("-")
+                start = int(a)
+                end = min(int(b), size - 1) if b else size - 1
+                if unit != "bytes" or start > end:
+                    raise ValueError
+            except ValueError:
+                start = size
+            if start >= size:
                 self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(data)}")
+                self.send_header("Content-Range", f"bytes */{size}")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-        body = data[start:]
-        self.send_response(206 if start else 200)
+        ranged = rng is not None and how != "ignore-range"
+        fault = None
+        sf = fx.segment_fault.get(name)
+        if ranged and sf and sf[0] <= start < sf[1]:
+            with fx.lock:
+                if sf[2] == "cut-always" or (name, start) not in fx.faults_done:
+                    fault = sf[2]
+                    fx.faults_done.add((name, start))
+        if fault == "503-once":
+            return self._json(503, {"error": "busy"})
+        if ranged and how == "wrong-range" and start > 0:
+            start += 1  # claims and sends a range other than the one asked for
+        body = data[start:end + 1]
+        self.send_response(206 if ranged else 200)
         self.send_header("Accept-Ranges", "bytes")
-        if start:
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        if ranged:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        how = fx.behaviour.get(name)
         try:
-            if how == "truncate-once" and first:
-                self.wfile.write(body[: len(body) // 2])
-                self.wfile.flush()
+            if fault in ("cut-once", "cut-always") or (how == "truncate-once" and first):
+                self._send(fx, name, body[: len(body) // 2])
                 self.close_connection = True
                 return
             if how == "stall-once" and first:
-                self.wfile.write(body[: len(body) // 2])
-                self.wfile.flush()
+                self._send(fx, name, body[: len(body) // 2])
                 time.sleep(4)
                 self.close_connection = True
                 return
             if how == "slow":
                 for off in range(0, len(body), 64 * 1024):
-                    self.wfile.write(body[off: off + 64 * 1024])
-                    self.wfile.flush()
+                    self._send(fx, name, body[off: off + 64 * 1024])
                     time.sleep(0.04)
                 return
-            self.wfile.write(body)
+            self._send(fx, name, body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def _send(self, fx, name, chunk):
+        self.wfile.write(chunk)
+        self.wfile.flush()
+        with fx.lock:
+            fx.bytes_sent[name] = fx.bytes_sent.get(name, 0) + len(chunk)
 
 
 class _Server(http.server.ThreadingHTTPServer):

@@ -63,7 +63,116 @@ def check(name, cond, detail=""):
 def leftovers(home):
     """Partial downloads and temp files that must not survive a failure."""
     return [p for p in glob.glob(os.path.join(home, "**", "*"), recursive=True)
-            if p.endswith((".partial", ".tmp"))]
+            if p.endswith((".partial", ".tmp", ".ranges"))]
+
+
+def blob_ok(home, data):
+    """The cache holds exactly `data` under its md5."""
+    path = os.path.join(home, "shared-blobs", hashlib.md5(data).hexdigest())
+    return os.path.isfile(path) and open(path, "rb").read() == data
+
+
+def journal_done(path):
+    """Bytes a parallel download's journal says are in place."""
+    try:
+        lines = open(path).read().splitlines()[1:]
+        return sum(int(c) - int(a) for a, _, c in (ln.split() for ln in lines))
+    except (OSError, ValueError):
+        return 0
+
+
+def parallel_cases(srv):
+    fx = srv.fixtures
+    url = srv.url
+    mib = 1024 * 1024
+    par_env = {"CVM_DOWNLOAD_PARALLEL_MIN_BYTES": mib, "CVM_DOWNLOAD_CONNECTIONS": 4}
+
+    # a 4 MiB file over 4 connections: the first GET learns the size and keeps
+    # the first quarter; three ranged GETs fetch the rest
+    home = fresh_home("par")
+    data = fx.files["par-weights.onnx"]
+    r = run("par/1", env_for(url, home, **par_env))
+    want = {f"bytes={i * mib}-{(i + 1) * mib - 1}" for i in (1, 2, 3)}
+    log = fx.range_log.get("par-weights.onnx", [])
+    prog = [int(x) for x in r.get("PROGRESS", "0 0 0").split()]
+    check("parallel: 4 connections, distinct ranges, identical bytes",
+          r["rc"] == 0 and fx.file_gets.get("par-weights.onnx") == 4 and len(log) == 3 and set(log) == want
+          and blob_ok(home, data) and not leftovers(home), r["stdout"] + str(log))
+    check("parallel: progress counts bytes across segments",
+          prog[1] == len(data), str(prog))
+
+    home = fresh_home("par1")
+    r = run("par/1", env_for(url, home, CVM_DOWNLOAD_PARALLEL_MIN_BYTES=mib, CVM_DOWNLOAD_CONNECTIONS=1))
+    check("parallel: CVM_DOWNLOAD_CONNECTIONS=1 keeps one stream",
+          r["rc"] == 0 and fx.file_gets.get("par-weights.onnx") == 5 and len(fx.range_log["par-weights.onnx"]) == 3
+          and blob_ok(home, data), r["stdout"])
+
+    # the third segment is cut half way: only it is asked for again, from
+    # where it stopped
+    home = fresh_home("parcut")
+    r = run("parcut/1", env_for(url, home, **par_env))
+    log = fx.range_log.get("parcut-weights.onnx", [])
+    resumed = [x for x in log if x.startswith("bytes=") and 2 * mib < int(x[6:].split("-")[0]) < 3 * mib]
+    check("parallel: a segment cut short resumes from its position",
+          r["rc"] == 0 and len(log) == 4 and len(resumed) == 1 and resumed[0].endswith(f"-{3 * mib - 1}")
+          and blob_ok(home, fx.files["parcut-weights.onnx"]) and not leftovers(home), r["stdout"] + str(log))
+
+    home = fresh_home("par503")
+    r = run("par503/1", env_for(url, home, **par_env))
+    log = fx.range_log.get("par503-weights.onnx", [])
+    check("parallel: a segment answered 503 is retried",
+          r["rc"] == 0 and log.count(f"bytes={3 * mib}-{4 * mib - 1}") == 2
+          and blob_ok(home, fx.files["par503-weights.onnx"]), r["stdout"] + str(log))
+
+    home = fresh_home("parfail")
+    r = run("parfail/1", env_for(url, home, CVM_HUB_MAX_TRIES=2, **par_env))
+    err = r.get("ERROR", "")
+    check("parallel: a segment that keeps failing gives a clear error",
+          r["rc"] == 1 and "segment 2 of 4" in err and f"bytes {mib}-{2 * mib - 1}" in err and "2 attempts" in err
+          and not os.path.exists(os.path.join(home, "shared-blobs", hashlib.md5(
+              fx.files["parfail-weights.onnx"]).hexdigest())), r["stdout"])
+
+    # servers whose ranges cannot be trusted: one stream, never a corrupt file
+    for tag, what in (("parignore", "a server ignoring Range"), ("parwrong", "a wrong Content-Range")):
+        home = fresh_home(tag)
+        r = run(f"{tag}/1", env_for(url, home, **par_env))
+        check(f"parallel: {what} falls back to one stream, file correct",
+              r["rc"] == 0 and blob_ok(home, fx.files[f"{tag}-weights.onnx"]) and not leftovers(home), r["stdout"])
+
+    home = fresh_home("parbadmd5")
+    r = run("parbadmd5/1", env_for(url, home, **par_env))
+    blobs = os.listdir(os.path.join(home, "shared-blobs")) if os.path.isdir(os.path.join(home, "shared-blobs")) else []
+    check("parallel: MD5 mismatch rejected, nothing left in the cache",
+          r["rc"] == 1 and "MD5" in r.get("ERROR", "") and "4 connections" in r.get("ERROR", "")
+          and not [b for b in blobs if not b.startswith(".") and b != hashlib.md5(b"").hexdigest()
+                   and b not in (hashlib.md5(fx.files[f"parbadmd5-{n}"]).hexdigest()
+                                 for n in ("class_names.txt", "inference_config.json"))]
+          and not leftovers(home), r["stdout"] + str(blobs))
+
+    # kill -9 while four segments stream; the next load resumes each one
+    home = fresh_home("parkill")
+    env = env_for(url, home, **par_env)
+    p = subprocess.Popen([CLIENT, "parkill/1"], env=env, stdout=subprocess.DEVNULL)
+    data = fx.files["parkill-weights.onnx"]
+    journal = os.path.join(home, "shared-blobs", hashlib.md5(data).hexdigest() + ".partial.ranges")
+    done_at_kill = 0
+    deadline = time.time() + 20
+    while time.time() < deadline and p.poll() is None:
+        done_at_kill = journal_done(journal)
+        if done_at_kill >= 2 * mib:
+            break
+        time.sleep(0.02)
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=10)
+    n_before = len(fx.range_log.get("parkill-weights.onnx", []))
+    r = run("parkill/1", env)
+    later = fx.range_log.get("parkill-weights.onnx", [])[n_before:]
+    starts = [int(x[6:].split("-")[0]) for x in later]
+    check("parallel: kill -9 mid-download, next load resumes the segments",
+          done_at_kill >= 2 * mib and r["rc"] == 0 and len(later) >= 1
+          and all(s % (2 * mib) != 0 for s in starts) and any("resuming" in x for x in r["report"])
+          and blob_ok(home, data) and not leftovers(home),
+          f"done_at_kill={done_at_kill} later={later}\n" + r["stdout"])
 
 
 def fresh_home(name):
@@ -252,6 +361,8 @@ def main():
               partial is not None and r["rc"] == 0 and fx.range_gets.get("killme-weights.onnx", 0) >= 1
               and any("resuming" in x for x in r["report"]) and not leftovers(home_k),
               f"partial={partial} size={size_at_kill}\n" + r["stdout"])
+
+        parallel_cases(srv)
 
     print(f"{len(FAILURES)} failure(s) in {time.time() - t0:.1f} s")
     if not FAILURES:
