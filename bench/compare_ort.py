@@ -2,37 +2,46 @@
 """cvmodels vs ONNX Runtime on the same ONNX file, same input, same thread count.
 
 usage: compare_ort.py [--lib build/libcvm.so] [--threads 1,2] [--runs 30] [--warmup 3]
-                      [--shared ../shared] [MODEL.onnx ...]
+                      [--rounds 3] [--shared ../shared] [--markdown] [--no-peak]
+                      [--peak-seconds 0.5] [MODEL.onnx ...]
 
 Without model arguments it times the real models of the shared folder that the
 engine targets first.  The two engines run in alternating blocks (--rounds of
-them, each of --runs/--rounds timed runs after --warmup), and every ONNX
-Runtime block runs in a fresh child process: ORT's intra-op threads keep
+them, each of --runs/--rounds timed runs after --warmup), and every block of
+either engine runs in a fresh child process: ORT's intra-op threads keep
 spinning long after a run (measured here: a 2-thread cvmodels run of YOLO11n
 took 38 ms instead of 20 ms even 50 ms after an ORT run in the same process),
 so sharing a process or interleaving single runs would charge ORT's idle
 spinning to cvmodels.  Both engines see the same machine over the same
-period.  The table reports medians and p90, the ratio cvmodels/ORT of the
-medians, session build time, and the GFLOP/s each achieved (multiply-adds of
-Conv/ConvTranspose/MatMul/Gemm counted twice).
+period, and each child reports its own peak resident memory (the session
+build, the runs and the interpreter; see rss_peak_mb for why not ru_maxrss).
+
+The table reports medians and p90, the ratio cvmodels/ORT of the medians,
+session build time (median over the blocks), the GFLOP/s each achieved
+(multiply-adds of Conv/ConvTranspose/MatMul/Gemm counted twice), that rate as
+a share of the machine's measured fp32 peak at the same thread count
+(bench/peak_fma.c, compiled with the system C compiler, $CC or cc, into a
+temporary folder), and the peak RSS of each engine's child process.
+--markdown prints the table in the layout of docs/PERFORMANCE.md.
 """
 import argparse
-import glob
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
-import onnx
-import onnxruntime as ort
-from onnx import shape_inference
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 import cvm_ctypes  # noqa: E402
 
+# onnx and onnxruntime are imported where they are used, so that a cvmodels
+# child process does not carry onnxruntime in its resident memory.
 DEFAULT_MODELS = ["yolov8n/yolov8n_deq_fp32.onnx", "yolo11n/yolo11n_deq_fp32.onnx",
                   "yolov8n-seg/yolov8n-seg_deq_fp32.onnx", "yolox-nano/yolox_nano.onnx",
                   "nanodet-m/nanodet_m_416.onnx", "ppocr-v4/ch_PP-OCRv4_det_infer.onnx",
@@ -61,6 +70,7 @@ def feeds_for(path):
             feeds[name] = (np.array(s["value"], dtype=np.int64) if "value" in s
                            else pattern(s["shape"], s.get("layout") == "NHWC"))
         return feeds
+    import onnx
     m = onnx.load(path, load_external_data=False)
     inits = {i.name for i in m.graph.initializer}
     for i in m.graph.input:
@@ -75,6 +85,8 @@ def feeds_for(path):
 
 def count_flops(path, feeds):
     """Multiply-adds x2 of Conv, ConvTranspose, MatMul and Gemm, from inferred shapes."""
+    import onnx
+    from onnx import shape_inference
     m = onnx.load(path)
     for i in m.graph.input:
         if i.name in feeds:
@@ -113,6 +125,168 @@ def pct(xs, q):
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
+
+
+# Row names of the docs/PERFORMANCE.md table for the default models.
+DOC_NAMES = {"yolov8n/yolov8n_deq_fp32.onnx": "YOLOv8n 640", "yolo11n/yolo11n_deq_fp32.onnx": "YOLO11n 320",
+             "yolov8n-seg/yolov8n-seg_deq_fp32.onnx": "YOLOv8n-seg 320", "yolox-nano/yolox_nano.onnx": "YOLOX-nano 416",
+             "nanodet-m/nanodet_m_416.onnx": "NanoDet-m 416", "ppocr-v4/ch_PP-OCRv4_det_infer.onnx": "PP-OCRv4 det 320",
+             "ppocr-v4/ch_PP-OCRv4_rec_infer.onnx": "PP-OCRv4 rec 48x320",
+             "deimv2-atto/deimv2_atto_coco_deq_fp32.onnx": "DEIMv2-atto 320"}
+
+
+def measure_peak(threads, seconds):
+    """Compiles and runs bench/peak_fma.c; returns (isa, {threads: GFLOP/s}), or (None, {}) with a warning."""
+    cc = os.environ.get("CC") or "cc"
+    tmp = tempfile.mkdtemp(prefix="cvm-peak-")
+    try:
+        exe = os.path.join(tmp, "peak_fma")
+        try:
+            r = subprocess.run([cc, "-O2", "-pthread", os.path.join(HERE, "peak_fma.c"), "-o", exe],
+                               capture_output=True, text=True)
+        except OSError as e:
+            print(f"warning: cannot run the C compiler {cc} ({e}), no % of peak", file=sys.stderr)
+            return None, {}
+        if r.returncode != 0:
+            print(f"warning: compiling peak_fma.c with {cc} failed, no % of peak:\n{r.stderr}", file=sys.stderr)
+            return None, {}
+        r = subprocess.run([exe, "--seconds", str(seconds)] + [str(t) for t in threads],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"warning: peak_fma failed, no % of peak: {r.stderr.strip()}", file=sys.stderr)
+            return None, {}
+        rows = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+        return rows[0]["isa"], {row["threads"]: row["gflops"] for row in rows}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_child(args):
+    """Runs this script as a child; returns its last stdout line as JSON and its peak RSS in MB."""
+    with tempfile.TemporaryFile() as err:
+        p = subprocess.Popen([sys.executable, os.path.abspath(__file__)] + args, stdout=subprocess.PIPE,
+                             stderr=err)
+        out = p.stdout.read().decode()
+        p.stdout.close()
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"child {' '.join(args)} failed ({p.returncode}):\n"
+                             f"{err.read().decode(errors='replace')}")
+    block = json.loads(out.strip().splitlines()[-1])
+    if block.get("peak_rss_mb") is None:
+        block["peak_rss_mb"] = ru.ru_maxrss / 1024.0  # Linux reports kilobytes
+    return block
+
+
+def rss_peak_mb():
+    """This process's peak resident memory so far (VmHWM), or None off Linux.
+
+    Not ru_maxrss: Linux carries the parent's high-water mark at fork into the
+    child's ru_maxrss across exec, so a child of this (large) parent would
+    report the parent's size.  VmHWM belongs to the child's own address space.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def timed_runs(run, feeds, runs, warmup):
+    for _ in range(warmup):
+        run(feeds)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        run(feeds)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
+def load_feeds(npz):
+    with np.load(npz) as z:
+        return {k: np.ascontiguousarray(z[k]) for k in z.files}
+
+
+def cvm_block(lib_path, path, feeds_npz, threads, runs, warmup):
+    """Child process: one block of cvmodels runs, printed as JSON."""
+    feeds = load_feeds(feeds_npz)
+    lib = cvm_ctypes.Library(lib_path)
+    base = rss_peak_mb()
+    t0 = time.perf_counter()
+    s = cvm_ctypes.Session(lib, path, int(threads))
+    load = (time.perf_counter() - t0) * 1e3
+    times = timed_runs(s.run, feeds, int(runs), int(warmup))
+    peak = rss_peak_mb()
+    s.close()
+    print(json.dumps({"load_ms": load, "times": times, "base_rss_mb": base, "peak_rss_mb": peak}))
+
+
+def ort_block(path, feeds_npz, threads, runs, warmup):
+    """Child process: one block of ONNX Runtime runs, printed as JSON."""
+    import onnxruntime as ort
+    feeds = load_feeds(feeds_npz)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = int(threads)
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    base = rss_peak_mb()
+    t0 = time.perf_counter()
+    s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    load = (time.perf_counter() - t0) * 1e3
+    times = timed_runs(lambda f: s.run(None, f), feeds, int(runs), int(warmup))
+    print(json.dumps({"load_ms": load, "times": times, "base_rss_mb": base, "peak_rss_mb": rss_peak_mb()}))
+
+
+def opt(v, fmt, width=0):
+    """v formatted, or '-' when it could not be measured; right-aligned in width."""
+    return (format(v, fmt) if v is not None else "-").rjust(width)
+
+
+def bench_model(a, path, lib_path, thread_counts, peak, per_block, bases, tmp):
+    """Prints the table rows of one model (one per thread count)."""
+    md = a.markdown
+    feeds = feeds_for(path)
+    flops = count_flops(path, feeds)
+    feeds_npz = os.path.join(tmp, "feeds.npz")
+    np.savez(feeds_npz, **feeds)
+    rel = os.path.relpath(path, os.path.join(a.shared, "models"))
+    name = DOC_NAMES.get(rel) if md else None
+    name = name or (rel if not rel.startswith("..") else path)
+    for thr in thread_counts:
+        res = {"cvm": {"times": [], "loads": [], "rss": []}, "ort": {"times": [], "loads": [], "rss": []}}
+        for _ in range(a.rounds):
+            for eng in ("cvm", "ort"):
+                args = [f"--{eng}-block", path, feeds_npz, str(thr), str(per_block), str(a.warmup)]
+                block = run_child(args + (["--lib", lib_path] if eng == "cvm" else []))
+                res[eng]["times"] += block["times"]
+                res[eng]["loads"].append(block["load_ms"])
+                res[eng]["rss"].append(block["peak_rss_mb"])
+                bases[eng].append(block["base_rss_mb"])
+        ct, ot = res["cvm"]["times"], res["ort"]["times"]
+        cm, om = statistics.median(ct), statistics.median(ot)
+        c_load, o_load = statistics.median(res["cvm"]["loads"]), statistics.median(res["ort"]["loads"])
+        c_rss, o_rss = max(res["cvm"]["rss"]), max(res["ort"]["rss"])
+        c_gf = flops / cm / 1e6 if flops else None
+        o_gf = flops / om / 1e6 if flops else None
+        pk = peak.get(thr)
+        c_pc = 100.0 * c_gf / pk if c_gf and pk else None
+        o_pc = 100.0 * o_gf / pk if o_gf and pk else None
+        if md:
+            print(f"| {name} | {thr} | {cm:.1f} | {om:.1f} | {cm / om:.2f} | {c_load:.1f} | {o_load:.1f} | "
+                  f"{opt(c_gf, '.1f')} | {opt(o_gf, '.1f')} | {opt(c_pc, '.0f')} | {opt(o_pc, '.0f')} | "
+                  f"{c_rss:.1f} | {o_rss:.1f} |", flush=True)
+        else:
+            print(f"{name[-42:]:42} {thr:>3} {cm:9.2f} {pct(ct, .9):8.2f} {om:9.2f} {pct(ot, .9):8.2f} "
+                  f"{cm / om:6.2f} {opt(c_gf, '.1f', 9)} {opt(o_gf, '.1f', 9)} {opt(c_pc, '.1f', 8)} "
+                  f"{opt(o_pc, '.1f', 8)} {c_load:9.1f} {o_load:9.1f} {c_rss:8.1f} {o_rss:8.1f}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lib", default="build/libcvm.so")
@@ -121,65 +295,58 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--shared", default=os.environ.get("CVM_SHARED_DIR", "../shared"))
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--ort-block", nargs=4, metavar=("MODEL", "THREADS", "RUNS", "WARMUP"),
+    ap.add_argument("--markdown", action="store_true", help="print the table as in docs/PERFORMANCE.md")
+    ap.add_argument("--no-peak", action="store_true", help="skip the fp32 peak measurement")
+    ap.add_argument("--peak-seconds", type=float, default=0.5, help="peak_fma time per thread count")
+    # Child processes: the feeds come as an .npz written by the parent, so
+    # that neither child imports onnx to build them.
+    ap.add_argument("--ort-block", nargs=5, metavar=("MODEL", "FEEDS", "THREADS", "RUNS", "WARMUP"),
+                    help=argparse.SUPPRESS)
+    ap.add_argument("--cvm-block", nargs=5, metavar=("MODEL", "FEEDS", "THREADS", "RUNS", "WARMUP"),
                     help=argparse.SUPPRESS)
     ap.add_argument("models", nargs="*")
     a = ap.parse_args()
     if a.ort_block:
         return ort_block(*a.ort_block)
-    lib = cvm_ctypes.Library(a.lib)
+    if a.cvm_block:
+        return cvm_block(a.lib, *a.cvm_block)
+    import onnxruntime as ort
+    lib_path = os.path.abspath(a.lib)
+    if not os.path.exists(lib_path):
+        raise SystemExit(f"{a.lib}: no such library (build libcvm.so first, or pass --lib)")
+    thread_counts = [int(t) for t in a.threads.split(",")]
     models = a.models or [os.path.join(a.shared, "models", m) for m in DEFAULT_MODELS]
-    print(f"# onnxruntime {ort.__version__}; {a.rounds} alternating blocks, {a.runs} timed runs per engine, "
-          f"{a.warmup} warm-up runs per block; {time.strftime('%Y-%m-%d')}")
-    print(f"{'model':42} {'thr':>3} {'cvm ms':>9} {'p90':>8} {'ort ms':>9} {'p90':>8} {'ratio':>6} "
-          f"{'cvm GF/s':>9} {'ort GF/s':>9} {'cvm load':>9} {'ort load':>9}")
+    isa, peak = (None, {}) if a.no_peak else measure_peak(thread_counts, a.peak_seconds)
     per_block = max(1, a.runs // a.rounds)
-    for path in models:
-        feeds = feeds_for(path)
-        flops = count_flops(path, feeds)
-        for thr in [int(t) for t in a.threads.split(",")]:
-            t0 = time.perf_counter()
-            cs = cvm_ctypes.Session(lib, path, thr)
-            c_load = (time.perf_counter() - t0) * 1e3
-            ct, ot, o_loads = [], [], []
-            for _ in range(a.rounds):
-                for _ in range(a.warmup):
-                    cs.run(feeds)
-                for _ in range(per_block):
-                    t0 = time.perf_counter()
-                    cs.run(feeds)
-                    ct.append((time.perf_counter() - t0) * 1e3)
-                r = subprocess.run([sys.executable, os.path.abspath(__file__), "--ort-block", path, str(thr),
-                                    str(per_block), str(a.warmup)], capture_output=True, text=True, check=True)
-                block = json.loads(r.stdout.strip().splitlines()[-1])
-                ot += block["times"]
-                o_loads.append(block["load_ms"])
-            cm, om = statistics.median(ct), statistics.median(ot)
-            gf = lambda ms: f"{flops / ms / 1e6:9.1f}" if flops else f"{'-':>9}"
-            name = os.path.relpath(path, os.path.join(a.shared, "models")) if a.shared in path else path
-            print(f"{name[-42:]:42} {thr:>3} {cm:9.2f} {pct(ct, .9):8.2f} {om:9.2f} {pct(ot, .9):8.2f} "
-                  f"{cm / om:6.2f} {gf(cm)} {gf(om)} {c_load:9.1f} {statistics.median(o_loads):9.1f}", flush=True)
-            cs.close()
+    md = a.markdown
+    intro = (f"onnxruntime {ort.__version__}; {a.rounds} alternating blocks of {per_block} timed runs per engine, "
+             f"{a.warmup} warm-up runs per block, each block in a fresh process; {time.strftime('%Y-%m-%d')}")
+    if peak:
+        intro += ("; measured fp32 peak (bench/peak_fma.c, " + isa + "): " +
+                  ", ".join(f"{g:.1f} GFLOP/s on {t} thread{'s' if t > 1 else ''}" for t, g in peak.items()))
+    if md:
+        print(intro + ".\n")
+        print("| model | threads | cvm ms | ORT ms | ratio | cvm load ms | ORT load ms | cvm GFLOP/s | ORT GFLOP/s "
+              "| cvm % peak | ORT % peak | cvm RSS MB | ORT RSS MB |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    else:
+        print("# " + intro)
+        print(f"{'model':42} {'thr':>3} {'cvm ms':>9} {'p90':>8} {'ort ms':>9} {'p90':>8} {'ratio':>6} "
+              f"{'cvm GF/s':>9} {'ort GF/s':>9} {'cvm %pk':>8} {'ort %pk':>8} {'cvm load':>9} {'ort load':>9} "
+              f"{'cvm RSS':>8} {'ort RSS':>8}")
+    bases = {"cvm": [], "ort": []}
+    tmp = tempfile.mkdtemp(prefix="cvm-bench-")
+    try:
+        for path in models:
+            bench_model(a, path, lib_path, thread_counts, peak, per_block, bases, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if bases["cvm"] and None not in bases["cvm"] + bases["ort"]:
+        note = (f"RSS = peak resident memory (VmHWM) of the engine's child process, which includes Python: "
+                f"{statistics.median(bases['cvm']):.1f} MB (cvmodels child) and {statistics.median(bases['ort']):.1f} MB "
+                f"(ORT child, onnxruntime imported) before the session was built.")
+        print(("\n" if md else "# ") + note)
 
-
-def ort_block(path, threads, runs, warmup):
-    """Child process: one block of ONNX Runtime runs, printed as JSON."""
-    feeds = feeds_for(path)
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = int(threads)
-    so.inter_op_num_threads = 1
-    so.log_severity_level = 3
-    t0 = time.perf_counter()
-    s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-    load = (time.perf_counter() - t0) * 1e3
-    for _ in range(int(warmup)):
-        s.run(None, feeds)
-    times = []
-    for _ in range(int(runs)):
-        t0 = time.perf_counter()
-        s.run(None, feeds)
-        times.append((time.perf_counter() - t0) * 1e3)
-    print(json.dumps({"load_ms": load, "times": times}))
 
 if __name__ == "__main__":
     main()

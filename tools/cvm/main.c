@@ -24,7 +24,10 @@ static void usage(FILE *f)
             "  package create|check ...\n"
             "                 build a local package from an ONNX file, or check one\n"
             "  bench MODEL.onnx [--threads N] [--runs K] [--warmup W] [--json]\n"
-            "                 time session build and inference (median, p90)\n"
+            "                 time session build and inference of a raw graph (median, p90)\n"
+            "  bench MODEL --image FILE [--threads N] [--runs K] [--warmup W] [--json]\n"
+            "                 [--arch A --task T]\n"
+            "                 time a vision model: load, pre-process, inference, post-process\n"
             "  cache ls | clear [MODEL_ID] [--cache DIR]\n"
             "                 list or remove downloaded model packages\n"
             "  --version      print the version\n");

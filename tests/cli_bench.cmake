@@ -1,0 +1,8 @@
+# `cvm bench` on a vision model: the JSON report's fields and consistency, and
+# the errors for a missing image or model (standard-library Python only).
+set(CVM_BENCH_CHECK ${CMAKE_CURRENT_SOURCE_DIR}/cli/check_bench.py)
+set(CVM_BENCH_ARGS $<TARGET_FILE:cvm_cli> ${CMAKE_CURRENT_SOURCE_DIR}/data
+    ${CMAKE_CURRENT_BINARY_DIR}/cli-bench-work)
+add_test(NAME cli.bench_json COMMAND ${CVM_PYTHON} ${CVM_BENCH_CHECK} json ${CVM_BENCH_ARGS})
+add_test(NAME cli.bench_errors COMMAND ${CVM_PYTHON} ${CVM_BENCH_CHECK} errors ${CVM_BENCH_ARGS})
+set_tests_properties(cli.bench_json cli.bench_errors PROPERTIES LABELS cli TIMEOUT 120)
