@@ -54,13 +54,17 @@ void cvm_wino_free(cvm_wino *w)
 
 /* u = G g for one column of the kernel, in double so that the 1/6 and 1/24
  * weights do not add rounding on top of the method's own. */
-static void g_col(const double g[3], double u[6])
+static inline void g_col(const double g[3], double u[6])
 {
-    u[0] = g[0] / 4.0;
-    u[1] = -(g[0] + g[1] + g[2]) / 6.0;
-    u[2] = -(g[0] - g[1] + g[2]) / 6.0;
-    u[3] = g[0] / 24.0 + g[1] / 12.0 + g[2] / 6.0;
-    u[4] = g[0] / 24.0 - g[1] / 12.0 + g[2] / 6.0;
+    /* products with the reciprocals: a session build transforms millions
+     * of these, and divisions made it the slowest part of loading */
+    const double s6 = 1.0 / 6.0, s12 = 1.0 / 12.0, s24 = 1.0 / 24.0;
+    double e = g[0] + g[2];
+    u[0] = 0.25 * g[0];
+    u[1] = -(e + g[1]) * s6;
+    u[2] = -(e - g[1]) * s6;
+    u[3] = g[0] * s24 + g[1] * s12 + g[2] * s6;
+    u[4] = g[0] * s24 - g[1] * s12 + g[2] * s6;
     u[5] = g[2];
 }
 
@@ -87,35 +91,53 @@ cvm_status cvm_wino_prepare(cvm_wino *w, const cvm_gemm_kernel *kern, int64_t N,
     w->msplit = cdiv(K, w->mpart);
 
     w->u_stride = cvm_gemm_packed_a_size(kern, K, C);
-    size_t kc = (size_t)K * (size_t)C;
-    if (kc / (size_t)K != (size_t)C || kc > SIZE_MAX / 36 / sizeof(float) / 2)
+    if ((size_t)C > SIZE_MAX / 36 / 64 / sizeof(float) ||
+        w->u_stride > SIZE_MAX / 36 / sizeof(float))
         return cvm_errorf(CVM_E_LIMIT, "Winograd weights of %lld x %lld channels too large",
                           (long long)K, (long long)C);
+    /* U_p = (G g G^T)_p is linear in the nine taps: U[36 x pairs] =
+     * T[36 x 9] * taps[9 x pairs] with T[(i,j)][(a,b)] = G[i][a] G[j][b],
+     * one GEMM for every (output, input) channel pair at once. */
+    float T[36 * 9];
+    for (int tap = 0; tap < 9; tap++) {
+        double g[3][3] = {{0}}, cols[3][6], u[6];
+        g[tap / 3][tap % 3] = 1.0;
+        for (int j = 0; j < 3; j++) {
+            double col[3] = {g[0][j], g[1][j], g[2][j]};
+            g_col(col, cols[j]);
+        }
+        for (int i = 0; i < 6; i++) {
+            double row[3] = {cols[0][i], cols[1][i], cols[2][i]};
+            g_col(row, u);
+            for (int j = 0; j < 6; j++)
+                T[(i * 6 + j) * 9 + tap] = (float)u[j];
+        }
+    }
+    /* 32 output channels at a time: a temporary for all pairs at once would
+     * be as large as U itself, and its page faults cost more than the GEMM. */
+    const int64_t rows = 4 * mr;
     w->U = malloc(36 * w->u_stride * sizeof(float));
-    float *tmp = malloc(36 * kc * sizeof(float));
-    if (!w->U || !tmp) {
+    float *tmp = malloc(36 * (size_t)rows * (size_t)C * sizeof(float));
+    void *gs = malloc(cvm_gemm_scratch_bytes(kern, 1));
+    if (!w->U || !tmp || !gs) {
         free(tmp);
+        free(gs);
         cvm_wino_free(w);
         return cvm_errorf(CVM_E_NOMEM, "out of memory transforming Winograd weights");
     }
-    for (int64_t k = 0; k < K; k++)
-        for (int64_t c = 0; c < C; c++) {
-            const float *g = weights + (k * C + c) * 9;
-            double cols[3][6], col[3], u[6];
-            for (int j = 0; j < 3; j++) {
-                for (int i = 0; i < 3; i++)
-                    col[i] = g[i * 3 + j];
-                g_col(col, cols[j]);
+    for (int64_t m0 = 0; m0 < K; m0 += rows) {
+        int64_t mc = K - m0 < rows ? K - m0 : rows, np = mc * C;
+        cvm_sgemm_strided(kern, 36, np, 9, T, 9, 1, weights + m0 * C * 9, 1, 9, tmp, np, NULL, 0,
+                          NULL, gs, 1);
+        for (int p = 0; p < 36; p++)
+            for (int64_t k0 = 0; k0 < C; k0 += CVM_GEMM_KC) {
+                int64_t kc = C - k0 < CVM_GEMM_KC ? C - k0 : CVM_GEMM_KC;
+                float *dst = (float *)cvm_gemm_packed_a_block(kern, w->U + p * w->u_stride, K, k0,
+                                                              kc, m0);
+                cvm_gemm_pack_a(kern, tmp + p * np, C, 1, 0, mc, k0, kc, 1.0f, dst);
             }
-            for (int i = 0; i < 6; i++) {
-                double row[3] = {cols[0][i], cols[1][i], cols[2][i]};
-                g_col(row, u);
-                for (int j = 0; j < 6; j++)
-                    tmp[(size_t)(i * 6 + j) * kc + (size_t)(k * C + c)] = (float)u[j];
-            }
-        }
-    for (int p = 0; p < 36; p++)
-        cvm_gemm_prepack_a(kern, K, C, tmp + (size_t)p * kc, C, 1, 1.0f, w->U + p * w->u_stride);
+    }
+    free(gs);
     free(tmp);
     /* V: 36 panels of C x 32, M: 36 blocks of mpart x 32; each matrix is one
      * cache line longer than needed so that the 36 do not alias in L1. */
