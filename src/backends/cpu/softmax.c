@@ -21,7 +21,7 @@ typedef struct sm_job {
     float *y;
 } sm_job;
 
-static void sm_items(void *arg, size_t b, size_t e)
+CVM_CPU_CLONES static void sm_items(void *arg, size_t b, size_t e)
 {
     const sm_job *j = arg;
     for (size_t it = b; it < e; it++) {
@@ -37,13 +37,22 @@ static void sm_items(void *arg, size_t b, size_t e)
             arg_i[c] = 0;
             sum[c] = 0.0f;
         }
-        for (int64_t i = 1; i < j->n; i++) {
-            const float *xr = x + i * j->inner;
-            for (int c = 0; c < w; c++)
-                if (xr[c] > mx[c]) {
-                    mx[c] = xr[c];
-                    arg_i[c] = i;
-                }
+        if (j->kind != SM_HARD) {
+            /* no index to track: a plain max that vectorises */
+            for (int64_t i = 1; i < j->n; i++) {
+                const float *xr = x + i * j->inner;
+                for (int c = 0; c < w; c++)
+                    mx[c] = xr[c] > mx[c] ? xr[c] : mx[c];
+            }
+        } else {
+            for (int64_t i = 1; i < j->n; i++) {
+                const float *xr = x + i * j->inner;
+                for (int c = 0; c < w; c++)
+                    if (xr[c] > mx[c]) {
+                        mx[c] = xr[c];
+                        arg_i[c] = i;
+                    }
+            }
         }
         if (j->kind == SM_HARD) {
             for (int64_t i = 0; i < j->n; i++) {
