@@ -110,7 +110,8 @@ static cvm_status check_shape(cvm_dtype dtype, int ndim, const int64_t *dims, si
     return CVM_OK;
 }
 
-cvm_status cvm_tensor_create(cvm_dtype dtype, int ndim, const int64_t *dims, cvm_tensor **out)
+static cvm_status tensor_new(cvm_dtype dtype, int ndim, const int64_t *dims, int zero,
+                             cvm_tensor **out)
 {
     size_t nbytes = 0;
     if (!out)
@@ -119,7 +120,7 @@ cvm_status cvm_tensor_create(cvm_dtype dtype, int ndim, const int64_t *dims, cvm
     CVM_TRY(check_shape(dtype, ndim, dims, &nbytes));
     cvm_tensor *t = calloc(1, sizeof *t);
     /* calloc(0) may return NULL; allocate at least one byte so data != NULL. */
-    void *d = calloc(nbytes ? nbytes : 1, 1);
+    void *d = zero ? calloc(nbytes ? nbytes : 1, 1) : malloc(nbytes ? nbytes : 1);
     if (!t || !d) {
         free(t);
         free(d);
@@ -134,6 +135,17 @@ cvm_status cvm_tensor_create(cvm_dtype dtype, int ndim, const int64_t *dims, cvm
     t->owns_data = 1;
     *out = t;
     return CVM_OK;
+}
+
+cvm_status cvm_tensor_create(cvm_dtype dtype, int ndim, const int64_t *dims, cvm_tensor **out)
+{
+    return tensor_new(dtype, ndim, dims, 1, out);
+}
+
+cvm_status cvm_tensor_create_uninit(cvm_dtype dtype, int ndim, const int64_t *dims,
+                                    cvm_tensor **out)
+{
+    return tensor_new(dtype, ndim, dims, 0, out);
 }
 
 cvm_status cvm_tensor_wrap(cvm_dtype dtype, int ndim, const int64_t *dims, void *data,

@@ -21,6 +21,10 @@ double cvm_tensor_get_f64(const cvm_tensor *t, int64_t i);
 int64_t cvm_tensor_get_i64(const cvm_tensor *t, int64_t i);
 /* Creates a tensor whose data is a copy of src's. */
 cvm_status cvm_tensor_clone(const cvm_tensor *src, cvm_tensor **out);
+/* cvm_tensor_create without zeroing the data, for tensors about to be
+ * overwritten whole (the runtime's copies of graph outputs). */
+cvm_status cvm_tensor_create_uninit(cvm_dtype dtype, int ndim, const int64_t *dims,
+                                    cvm_tensor **out);
 /* Converts `n` elements between numeric dtypes (ONNX Cast semantics for the
  * numeric types: float->int truncates toward zero; to bool is x != 0). */
 void cvm_convert(cvm_dtype from, const void *src, cvm_dtype to, void *dst, int64_t n);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/tensor.h"
 #include "runtime/eval.h"
 #include "runtime/plan.h"
 
@@ -161,7 +162,7 @@ cvm_status cvm_plan_run(const cvm_graph *g, cvm_plan *p, const cvm_tensor *const
     }
     for (int i = 0; i < n_out && st == CVM_OK; i++) {
         const cvm_tensor *src = &b->vt[out_value[i]];
-        st = cvm_tensor_create(src->dtype, src->ndim, src->dims, &outputs[i]);
+        st = cvm_tensor_create_uninit(src->dtype, src->ndim, src->dims, &outputs[i]);
         if (st == CVM_OK && outputs[i]->nbytes)
             memcpy(outputs[i]->data, src->data, outputs[i]->nbytes);
     }
