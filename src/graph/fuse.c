@@ -7,8 +7,10 @@
  * are constant; an activation after the Add is only taken when there was none
  * before it.  Every value that disappears must have no other consumer and
  * must not be a graph output, so the graph computes the same outputs.
- * A second pass folds Transpose -> Softmax -> inverse Transpose into one
- * Softmax over the matching axis.
+ * Later passes fold Transpose -> Softmax -> Transpose into one Softmax over
+ * the matching axis (and at most one transpose), the five-node exact GELU
+ * into one Gelu, and (fuse_quant.c) the dynamic-quantization chain
+ * ConvInteger -> Cast -> Mul into one scaled integer convolution.
  */
 #include "graph/fuse.h"
 
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "base/tensor.h"
+#include "graph/fuse_quant.h"
 
 typedef struct fuse_ctx {
     cvm_graph *g;
@@ -452,6 +455,76 @@ static cvm_status fuse_transposed_softmax(fuse_ctx *f, int ti)
     return CVM_OK;
 }
 
+/* Value v's producer-less scalar constant equals `want` (within float rounding). */
+static int scalar_is(const fuse_ctx *f, const cvm_node *n, int i, float want)
+{
+    float v;
+    return scalar_f32(f, n, i, &v) && fabsf(v - want) <= 1e-6f * fabsf(want);
+}
+
+/* The other input of a two-input node, when input `v` is one of them. */
+static int other_input(const cvm_node *n, int v)
+{
+    if (n->n_in != 2)
+        return -1;
+    return n->in[0] == v ? n->in[1] : n->in[1] == v ? n->in[0] : -1;
+}
+
+/* Exact GELU as exporters write it (PyTorch's nn.GELU in RF-DETR's and
+ * DINOv2's MLPs):
+ *   0.5 * (x * (1 + Erf(x / sqrt(2))))   (any operand order; x * 0.70710678 for the Div)
+ * becomes one Gelu node: one pass over the tensor instead of five. */
+static cvm_status fuse_gelu(fuse_ctx *f, int di)
+{
+    cvm_graph *g = f->g;
+    cvm_node *d = &g->nodes[di];
+    if (d->n_in != 2 || d->n_out != 1 || d->out[0] < 0 || d->in[0] < 0)
+        return CVM_OK;
+    int x = d->in[0];
+    if (!((is_op(d, "Div") && scalar_is(f, d, 1, 1.41421356f)) ||
+          (is_op(d, "Mul") && scalar_is(f, d, 1, 0.70710678f))))
+        return CVM_OK;
+    cvm_node *e = sole_consumer(f, d->out[0]);
+    if (!e || !is_op(e, "Erf") || e->n_out != 1 || e->out[0] < 0)
+        return CVM_OK;
+    cvm_node *a = sole_consumer(f, e->out[0]);
+    if (!a || !is_op(a, "Add") || a->n_out != 1 || a->out[0] < 0)
+        return CVM_OK;
+    int one = other_input(a, e->out[0]);
+    if (one < 0 || !scalar_is(f, a, a->in[0] == one ? 0 : 1, 1.0f))
+        return CVM_OK;
+    cvm_node *m1 = sole_consumer(f, a->out[0]);
+    if (!m1 || !is_op(m1, "Mul") || m1->n_out != 1 || m1->out[0] < 0 ||
+        other_input(m1, a->out[0]) != x)
+        return CVM_OK;
+    cvm_node *m2 = sole_consumer(f, m1->out[0]);
+    if (!m2 || !is_op(m2, "Mul") || m2->n_out != 1 || m2->out[0] < 0)
+        return CVM_OK;
+    int half = other_input(m2, m1->out[0]);
+    if (half < 0 || !scalar_is(f, m2, m2->in[0] == half ? 0 : 1, 0.5f))
+        return CVM_OK;
+    int m2i = (int)(m2 - g->nodes);
+    int dead[4] = {di, (int)(e - g->nodes), (int)(a - g->nodes), (int)(m1 - g->nodes)};
+    char *type = dup_str("Gelu");
+    if (!type)
+        return cvm_errorf(CVM_E_NOMEM, "out of memory fusing GELU");
+    m2 = &g->nodes[m2i];
+    free(m2->op_type);
+    m2->op_type = type;
+    m2->in[0] = x;
+    m2->n_in = 1;
+    m2->opset = m2->opset < 20 ? 20 : m2->opset;
+    CVM_TRY(set_attr(m2, "approximate", CVM_ATTR_STRING, 0.0f, 0, "none"));
+    for (int k = 0; k < 4; k++)
+        f->dead[dead[k]] = 1;
+    /* x fed the Div and the first Mul; now only the Gelu */
+    if (x < f->nv) {
+        f->uses[x]--;
+        f->cons[x] = m2i;
+    }
+    return CVM_OK;
+}
+
 static void node_clear(cvm_node *n)
 {
     free(n->name);
@@ -507,6 +580,9 @@ cvm_status cvm_graph_fuse(cvm_graph *g)
     for (int i = 0; i < n0 && st == CVM_OK; i++)
         if (!f.dead[i] && is_op(&g->nodes[i], "Transpose"))
             st = fuse_transposed_softmax(&f, i);
+    for (int i = 0; i < n0 && st == CVM_OK; i++)
+        if (!f.dead[i] && (is_op(&g->nodes[i], "Div") || is_op(&g->nodes[i], "Mul")))
+            st = fuse_gelu(&f, i);
     /* Drop the absorbed nodes and renumber the producers. */
     int k = 0;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -525,6 +601,7 @@ cvm_status cvm_graph_fuse(cvm_graph *g)
         for (int o = 0; o < g->nodes[i].n_out; o++)
             if (g->nodes[i].out[o] >= 0)
                 g->values[g->nodes[i].out[o]].producer = i;
+    st = st == CVM_OK ? cvm_graph_fuse_quant(g) : st; /* ConvInteger -> Cast -> Mul (fuse_quant.c) */
 done:
     free(f.uses);
     free(f.cons);

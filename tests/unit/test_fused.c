@@ -611,6 +611,83 @@ static void test_transposed_softmax(void **st)
     }
 }
 
+static void scalar_const(cvm_graph *g, const char *name, float v)
+{
+    int id = val(g, name);
+    int64_t one = 1;
+    assert_int_equal(cvm_tensor_create(CVM_DTYPE_FLOAT32, 1, &one, &g->values[id].init), CVM_OK);
+    *(float *)g->values[id].init->data = v;
+}
+
+/* y = 0.5 * (x * (1 + Erf(x / sqrt 2))) written as exporters do, in two
+ * operand orders and with x * (1/sqrt 2); `one` other than 1 must not match. */
+static cvm_graph *gelu_graph(int variant, float one)
+{
+    cvm_graph *g;
+    assert_int_equal(cvm_graph_create(&g), CVM_OK);
+    int x = val(g, "x");
+    g->values[x].dtype = CVM_DTYPE_FLOAT32;
+    g->values[x].ndim = 2;
+    g->values[x].dims[0].value = 3;
+    g->values[x].dims[1].value = 37;
+    g->inputs = malloc(sizeof(int));
+    g->inputs[g->n_inputs++] = x;
+    scalar_const(g, "c", variant == 1 ? 0.70710678f : 1.41421356f);
+    scalar_const(g, "one", one);
+    scalar_const(g, "half", 0.5f);
+    node(g, variant == 1 ? "Mul" : "Div", 2, (const char *[]){"x", "c"}, "d");
+    node(g, "Erf", 1, (const char *[]){"d"}, "e");
+    if (variant == 2) {
+        node(g, "Add", 2, (const char *[]){"one", "e"}, "a");
+        node(g, "Mul", 2, (const char *[]){"a", "x"}, "m");
+        node(g, "Mul", 2, (const char *[]){"half", "m"}, "y");
+    } else {
+        node(g, "Add", 2, (const char *[]){"e", "one"}, "a");
+        node(g, "Mul", 2, (const char *[]){"x", "a"}, "m");
+        node(g, "Mul", 2, (const char *[]){"m", "half"}, "y");
+    }
+    g->outputs = malloc(sizeof(int));
+    g->outputs[g->n_outputs++] = val(g, "y");
+    return g;
+}
+
+static void test_gelu_fusion(void **st)
+{
+    (void)st;
+    for (int variant = 0; variant < 4; variant++) {
+        float one = variant == 3 ? 2.0f : 1.0f; /* variant 3: not a GELU */
+        cvm_graph *g = gelu_graph(variant, one);
+        assert_int_equal(cvm_graph_fuse(g), CVM_OK);
+        assert_int_equal(g->n_nodes, variant == 3 ? 5 : 1);
+        if (variant != 3)
+            assert_string_equal(g->nodes[0].op_type, "Gelu");
+        cvm_graph_free(g);
+        cvm_session_options o;
+        cvm_session_options_init(&o);
+        cvm_session *s[2];
+        for (int k = 0; k < 2; k++) {
+            o.optimize = k;
+            assert_int_equal(cvm_session_create_from_graph(gelu_graph(variant, one), &o, &s[k]),
+                             CVM_OK);
+        }
+        int64_t xd[2] = {3, 37};
+        cvm_tensor *x = tens(2, xd), *y[2];
+        float *xv = x->data;
+        for (int i = 0; i < 3 * 37; i++)
+            xv[i] = (float)(i - 55) * 0.11f; /* -6 .. 6 */
+        const char *name = "x";
+        for (int k = 0; k < 2; k++)
+            assert_int_equal(cvm_session_run(s[k], 1, &name, (const cvm_tensor *const *)&x, 1,
+                                             NULL, &y[k]), CVM_OK);
+        expect_close(y[1]->data, y[0]->data, 3 * 37, 1e-6f);
+        for (int k = 0; k < 2; k++) {
+            cvm_tensor_free(y[k]);
+            cvm_session_free(s[k]);
+        }
+        cvm_tensor_free(x);
+    }
+}
+
 static int setup(void **st)
 {
     (void)st;
@@ -634,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_maxpool_separable),
         cmocka_unit_test(test_fusion_pass),
         cmocka_unit_test(test_transposed_softmax),
+        cmocka_unit_test(test_gelu_fusion),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

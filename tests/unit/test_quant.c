@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "op_test.h"
+#include "backends/cpu/quant_vnni.h"
+#include "graph/fuse_quant.h"
 
 /* Expected values: onnxruntime where it supports the case, else numpy
  * (per-channel zero points), pasted as literals. */
@@ -86,6 +88,10 @@ static void test_dynamic_quantize(void **st)
     for (int64_t i = 0; i < big; i++) {
         float back = ((float)((uint8_t *)out[0]->data)[i] - (float)z) * s;
         assert_true(fabsf(back - ((float *)x->data)[i]) <= 0.5f * s + 1e-5f);
+        /* and exactly the spec's saturate(round_half_even(x / scale) + zp) */
+        float q = nearbyintf(((float *)x->data)[i] / s) + (float)z;
+        q = q < 0.0f ? 0.0f : q > 255.0f ? 255.0f : q;
+        assert_int_equal(((uint8_t *)out[0]->data)[i], (int)q);
     }
     for (int i = 0; i < 3; i++)
         cvm_tensor_free(out[i]);
@@ -196,6 +202,8 @@ typedef struct conv_cfg {
     int64_t sh, sw, dh, dw, pads[4];
     const char *auto_pad;
     int x_s8, w_s8, per_channel;
+    int one_d;   /* x [N, C, W], kernel [kw] (H, kh, sh, dh must be 1) */
+    int extreme; /* operands at the ends of their ranges: the largest products */
 } conv_cfg;
 
 /* Direct convolution of (x - xz) and (w - wz): the independent reference. */
@@ -228,22 +236,42 @@ static void test_conv_integer_vs_naive(void **st)
 {
     (void)st;
     const conv_cfg cfgs[] = {
-        {1, 3, 9, 11, 5, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}, NULL, 0, 0, 0},
-        {2, 4, 10, 7, 6, 3, 2, 2, 2, 1, 1, 2, {0, 2, 1, 0}, NULL, 0, 1, 1},
-        {1, 6, 8, 8, 6, 3, 3, 6, 2, 2, 1, 1, {1, 1, 1, 1}, NULL, 1, 1, 1},   /* depthwise */
-        {1, 70, 5, 6, 33, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, NULL, 0, 0, 1}, /* 1x1, odd sizes */
-        {1, 8, 7, 9, 4, 3, 3, 1, 2, 2, 1, 1, {0, 0, 0, 0}, "SAME_UPPER", 1, 0, 0},
-        {1, 8, 7, 9, 4, 2, 3, 1, 3, 2, 1, 1, {0, 0, 0, 0}, "SAME_LOWER", 0, 1, 0},
-        {1, 16, 21, 13, 70, 3, 3, 1, 1, 1, 2, 2, {2, 2, 2, 2}, NULL, 0, 0, 1}, /* many tiles */
-        {1, 5, 6, 6, 3, 5, 5, 1, 1, 1, 1, 1, {0, 0, 0, 0}, "VALID", 0, 1, 0},
+        {1, 3, 9, 11, 5, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}, NULL, 0, 0, 0, 0, 0},
+        {2, 4, 10, 7, 6, 3, 2, 2, 2, 1, 1, 2, {0, 2, 1, 0}, NULL, 0, 1, 1, 0, 0},
+        {1, 6, 8, 8, 6, 3, 3, 6, 2, 2, 1, 1, {1, 1, 1, 1}, NULL, 1, 1, 1, 0, 0},   /* depthwise */
+        {1, 70, 5, 6, 33, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, NULL, 0, 0, 1, 0, 0}, /* 1x1, odd sizes */
+        {1, 8, 7, 9, 4, 3, 3, 1, 2, 2, 1, 1, {0, 0, 0, 0}, "SAME_UPPER", 1, 0, 0, 0, 0},
+        {1, 8, 7, 9, 4, 2, 3, 1, 3, 2, 1, 1, {0, 0, 0, 0}, "SAME_LOWER", 0, 1, 0, 0, 0},
+        {1, 16, 21, 13, 70, 3, 3, 1, 1, 1, 2, 2, {2, 2, 2, 2}, NULL, 0, 0, 1, 0, 0}, /* many tiles */
+        {1, 5, 6, 6, 3, 5, 5, 1, 1, 1, 1, 1, {0, 0, 0, 0}, "VALID", 0, 1, 0, 0, 0},
+        /* Shapes aimed at the 8 x 32 VNNI tiles: K not a multiple of 4, rows
+         * and positions with tails, K over one 512 block, several 256-position
+         * tiles, strides 2 and 3, batch 2, groups with >= 4 rows each. */
+        {1, 3, 17, 19, 13, 3, 3, 1, 2, 2, 1, 1, {1, 1, 1, 1}, NULL, 0, 0, 0, 0, 0},
+        {2, 70, 9, 10, 21, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}, NULL, 0, 0, 1, 0, 0},
+        {2, 12, 23, 29, 20, 3, 3, 2, 1, 1, 1, 1, {1, 0, 1, 2}, NULL, 1, 0, 1, 0, 0},
+        {1, 9, 31, 37, 12, 3, 2, 3, 3, 3, 2, 1, {2, 1, 0, 3}, NULL, 1, 1, 0, 0, 0},
+        {2, 40, 24, 18, 33, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, NULL, 1, 1, 1, 0, 0}, /* pointwise */
+        {1, 7, 16, 41, 9, 5, 5, 1, 2, 2, 3, 2, {4, 4, 4, 4}, NULL, 1, 0, 1, 0, 0},
+        {1, 8, 1, 300, 16, 1, 5, 2, 1, 2, 1, 3, {0, 2, 0, 1}, NULL, 0, 1, 1, 1, 0}, /* 1-D */
+        {1, 512, 3, 3, 8, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}, NULL, 0, 1, 0, 0, 1}, /* K 4608 at the limits */
+        {1, 512, 3, 3, 8, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}, NULL, 1, 0, 0, 0, 1},
+        {1, 16, 12, 12, 16, 3, 3, 4, 1, 1, 1, 1, {1, 1, 1, 1}, "SAME_UPPER", 1, 1, 1, 0, 0},
     };
     cvm_threadpool *pool;
     assert_int_equal(cvm_threadpool_create(3, &pool), CVM_OK);
-    for (size_t k = 0; k < sizeof cfgs / sizeof cfgs[0]; k++) {
-        const conv_cfg *c = &cfgs[k];
+    /* Every case runs on the VNNI path (where this CPU has it) and on the portable one. */
+    for (size_t k = 0; k < 2 * (sizeof cfgs / sizeof cfgs[0]); k++) {
+        const conv_cfg *c = &cfgs[k / 2];
+        cvm_q8_enable(k % 2 == 0);
         int64_t xd[4] = {c->N, c->C, c->H, c->W}, wd[4] = {c->M, c->C / c->group, c->kh, c->kw};
+        if (c->one_d) {
+            xd[2] = c->W;
+            wd[2] = c->kw;
+        }
+        int rank = c->one_d ? 3 : 4;
         cvm_dtype xt = c->x_s8 ? CVM_DTYPE_INT8 : CVM_DTYPE_UINT8, wt = c->w_s8 ? CVM_DTYPE_INT8 : CVM_DTYPE_UINT8;
-        cvm_tensor *x = tens(xt, 4, xd, NULL), *w = tens(wt, 4, wd, NULL);
+        cvm_tensor *x = tens(xt, rank, xd, NULL), *w = tens(wt, rank, wd, NULL);
         for (size_t i = 0; i < x->nbytes; i++)
             ((uint8_t *)x->data)[i] = (uint8_t)rnd();
         for (size_t i = 0; i < w->nbytes; i++)
@@ -254,23 +282,37 @@ static void test_conv_integer_vs_naive(void **st)
             wzb[m] = c->per_channel ? (uint8_t)rnd() : (uint8_t)(k * 31);
             wz[m] = c->w_s8 ? (int8_t)wzb[m] : wzb[m];
         }
+        if (c->extreme) {
+            /* x at its top, zero point at its bottom; w at its bottom, zero
+             * point at its top: every term is -255 * 255 (or close). */
+            memset(x->data, c->x_s8 ? 0x7f : 0xff, x->nbytes);
+            memset(w->data, c->w_s8 ? 0x80 : 0x00, w->nbytes);
+            xzb = c->x_s8 ? 0x80 : 0x00;
+            for (int64_t m = 0; m < c->M; m++) {
+                wzb[m] = c->w_s8 ? 0x7f : 0xff;
+                wz[m] = c->w_s8 ? 127 : 255;
+            }
+        }
         int32_t xz = c->x_s8 ? (int8_t)xzb : xzb;
         int64_t nwz = c->M;
         cvm_tensor *txz = tens(xt, 0, NULL, &xzb);
         cvm_tensor *twz = c->per_channel ? tens(wt, 1, &nwz, wzb) : tens(wt, 0, NULL, wzb);
         cvm_node *n;
         cvm_graph *g = mk("ConvInteger", 4, 1, &n);
-        int64_t strides[2] = {c->sh, c->sw}, dil[2] = {c->dh, c->dw};
-        attr_ints(n, "strides", 2, strides);
-        attr_ints(n, "dilations", 2, dil);
+        int64_t strides[2] = {c->sh, c->sw}, dil[2] = {c->dh, c->dw}, pads1[2] = {c->pads[1], c->pads[3]};
+        int nsp = rank - 2;
+        attr_ints(n, "strides", (size_t)nsp, strides + (2 - nsp));
+        attr_ints(n, "dilations", (size_t)nsp, dil + (2 - nsp));
         attr_i(n, "group", c->group);
         if (c->auto_pad)
             attr_s(n, "auto_pad", c->auto_pad);
+        else if (c->one_d)
+            attr_ints(n, "pads", 2, pads1);
         else
             attr_ints(n, "pads", 4, c->pads);
         const cvm_tensor *in[4] = {x, w, txz, twz};
         cvm_tensor *y;
-        if (cvm_node_eval(n, 10, 4, in, 1, &y, k % 2 ? pool : NULL) != CVM_OK)
+        if (cvm_node_eval(n, 10, 4, in, 1, &y, ((k / 2) ^ k) & 1 ? pool : NULL) != CVM_OK)
             fail_msg("config %zu: %s", k, cvm_last_error());
         /* output size and pads derived by hand per auto_pad */
         int64_t pads[2] = {c->pads[0], c->pads[1]}, OH, OW;
@@ -291,7 +333,9 @@ static void test_conv_integer_vs_naive(void **st)
                 pads[0] = pads[1] = 0;
         }
         int64_t od[4] = {c->N, c->M, OH, OW};
-        expect_shape(y, 4, od);
+        if (c->one_d)
+            od[2] = OW;
+        expect_shape(y, rank, od);
         int32_t *want = malloc(sizeof(int32_t) * (size_t)(c->N * c->M * OH * OW));
         naive_conv(c, x, w, xz, wz, pads, OH, OW, want);
         for (int64_t i = 0; i < c->N * c->M * OH * OW; i++)
@@ -305,7 +349,99 @@ static void test_conv_integer_vs_naive(void **st)
         cvm_tensor_free(txz);
         cvm_tensor_free(twz);
     }
+    cvm_q8_enable(1);
     cvm_threadpool_free(pool);
+}
+
+/* ------------------------------------------- ConvInteger -> Cast -> Mul */
+
+/* The rewrite and the fused kernel; both wait for the schema table to be
+ * registered (src/graph/schema.c), until then the pass must do nothing. */
+static void test_conv_integer_scaled(void **st)
+{
+    (void)st;
+    int registered = cvm_schema_find("cvm", "ConvIntegerScaled") != NULL;
+    cvm_graph *g;
+    assert_int_equal(cvm_graph_create(&g), CVM_OK);
+    int x, w, xz, wz, ci, cf, s, y;
+    assert_int_equal(cvm_graph_value(g, "x", &x), CVM_OK);
+    assert_int_equal(cvm_graph_value(g, "w", &w), CVM_OK);
+    assert_int_equal(cvm_graph_value(g, "xz", &xz), CVM_OK);
+    assert_int_equal(cvm_graph_value(g, "wz", &wz), CVM_OK);
+    assert_int_equal(cvm_graph_value(g, "ci", &ci), CVM_OK);
+    assert_int_equal(cvm_graph_value(g, "cf", &cf), CVM_OK);
+    assert_int_equal(cvm_graph_value(g, "s", &s), CVM_OK);
+    assert_int_equal(cvm_graph_value(g, "y", &y), CVM_OK);
+    float sv = 0.25f;
+    g->values[s].init = tens(CVM_DTYPE_FLOAT32, 0, NULL, &sv);
+    int idx, cin[4] = {x, w, xz, wz}, cast_in[1] = {ci}, mul_in[2] = {s, cf};
+    assert_int_equal(cvm_graph_add_node(g, "ConvInteger", "", "conv", 4, cin, 1, &ci, &idx), CVM_OK);
+    assert_int_equal(cvm_graph_add_node(g, "Cast", "", "cast", 1, cast_in, 1, &cf, &idx), CVM_OK);
+    attr_i(&g->nodes[idx], "to", CVM_DTYPE_FLOAT32);
+    assert_int_equal(cvm_graph_add_node(g, "Mul", "", "mul", 2, mul_in, 1, &y, &idx), CVM_OK);
+    assert_int_equal(cvm_graph_fuse_quant(g), CVM_OK);
+    assert_int_equal(g->n_nodes, registered ? 1 : 3);
+    if (registered) {
+        assert_string_equal(g->nodes[0].op_type, "ConvIntegerScaled");
+        assert_int_equal(g->nodes[0].n_in, 5);
+        assert_int_equal(g->nodes[0].in[4], s);
+        assert_int_equal(g->nodes[0].out[0], y);
+    }
+    cvm_graph_free(g);
+    if (!registered)
+        return;
+
+    /* The kernel on both paths against the naive conv, converted and scaled
+     * as Cast and Mul would: float(int32) * scale, bit for bit. */
+    const conv_cfg c = {2, 12, 11, 13, 20, 3, 3, 2, 2, 1, 1, 2, {1, 2, 0, 1}, NULL, 0, 0, 1, 0, 0};
+    int64_t xd[4] = {c.N, c.C, c.H, c.W}, wd[4] = {c.M, c.C / c.group, c.kh, c.kw}, nm = c.M;
+    cvm_tensor *tx = tens(CVM_DTYPE_UINT8, 4, xd, NULL), *tw = tens(CVM_DTYPE_UINT8, 4, wd, NULL);
+    for (size_t i = 0; i < tx->nbytes; i++)
+        ((uint8_t *)tx->data)[i] = (uint8_t)rnd();
+    for (size_t i = 0; i < tw->nbytes; i++)
+        ((uint8_t *)tw->data)[i] = (uint8_t)rnd();
+    uint8_t xzb = 77, wzb[20];
+    int32_t wzi[20];
+    for (int m = 0; m < 20; m++)
+        wzi[m] = wzb[m] = (uint8_t)rnd();
+    float scale = 0.0123f;
+    cvm_tensor *txz = tens(CVM_DTYPE_UINT8, 0, NULL, &xzb), *twz = tens(CVM_DTYPE_UINT8, 1, &nm, wzb),
+               *ts = tens(CVM_DTYPE_FLOAT32, 0, NULL, &scale);
+    int64_t OH = (c.H + 1 - 3) / 2 + 1, OW = (c.W + 3 - 5) / 1 + 1, pads[2] = {1, 2}, total = c.N * c.M * OH * OW;
+    int32_t *want = malloc(sizeof(int32_t) * (size_t)total);
+    naive_conv(&c, tx, tw, xzb, wzi, pads, OH, OW, want);
+    for (int on = 1; on >= 0; on--) {
+        cvm_q8_enable(on);
+        cvm_node *n;
+        cvm_graph *g2 = mk("ConvIntegerScaled", 5, 1, &n);
+        free(n->domain);
+        n->domain = strdup("cvm");
+        int64_t strides[2] = {c.sh, c.sw}, dil[2] = {c.dh, c.dw};
+        attr_ints(n, "strides", 2, strides);
+        attr_ints(n, "dilations", 2, dil);
+        attr_ints(n, "pads", 4, c.pads);
+        attr_i(n, "group", c.group);
+        const cvm_tensor *in[5] = {tx, tw, txz, twz, ts};
+        cvm_tensor *out;
+        if (cvm_node_eval(n, 10, 5, in, 1, &out, NULL) != CVM_OK)
+            fail_msg("%s", cvm_last_error());
+        assert_int_equal(out->dtype, CVM_DTYPE_FLOAT32);
+        int64_t od[4] = {c.N, c.M, OH, OW};
+        expect_shape(out, 4, od);
+        for (int64_t i = 0; i < total; i++)
+            if (((float *)out->data)[i] != (float)want[i] * scale)
+                fail_msg("element %lld: got %g want %g", (long long)i, ((float *)out->data)[i],
+                         (float)want[i] * scale);
+        cvm_tensor_free(out);
+        cvm_graph_free(g2);
+    }
+    cvm_q8_enable(1);
+    free(want);
+    cvm_tensor_free(tx);
+    cvm_tensor_free(tw);
+    cvm_tensor_free(txz);
+    cvm_tensor_free(twz);
+    cvm_tensor_free(ts);
 }
 
 /* -------------------------------------------------------- MatMulInteger */
@@ -421,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_dynamic_quantize),      cmocka_unit_test(test_quantize_dequantize),
         cmocka_unit_test(test_conv_integer_literal),  cmocka_unit_test(test_conv_integer_vs_naive),
         cmocka_unit_test(test_matmul_integer),        cmocka_unit_test(test_qlinear),
+        cmocka_unit_test(test_conv_integer_scaled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

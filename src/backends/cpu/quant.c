@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/cpu/clones.h"
 #include "backends/cpu/kernel_tables.h"
 #include "backends/cpu/quant_gemm.h"
 #include "backends/cpu/quant_geom.h"
+#include "backends/cpu/quant_vnni.h"
 
 /* Longest dot product whose int32 sum cannot overflow (|term| <= 255 * 255). */
 #define MAX_K 33025
@@ -173,14 +175,21 @@ typedef struct dqjob {
     int64_t n, chunk;
     float mn[DQ_CHUNKS], mx[DQ_CHUNKS];
     float scale, zp;
+    int avx512;
 } dqjob;
 
-static void dq_minmax(void *arg, size_t b, size_t e)
+/* Both passes call the AVX-512 loops of quant_vnni.c where the CPU has
+ * them; the clones give the portable loops AVX2 elsewhere. */
+CVM_CPU_CLONES static void dq_minmax(void *arg, size_t b, size_t e)
 {
     dqjob *j = arg;
     const float *restrict x = j->x;
     for (size_t k = b; k < e; k++) {
         int64_t s = (int64_t)k * j->chunk, t = s + j->chunk < j->n ? s + j->chunk : j->n;
+        if (j->avx512) {
+            cvm_q8_range(x + s, t - s, &j->mn[k], &j->mx[k]);
+            continue;
+        }
         /* 8 independent lanes so that the compiler can use vector min/max;
          * starting at 0 makes the range include zero as the spec asks. */
         float mn[8] = {0}, mx[8] = {0};
@@ -204,7 +213,7 @@ static void dq_minmax(void *arg, size_t b, size_t e)
     }
 }
 
-static void dq_apply(void *arg, size_t b, size_t e)
+CVM_CPU_CLONES static void dq_apply(void *arg, size_t b, size_t e)
 {
     const dqjob *j = arg;
     const float scale = j->scale, zp = j->zp;
@@ -212,6 +221,10 @@ static void dq_apply(void *arg, size_t b, size_t e)
     uint8_t *restrict y = j->y;
     for (size_t k = b; k < e; k++) {
         int64_t s = (int64_t)k * j->chunk, t = s + j->chunk < j->n ? s + j->chunk : j->n;
+        if (j->avx512) {
+            cvm_q8_quantize(x + s, y + s, t - s, scale, zp);
+            continue;
+        }
         for (int64_t i = s; i < t; i++) {
             float v = x[i] / scale;
             /* Clamp first (the result saturates anyway), then round half to
@@ -235,6 +248,7 @@ static cvm_status dynq_run(const cvm_kernel_ctx *c)
     j.x = x->data;
     j.y = c->out[0]->data;
     j.n = cvm_tensor_numel(x);
+    j.avx512 = cvm_q8_avx512();
     j.chunk = (j.n + DQ_CHUNKS - 1) / DQ_CHUNKS;
     if (j.chunk < 4096)
         j.chunk = 4096;
@@ -277,6 +291,7 @@ typedef struct qconv_state {
     cvm_conv_geom g;
     int64_t K, Kp, Mg, P;     /* patch length (padded), out channels per group, positions */
     int16_t *w;               /* [M][Kp] weights minus their zero point; NULL: repack per run */
+    cvm_q8_conv *q8;          /* the VNNI path, when it applies */
     int slots;
     size_t slot_bytes, wbytes;
 } qconv_state;
@@ -284,8 +299,11 @@ typedef struct qconv_state {
 static void qconv_release(void *p)
 {
     qconv_state *s = p;
-    if (s)
+    if (s) {
         free(s->w);
+        cvm_q8_conv_free(s->q8);
+        free(s->q8);
+    }
     free(s);
 }
 
@@ -336,6 +354,27 @@ static cvm_status qconv_prepare(const cvm_kernel_ctx *c, void **state, size_t *s
     s->P = 1;
     for (int i = 0; i < s->g.nsp; i++)
         s->P *= s->g.out[i];
+    s->slots = c->pool ? cvm_threadpool_size(c->pool) : 1;
+    if (s->slots < 1)
+        s->slots = 1;
+    /* Constant 8-bit weights with a per-tensor or per-channel zero point
+     * take the VNNI path; depthwise-like groups (few rows per group) would
+     * fill its 8-row panels poorly, so they keep the portable one. */
+    int64_t nwz = wzp ? cvm_tensor_numel(wzp) : 0;
+    int w8 = w->dtype == CVM_DTYPE_UINT8 || w->dtype == CVM_DTYPE_INT8;
+    if (!ql && w8 && w->data && (!wzp || (wzp->data && wzp->dtype == w->dtype)) &&
+        (nwz == 0 || nwz == 1 || nwz == s->g.M) && s->K > 0 && s->Mg >= 4 && cvm_q8_available()) {
+        s->q8 = malloc(sizeof *s->q8);
+        if (!s->q8 || cvm_q8_conv_init(s->q8, &s->g, s->K, w->data, w->dtype == CVM_DTYPE_INT8,
+                                       wzp ? wzp->data : NULL, nwz, s->slots) != 0) {
+            free(s->q8);
+            free(s);
+            return cvm_node_error(c->node, CVM_E_NOMEM, "out of memory for packed weights");
+        }
+        *scratch = cvm_q8_conv_scratch(s->q8);
+        *state = s;
+        return CVM_OK;
+    }
     s->wbytes = (size_t)s->g.M * (size_t)s->Kp * sizeof(int16_t);
     if (w->data && (!wzp || wzp->data)) {
         s->w = malloc(s->wbytes ? s->wbytes : 1);
@@ -345,9 +384,6 @@ static cvm_status qconv_prepare(const cvm_kernel_ctx *c, void **state, size_t *s
         }
         pack_w(w, wzp, s->g.M, s->K, s->Kp, s->w);
     }
-    s->slots = c->pool ? cvm_threadpool_size(c->pool) : 1;
-    if (s->slots < 1)
-        s->slots = 1;
     s->slot_bytes = ((size_t)CONV_TP * (size_t)s->Kp * sizeof(int16_t) +
                      (size_t)s->Mg * CONV_TP * sizeof(int32_t) + 63) & ~(size_t)63;
     *scratch = (s->w ? 0 : (s->wbytes + 63) & ~(size_t)63) + (size_t)s->slots * s->slot_bytes;
@@ -468,6 +504,26 @@ static cvm_status qconv_run(const cvm_kernel_ctx *c)
         return cvm_node_error(c->node, CVM_E_INTERNAL, "not prepared");
     if (x->dtype != CVM_DTYPE_UINT8 && x->dtype != CVM_DTYPE_INT8)
         return cvm_node_error(c->node, CVM_E_UNSUPPORTED, "input type %s", cvm_dtype_name(x->dtype));
+    /* ConvIntegerScaled (src/graph/fuse_quant.h): float(conv) * scale. */
+    const float *scale = NULL;
+    if (strcmp(c->node->op_type, "ConvIntegerScaled") == 0) {
+        const cvm_tensor *st = c->n_in > 4 ? c->in[4] : NULL;
+        if (!st || st->dtype != CVM_DTYPE_FLOAT32 || cvm_tensor_numel(st) != 1 ||
+            c->out[0]->dtype != CVM_DTYPE_FLOAT32)
+            return cvm_node_error(c->node, CVM_E_INVALID_ARG, "scale must be one float32 value");
+        scale = st->data;
+    }
+    if (s->q8) {
+        int32_t xz = xzp && cvm_tensor_numel(xzp) > 0 ? ld_q(xzp->dtype, xzp->data, 0) : 0;
+        if (xzp && cvm_tensor_numel(xzp) > 0 && xzp->dtype != x->dtype)
+            return cvm_node_error(c->node, CVM_E_UNSUPPORTED, "zero point type %s differs from input type %s",
+                                  cvm_dtype_name(xzp->dtype), cvm_dtype_name(x->dtype));
+        if (!c->scratch)
+            return cvm_node_error(c->node, CVM_E_INTERNAL, "no scratch");
+        cvm_q8_conv_run(s->q8, x->data, x->dtype == CVM_DTYPE_INT8, xz, scale, c->out[0]->data, c->scratch,
+                        c->pool);
+        return CVM_OK;
+    }
     qconv_job j = {.s = s, .c = c, .ql = ql};
     char *scr = c->scratch;
     if (s->w) {
@@ -502,6 +558,18 @@ static cvm_status qconv_run(const cvm_kernel_ctx *c)
     if (s->Mg == 0 || !scr)
         return cvm_node_error(c->node, CVM_E_INTERNAL, "no scratch");
     cvm_parallel_for(c->pool, (size_t)j.nslots, 1, qconv_slot, &j);
+    if (scale) {
+        /* int32 results to float in place (memcpy: the buffer holds both types) */
+        unsigned char *p = c->out[0]->data;
+        int64_t n = cvm_tensor_numel(c->out[0]);
+        const float sc = *scale;
+        for (int64_t i = 0; i < n; i++) {
+            int32_t v;
+            memcpy(&v, p + 4 * i, 4);
+            float f = (float)v * sc;
+            memcpy(p + 4 * i, &f, 4);
+        }
+    }
     return CVM_OK;
 }
 
@@ -730,6 +798,7 @@ const cvm_kernel_def cvm_cpu_kernels_quant[] = {
     {"", "ConvInteger", qconv_prepare, qconv_release, qconv_run, 0},
     {"", "MatMulInteger", qmm_prepare, qmm_release, qmm_run, 0},
     {"", "QLinearConv", qconv_prepare, qconv_release, qconv_run, 0},
+    {"cvm", "ConvIntegerScaled", qconv_prepare, qconv_release, qconv_run, 0},
     {"", "QLinearMatMul", qmm_prepare, qmm_release, qmm_run, 0},
     {0},
 };
