@@ -103,11 +103,22 @@ CVM_CPU_CLONES static void sm_rows(void *arg, size_t begin, size_t end)
     for (size_t r = begin; r < end; r++) {
         const float *x = j->x + (int64_t)r * n;
         float *y = j->y + (int64_t)r * n;
-        float mx = x[0];
-        for (int64_t i = 1; i < n; i++)
-            mx = x[i] > mx ? x[i] : mx;
-        float lanes[16] = {0};
+        /* 16 running maxima: a single scalar max is a reduction the
+         * compiler will not vectorise without relaxing NaN rules */
+        float ml[16];
+        for (int l = 0; l < 16; l++)
+            ml[l] = x[0];
         int64_t i = 0;
+        for (; i + 16 <= n; i += 16)
+            for (int l = 0; l < 16; l++)
+                ml[l] = x[i + l] > ml[l] ? x[i + l] : ml[l];
+        float mx = x[0];
+        for (; i < n; i++)
+            mx = x[i] > mx ? x[i] : mx;
+        for (int l = 0; l < 16; l++)
+            mx = ml[l] > mx ? ml[l] : mx;
+        float lanes[16] = {0};
+        i = 0;
         for (; i + 16 <= n; i += 16)
             for (int l = 0; l < 16; l++) {
                 float ev = cvm_vexpf(x[i + l] - mx);
