@@ -7,10 +7,12 @@
  * are constant; an activation after the Add is only taken when there was none
  * before it.  Every value that disappears must have no other consumer and
  * must not be a graph output, so the graph computes the same outputs.
- * Later passes fold Transpose -> Softmax -> Transpose into one Softmax over
- * the matching axis (and at most one transpose), the five-node exact GELU
- * into one Gelu, and (fuse_quant.c) the dynamic-quantization chain
- * ConvInteger -> Cast -> Mul into one scaled integer convolution.
+ * Other passes fold the five-node exact GELU into one Gelu (first, so that
+ * convolutions and linear layers can absorb it), Transpose -> Softmax ->
+ * Transpose into one Softmax over the matching axis (and at most one
+ * transpose), MatMul + bias [+ activation] into FusedMatMul, and
+ * (fuse_quant.c) ConvInteger -> Cast -> Mul into one scaled integer
+ * convolution.
  */
 #include "graph/fuse.h"
 
@@ -111,6 +113,10 @@ static int match_activation(const fuse_ctx *f, int v, int *act, float *alpha, fl
         *beta = cvm_attr_float(n, "beta", 0.5f);
     } else if (is_op(n, "HardSwish") && n->n_in == 1) {
         *act = CVM_FUSED_HARD_SWISH;
+        *alpha = *beta = 0.0f;
+    } else if (is_op(n, "Gelu") && n->n_in == 1 &&
+               strcmp(cvm_attr_string(n, "approximate", "none"), "none") == 0) {
+        *act = CVM_FUSED_GELU;
         *alpha = *beta = 0.0f;
     } else if (is_op(n, "Clip")) {
         float lo = -3.402823466e38f, hi = 3.402823466e38f;
@@ -304,6 +310,7 @@ static const char *act_name(int act)
     case CVM_FUSED_HARD_SIGMOID: return "HardSigmoid";
     case CVM_FUSED_HARD_SWISH: return "HardSwish";
     case CVM_FUSED_CLIP: return "Clip";
+    case CVM_FUSED_GELU: return "Gelu";
     default: return "";
     }
 }
@@ -525,6 +532,70 @@ static cvm_status fuse_gelu(fuse_ctx *f, int di)
     return CVM_OK;
 }
 
+/* MatMul(A, W) + bias [-> activation] with W a constant matrix and bias N
+ * constants (a linear layer) becomes FusedMatMul(A, W, bias): the bias and
+ * the activation are applied to the GEMM's tiles in registers instead of in
+ * two more passes over the output. */
+static cvm_status fuse_matmul(fuse_ctx *f, int mi)
+{
+    cvm_graph *g = f->g;
+    cvm_node *mm = &g->nodes[mi];
+    if (mm->n_in != 2 || mm->n_out != 1 || mm->in[0] < 0 || mm->in[1] < 0 || mm->out[0] < 0)
+        return CVM_OK;
+    const cvm_tensor *w = const_f32(f, mm, 1);
+    if (!w || w->ndim != 2)
+        return CVM_OK;
+    int64_t N = w->dims[1];
+    cvm_node *add = sole_consumer(f, mm->out[0]);
+    if (!add || !is_op(add, "Add") || add->n_out != 1 || add->out[0] < 0)
+        return CVM_OK;
+    int bias = other_input(add, mm->out[0]);
+    if (bias < 0 || bias >= f->nv)
+        return CVM_OK;
+    const cvm_tensor *bt = const_f32(f, add, add->in[0] == bias ? 0 : 1);
+    int64_t nb = 1;
+    for (int i = 0; bt && i < bt->ndim; i++) {
+        /* [N] or [1, ..., 1, N]: the bias varies along the last axis only */
+        if (i < bt->ndim - 1 && bt->dims[i] != 1)
+            return CVM_OK;
+        nb *= bt->dims[i];
+    }
+    if (!bt || bt->ndim < 1 || nb != N)
+        return CVM_OK;
+    int y = add->out[0], nodes[2], nn = 0, act = CVM_FUSED_NONE;
+    float alpha = 0.0f, beta = 0.0f;
+    int addi = (int)(add - g->nodes);
+    int v = match_activation(f, y, &act, &alpha, &beta, nodes, &nn);
+    if (v >= 0)
+        y = v;
+    else
+        nn = 0;
+    int *in = realloc(mm->in, 3 * sizeof(int));
+    if (!in)
+        return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", mm->name ? mm->name : "");
+    mm->in = in;
+    mm->in[2] = bias;
+    mm->n_in = 3;
+    char *type = dup_str("FusedMatMul"), *dom = dup_str(CVM_FUSED_DOMAIN);
+    if (!type || !dom) {
+        free(type);
+        free(dom);
+        return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", mm->name ? mm->name : "");
+    }
+    free(mm->op_type);
+    free(mm->domain);
+    mm->op_type = type;
+    mm->domain = dom;
+    mm->out[0] = y;
+    CVM_TRY(set_attr(mm, "activation", CVM_ATTR_STRING, 0.0f, 0, act_name(act)));
+    CVM_TRY(set_attr(&g->nodes[mi], "alpha", CVM_ATTR_FLOAT, alpha, 0, NULL));
+    CVM_TRY(set_attr(&g->nodes[mi], "beta", CVM_ATTR_FLOAT, beta, 0, NULL));
+    f->dead[addi] = 1;
+    for (int i = 0; i < nn; i++)
+        f->dead[nodes[i]] = 1;
+    return CVM_OK;
+}
+
 static void node_clear(cvm_node *n)
 {
     free(n->name);
@@ -574,6 +645,10 @@ cvm_status cvm_graph_fuse(cvm_graph *g)
         if (g->outputs[i] >= 0 && g->outputs[i] < nv)
             f.uses[g->outputs[i]]++;
     int n0 = g->n_nodes;
+    /* GELU first: the Conv and MatMul passes can then absorb the Gelu */
+    for (int i = 0; i < n0 && st == CVM_OK; i++)
+        if (!f.dead[i] && (is_op(&g->nodes[i], "Div") || is_op(&g->nodes[i], "Mul")))
+            st = fuse_gelu(&f, i);
     for (int i = 0; i < n0 && st == CVM_OK; i++)
         if (!f.dead[i] && is_op(&g->nodes[i], "Conv"))
             st = fuse_conv(&f, i);
@@ -581,8 +656,8 @@ cvm_status cvm_graph_fuse(cvm_graph *g)
         if (!f.dead[i] && is_op(&g->nodes[i], "Transpose"))
             st = fuse_transposed_softmax(&f, i);
     for (int i = 0; i < n0 && st == CVM_OK; i++)
-        if (!f.dead[i] && (is_op(&g->nodes[i], "Div") || is_op(&g->nodes[i], "Mul")))
-            st = fuse_gelu(&f, i);
+        if (!f.dead[i] && is_op(&g->nodes[i], "MatMul"))
+            st = fuse_matmul(&f, i);
     /* Drop the absorbed nodes and renumber the producers. */
     int k = 0;
     for (int i = 0; i < g->n_nodes; i++) {

@@ -26,7 +26,8 @@ enum {
     CVM_FUSED_SILU,
     CVM_FUSED_HARD_SIGMOID,
     CVM_FUSED_HARD_SWISH,
-    CVM_FUSED_CLIP
+    CVM_FUSED_CLIP,
+    CVM_FUSED_GELU /* exact (erf) GELU; FusedMatMul only */
 };
 
 /* The domain of the fused operators. */
@@ -36,7 +37,7 @@ enum {
  * graph outputs disappear; the graph computes the same values afterwards. */
 cvm_status cvm_graph_fuse(cvm_graph *g);
 
-/* Reads a FusedConv node's activation attributes (with their defaults). */
+/* Reads a FusedConv or FusedMatMul node's activation attributes (with their defaults). */
 cvm_status cvm_fused_act_parse(const cvm_node *n, int *act, float *alpha, float *beta);
 
 /* Schemas of the fused operators (shape_fused.c). */

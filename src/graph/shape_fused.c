@@ -19,6 +19,7 @@ cvm_status cvm_fused_act_parse(const cvm_node *n, int *act, float *alpha, float 
         {"HardSigmoid", CVM_FUSED_HARD_SIGMOID, 0.2f, 0.5f},
         {"HardSwish", CVM_FUSED_HARD_SWISH, 0.0f, 0.0f},
         {"Clip", CVM_FUSED_CLIP, -3.402823466e38f, 3.402823466e38f},
+        {"Gelu", CVM_FUSED_GELU, 0.0f, 0.0f},
     };
     const char *name = cvm_attr_string(n, "activation", "");
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
@@ -62,7 +63,34 @@ static cvm_status infer_fused_conv(const cvm_infer_ctx *c)
     return CVM_OK;
 }
 
+/* FusedMatMul(A, B, bias) = act(MatMul(A, B) + bias), B a [K, N] matrix and
+ * bias N values (any shape of N elements). */
+static cvm_status infer_fused_matmul(const cvm_infer_ctx *c)
+{
+    const cvm_op_schema *mm = cvm_schema_find("", "MatMul");
+    if (!mm)
+        return cvm_node_error(c->node, CVM_E_INTERNAL, "no MatMul schema");
+    int act;
+    float alpha, beta;
+    CVM_TRY(cvm_fused_act_parse(c->node, &act, &alpha, &beta));
+    const cvm_tensor *b = c->in[1], *bias = c->n_in > 2 ? c->in[2] : NULL;
+    if (b->ndim != 2)
+        return cvm_node_error(c->node, CVM_E_SHAPE, "B has rank %d; FusedMatMul takes a matrix",
+                              b->ndim);
+    cvm_infer_ctx cc = *c;
+    cc.n_in = 2;
+    CVM_TRY(mm->infer(&cc));
+    int64_t nb = 1;
+    for (int i = 0; bias && i < bias->ndim; i++)
+        nb *= bias->dims[i];
+    if (bias && (nb != b->dims[1] || bias->dtype != c->out[0]->dtype))
+        return cvm_node_error(c->node, CVM_E_SHAPE, "bias of %lld %s values for %lld columns",
+                              (long long)nb, cvm_dtype_name(bias->dtype), (long long)b->dims[1]);
+    return CVM_OK;
+}
+
 const cvm_op_schema cvm_schemas_fused[] = {
     {CVM_FUSED_DOMAIN, "FusedConv", 2, 4, 1, 1, infer_fused_conv, 0},
+    {CVM_FUSED_DOMAIN, "FusedMatMul", 2, 3, 1, 1, infer_fused_matmul, 0},
     {0},
 };

@@ -688,6 +688,83 @@ static void test_gelu_fusion(void **st)
     }
 }
 
+/* y = act(x[2,M,K] @ W[K,N] + b[N]) for act in {none, Relu, SiLU, GELU}:
+ * fused into one FusedMatMul, same values as unfused. */
+static cvm_graph *linear_graph(int64_t M, int64_t K, int64_t N, int act, int bias_first)
+{
+    cvm_graph *g;
+    assert_int_equal(cvm_graph_create(&g), CVM_OK);
+    int x = val(g, "x");
+    g->values[x].dtype = CVM_DTYPE_FLOAT32;
+    g->values[x].ndim = 3;
+    g->values[x].dims[0].value = 2;
+    g->values[x].dims[1].value = M;
+    g->values[x].dims[2].value = K;
+    g->inputs = malloc(sizeof(int));
+    g->inputs[g->n_inputs++] = x;
+    int64_t wd[2] = {K, N}, bd[2] = {1, N};
+    constant(g, "w", 2, wd, 3, 0);
+    constant(g, "b", 2, bd, 4, 0);
+    node(g, "MatMul", 2, (const char *[]){"x", "w"}, "mm");
+    if (bias_first)
+        node(g, "Add", 2, (const char *[]){"b", "mm"}, act ? "lin" : "y");
+    else
+        node(g, "Add", 2, (const char *[]){"mm", "b"}, act ? "lin" : "y");
+    if (act == 1)
+        node(g, "Relu", 1, (const char *[]){"lin"}, "y");
+    if (act == 2) {
+        node(g, "Sigmoid", 1, (const char *[]){"lin"}, "sg");
+        node(g, "Mul", 2, (const char *[]){"lin", "sg"}, "y");
+    }
+    if (act == 3) {
+        node(g, "Gelu", 1, (const char *[]){"lin"}, "y");
+        g->nodes[g->n_nodes - 1].opset = 20;
+    }
+    g->outputs = malloc(sizeof(int));
+    g->outputs[g->n_outputs++] = val(g, "y");
+    return g;
+}
+
+static void test_linear_fusion(void **st)
+{
+    (void)st;
+    static const int64_t shapes[][3] = {{1, 7, 5}, {9, 37, 45}, {33, 300, 70}};
+    for (size_t si = 0; si < 3; si++)
+        for (int act = 0; act < 4; act++) {
+            int64_t M = shapes[si][0], K = shapes[si][1], N = shapes[si][2];
+            cvm_graph *g = linear_graph(M, K, N, act, act & 1);
+            assert_int_equal(cvm_graph_fuse(g), CVM_OK);
+            assert_int_equal(g->n_nodes, 1);
+            assert_string_equal(g->nodes[0].op_type, "FusedMatMul");
+            cvm_graph_free(g);
+            cvm_session_options o;
+            cvm_session_options_init(&o);
+            cvm_session *s[2];
+            for (int k = 0; k < 2; k++) {
+                o.optimize = k;
+                o.threads = 1 + k;
+                assert_int_equal(cvm_session_create_from_graph(linear_graph(M, K, N, act, act & 1),
+                                                               &o, &s[k]),
+                                 CVM_OK);
+            }
+            int64_t xd[3] = {2, M, K};
+            cvm_tensor *x = tens(3, xd), *y[2];
+            unsigned seed = 17 + (unsigned)act;
+            fill_rand(x->data, cvm_tensor_numel(x), &seed);
+            const char *name = "x";
+            for (int k = 0; k < 2; k++)
+                assert_int_equal(cvm_session_run(s[k], 1, &name, (const cvm_tensor *const *)&x, 1,
+                                                 NULL, &y[k]), CVM_OK);
+            assert_int_equal(cvm_tensor_numel(y[0]), 2 * M * N);
+            expect_close(y[1]->data, y[0]->data, 2 * M * N, 1e-5f);
+            for (int k = 0; k < 2; k++) {
+                cvm_tensor_free(y[k]);
+                cvm_session_free(s[k]);
+            }
+            cvm_tensor_free(x);
+        }
+}
+
 static int setup(void **st)
 {
     (void)st;
@@ -712,6 +789,7 @@ int main(void)
         cmocka_unit_test(test_fusion_pass),
         cmocka_unit_test(test_transposed_softmax),
         cmocka_unit_test(test_gelu_fusion),
+        cmocka_unit_test(test_linear_fusion),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -37,6 +37,41 @@ __attribute__((target("avx512f"))) static inline __m512 cvm_rcp512(__m512 d)
     return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
 }
 
+/* erf(x) as cvm_verff in vmath.h: the series below |x| = 0.5, 1 - erfc
+ * (Numerical Recipes' Chebyshev fit times e^(-x^2)) above, sign restored. */
+__attribute__((target("avx512f"))) static inline __m512 cvm_erf512(__m512 x)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    __m512 z = _mm512_abs_ps(x), z2 = _mm512_mul_ps(x, x);
+    __m512 sp = _mm512_set1_ps(1.0f / 9360.0f);
+    sp = _mm512_fmadd_ps(sp, z2, _mm512_set1_ps(-1.0f / 1320.0f));
+    sp = _mm512_fmadd_ps(sp, z2, _mm512_set1_ps(1.0f / 216.0f));
+    sp = _mm512_fmadd_ps(sp, z2, _mm512_set1_ps(-1.0f / 42.0f));
+    sp = _mm512_fmadd_ps(sp, z2, _mm512_set1_ps(1.0f / 10.0f));
+    sp = _mm512_fmadd_ps(sp, z2, _mm512_set1_ps(-1.0f / 3.0f));
+    sp = _mm512_fmadd_ps(sp, z2, one);
+    __m512 small = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(1.12837916709551257f), x), sp);
+    __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(_mm512_set1_ps(0.5f), z, one));
+    __m512 q = _mm512_set1_ps(0.17087277f);
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(-0.82215223f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(1.48851587f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(-1.13520398f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(0.27886807f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(-0.18628806f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(0.09678418f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(0.37409196f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(1.00002368f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(-1.26551223f));
+    __m512 erfc = _mm512_mul_ps(t, cvm_exp512(_mm512_sub_ps(q, _mm512_mul_ps(z, z))));
+    __m512 large = _mm512_sub_ps(one, erfc);
+    /* copy x's sign onto the large branch */
+    large = _mm512_castsi512_ps(_mm512_or_si512(
+        _mm512_castps_si512(large),
+        _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u))));
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(z, _mm512_set1_ps(0.5f), _CMP_LT_OQ), large,
+                                small);
+}
+
 __attribute__((target("avx512f"))) static inline __m512 cvm_act512(__m512 x, const cvm_gemm_epi *e)
 {
     const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
@@ -60,6 +95,10 @@ __attribute__((target("avx512f"))) static inline __m512 cvm_act512(__m512 x, con
     }
     case CVM_FUSED_CLIP:
         return _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(e->alpha)), _mm512_set1_ps(e->beta));
+    case CVM_FUSED_GELU:
+        return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x),
+                             _mm512_add_ps(one, cvm_erf512(_mm512_mul_ps(
+                                                   x, _mm512_set1_ps(0.70710678118654752f)))));
     default:
         return x;
     }

@@ -92,8 +92,8 @@ static cvm_status need_f32(const cvm_kernel_ctx *c, int n)
 /* y[j] = act(y[j] (+ r[j*rstride] when add_first)) (+ r[j*rstride] otherwise).
  * rstride is 1 or 0 (one residual value for the whole row), r may be NULL.
  * One loop per activation keeps each of them vectorisable. */
-CVM_CONV_CLONES static void act_row(float *y, int64_t n, const float *r, int64_t rstride, int act,
-                                    int add_first, float alpha, float beta)
+CVM_CONV_CLONES void cvm_act_row(float *y, int64_t n, const float *r, int64_t rstride, int act,
+                                 int add_first, float alpha, float beta)
 {
     if (r && add_first) {
         if (rstride)
@@ -141,6 +141,10 @@ CVM_CONV_CLONES static void act_row(float *y, int64_t n, const float *r, int64_t
             y[j] = v > beta ? beta : v;
         }
         break;
+    case CVM_FUSED_GELU:
+        for (int64_t j = 0; j < n; j++)
+            y[j] = 0.5f * y[j] * (1.0f + cvm_verff(y[j] * 0.70710678118654752f));
+        break;
     default:
         break;
     }
@@ -174,7 +178,7 @@ static void epi_span(const conv_run *r, int64_t n, int64_t oc, int64_t o0, int64
                 rstride = 1;
             }
         }
-        act_row(y, len, res, rstride, s->act, s->add_first, s->alpha, s->beta);
+        cvm_act_row(y, len, res, rstride, s->act, s->add_first, s->alpha, s->beta);
         return;
     }
     /* Residual broadcast along some spatial axes only: gather it in chunks. */
@@ -188,7 +192,7 @@ static void epi_span(const conv_run *r, int64_t n, int64_t oc, int64_t o0, int64
             tmp[j] = r->res[n * s->rs_n + oc * s->rs_c + od * s->rs_sp[0] + oh * s->rs_sp[1] +
                             ow * s->rs_sp[2]];
         }
-        act_row(y + j0, cnt, tmp, 1, s->act, s->add_first, s->alpha, s->beta);
+        cvm_act_row(y + j0, cnt, tmp, 1, s->act, s->add_first, s->alpha, s->beta);
     }
 }
 

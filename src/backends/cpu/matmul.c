@@ -5,6 +5,7 @@
 
 #include "backends/cpu/gemm_f32.h"
 #include "backends/cpu/nn_kernels.h"
+#include "graph/fuse.h"
 
 typedef struct mm_state {
     const cvm_gemm_kernel *kern;
@@ -16,6 +17,8 @@ typedef struct mm_state {
     int64_t astr[CVM_MAX_DIMS], bstr[CVM_MAX_DIMS]; /* element strides per batch dim (0: broadcast) */
     int64_t rsa, csa, rsb, csb;
     float alpha;
+    int fused;                                /* FusedMatMul: act(A B + bias) */
+    cvm_gemm_epi epi;
     float *packed_b;                          /* per B batch, or NULL */
     size_t packed_b_stride;
     int64_t b_batches;
@@ -35,7 +38,7 @@ void cvm_nn_mm_release(void *state)
 
 typedef struct mm_run {
     const mm_state *s;
-    const float *a, *b;
+    const float *a, *b, *bias;
     float *c;
 } mm_run;
 
@@ -78,6 +81,27 @@ static const float *mm_get_b(const void *vctx, int64_t b, int64_t k0, int64_t kc
     }
     cvm_gemm_pack_b(s->kern, r->b + bo, s->rsb, s->csb, k0, kc, n0, nc, s->alpha, buf);
     return buf;
+}
+
+/* The column bias reaches the register epilogue as a "residual" whose rows
+ * are 0 apart: every row of the tile adds the same N values. */
+static const float *mm_bias_res(const void *vctx, int64_t b, int64_t *ldr)
+{
+    (void)b;
+    *ldr = 0;
+    return ((const mm_run *)vctx)->bias;
+}
+
+/* Kernels without a register epilogue: bias and activation on the stored tile. */
+static void mm_epilogue(const void *vctx, int64_t b, int64_t m0, int mr, int64_t n0, int nr,
+                        float *c, int64_t ldc)
+{
+    const mm_run *r = vctx;
+    const cvm_gemm_epi *e = &r->s->epi;
+    (void)b, (void)m0;
+    for (int i = 0; i < mr; i++)
+        cvm_act_row(c + i * ldc, nr, r->bias ? r->bias + n0 : NULL, 1, e->act, 1, e->alpha,
+                    e->beta);
 }
 
 static float *mm_c_of(const void *vctx, int64_t b)
@@ -153,6 +177,21 @@ cvm_status cvm_nn_matmul_prepare(const cvm_kernel_ctx *c, void **state, size_t *
         s->batch = 1;
         s->nb = 0;
     }
+    if (strcmp(c->node->op_type, "FusedMatMul") == 0) {
+        /* the fusion pass creates it for float32 with a matrix B only */
+        cvm_status st = a->dtype != CVM_DTYPE_FLOAT32 || s->batch != 1
+                            ? cvm_node_error(c->node, CVM_E_UNSUPPORTED,
+                                             "FusedMatMul of %s with a batched B",
+                                             cvm_dtype_name(a->dtype))
+                            : cvm_fused_act_parse(c->node, &s->epi.act, &s->epi.alpha,
+                                                  &s->epi.beta);
+        if (st != CVM_OK) {
+            mm_free(s);
+            return st;
+        }
+        s->fused = 1;
+        s->epi.add_first = 1;
+    }
     if (a->dtype == CVM_DTYPE_FLOAT32) {
         *scratch = cvm_gemm_scratch_bytes(s->kern, s->slots);
         cvm_status st = pack_b_if_const(c, s, b);
@@ -210,10 +249,16 @@ cvm_status cvm_nn_matmul_run(const cvm_kernel_ctx *c)
     const mm_state *s = c->state;
     if (c->in[0]->dtype != CVM_DTYPE_FLOAT32)
         return mm_int(c, s);
-    mm_run r = {s, c->in[0]->data, c->in[1]->data, c->out[0]->data};
+    mm_run r = {s, c->in[0]->data, c->in[1]->data,
+                s->fused && c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL, c->out[0]->data};
     cvm_gemm_op op = {.kern = s->kern, .M = s->M, .N = s->N, .K = s->K, .batch = s->batch,
                       .get_a = mm_get_a, .get_b = mm_get_b, .ctx = &r, .c_of = mm_c_of,
                       .ldc = s->N};
+    if (s->fused) {
+        op.epi = &s->epi;
+        op.res_of = r.bias ? mm_bias_res : NULL;
+        op.epilogue = mm_epilogue;
+    }
     cvm_gemm_run(&op, c->pool, c->scratch, s->slots);
     return CVM_OK;
 }
@@ -311,7 +356,7 @@ cvm_status cvm_nn_gemm_run(const cvm_kernel_ctx *c)
         return cvm_node_error(c->node, CVM_E_UNSUPPORTED, "type %s is not supported",
                               cvm_dtype_name(dt));
     }
-    mm_run r = {s, c->in[0]->data, c->in[1]->data, y->data};
+    mm_run r = {s, c->in[0]->data, c->in[1]->data, NULL, y->data};
     cvm_gemm_op op = {.kern = s->kern, .M = s->M, .N = s->N, .K = s->K, .batch = 1,
                       .get_a = mm_get_a, .get_b = mm_get_b, .ctx = &r, .c_of = mm_c_of,
                       .ldc = s->N, .accumulate = has_c};

@@ -36,6 +36,11 @@ cvm_status cvm_nn_lpnorm_run(const cvm_kernel_ctx *c);
 cvm_status cvm_nn_lrn_run(const cvm_kernel_ctx *c);
 
 void cvm_nn_mm_release(void *state);
+/* y[j] = act(y[j] (+ r[j*rstride] when add_first)) (+ r[j*rstride] otherwise), for
+ * the fused epilogues' code paths that are not in registers; act is a
+ * CVM_FUSED_* code, r may be NULL, rstride is 1 or 0. */
+void cvm_act_row(float *y, int64_t n, const float *r, int64_t rstride, int act, int add_first,
+                 float alpha, float beta);
 cvm_status cvm_nn_gemm_prepare(const cvm_kernel_ctx *c, void **state, size_t *scratch);
 cvm_status cvm_nn_gemm_run(const cvm_kernel_ctx *c);
 cvm_status cvm_nn_matmul_prepare(const cvm_kernel_ctx *c, void **state, size_t *scratch);
