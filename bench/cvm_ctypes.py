@@ -16,12 +16,16 @@ class Tensor(ctypes.Structure):
 
 
 class Options(ctypes.Structure):
-    _fields_ = [("threads", ctypes.c_int), ("optimize", ctypes.c_int), ("max_tensor_bytes", ctypes.c_size_t)]
+    # must match cvm_session_options in include/cvm/cvm.h field for field
+    _fields_ = [("threads", ctypes.c_int), ("optimize", ctypes.c_int), ("max_tensor_bytes", ctypes.c_size_t),
+                ("profile", ctypes.c_int)]
 
 
 class Stats(ctypes.Structure):
+    # must match cvm_session_stats in include/cvm/cvm.h
     _fields_ = [(n, ctypes.c_size_t) for n in ("nodes_in_model", "nodes_planned", "nodes_folded",
-                                                "arena_bytes", "naive_bytes", "weight_bytes")]
+                                                "arena_bytes", "naive_bytes", "weight_bytes",
+                                                "nodes_viewed")]
 
 
 class ValueInfo(ctypes.Structure):
