@@ -10,7 +10,8 @@
  *  minus shared pages of /proc/self/statm) is sampled S times, evenly; the
  *  least-squares slope over the samples, in KiB per 1000 inferences, must not
  *  exceed --max-slope (default 4 KiB, i.e. one page per thousand runs: any
- *  per-run leak of 4 bytes or more shows).  The
+ *  per-run leak of 4 bytes or more shows), or two pages over the whole run
+ *  when that is more (short CI soaks: a page touched once is not a trend).  The
  *  heap in live allocations (glibc's mallinfo2) is sampled alongside; its
  *  slope must not exceed --max-heap-slope (default 1 KiB per 1000 runs).  It
  *  is exact to the byte and blind to free space the allocator keeps, so it
@@ -189,19 +190,26 @@ int main(int argc, char **argv)
     int fds1 = rel_count_fds(), threads1 = rel_count_threads();
 
     double slope = ls_slope(xs, ys, ns), heap_slope = heap0 >= 0 ? ls_slope(xs, hs, ns) : 0;
+    /* Resident memory moves in whole pages: in a short soak, one page a
+     * worker's stack or the allocator touches late (once) reads as a steep
+     * slope.  Allow two pages over the whole run on top of the bound; the
+     * byte-exact heap slope still catches any leak per run. */
+    double rss_bound = max_slope;
+    if (runs > 0 && 8.0 * 1000.0 / (double)runs > rss_bound)
+        rss_bound = 8.0 * 1000.0 / (double)runs;
 
     printf("allocator: glibc tcache %s\n", getenv("CVM_SOAK_CHILD") ? "off" : "on (default)");
     printf("model %s: %ld warm-up + %ld runs in %.1f s (%.2f ms per run)\n", path, warmup, runs,
            rel_now() - t0, 1e3 * t_runs / (double)runs);
     printf("resident %ld -> %ld KiB; anonymous resident after warm-up %ld KiB, at end %ld KiB, max %ld KiB; "
            "slope %.3f KiB per 1000 runs over %d samples (bound %.1f)\n", rss0, rss1, anon0, anon1, anon_max, slope,
-           ns, max_slope);
+           ns, rss_bound);
     if (heap0 >= 0)
         printf("heap in use after warm-up %.1f KiB, at end %.1f KiB; slope %.3f KiB per 1000 runs (bound %.1f)\n",
                heap0, heap1, heap_slope, max_heap_slope);
     printf("fds %d -> %d, threads %d -> %d; %ld wrong outputs, %ld bad inputs accepted\n", fds0, fds1, threads0,
            threads1, wrong, failures);
-    int ok = slope <= max_slope && heap_slope <= max_heap_slope && fds0 == fds1 && threads0 == threads1 && wrong == 0 && failures == 0;
+    int ok = slope <= rss_bound && heap_slope <= max_heap_slope && fds0 == fds1 && threads0 == threads1 && wrong == 0 && failures == 0;
     printf("%s\n", ok ? "OK" : "FAIL");
 
     free(xs);
