@@ -1,8 +1,10 @@
 /*
  * Conv fusion.  Each Conv is grown greedily along its single-consumer chain:
- *   Conv -> [BatchNormalization] -> [activation] -> [Add residual] -> [activation]
+ *   Conv -> [BatchNormalization] -> [Mul/Add by scalars] -> [activation]
+ *        -> [Add residual] -> [activation]
  * where the activation is Relu, LeakyRelu, Sigmoid, HardSigmoid, HardSwish,
- * Clip or SiLU written as Mul(x, Sigmoid(x)).  A BatchNormalization is only
+ * Clip, SiLU written as Mul(x, Sigmoid(x)), HardSwish written as
+ * x * Clip(x + 3, 0, 6) / 6, or Gelu.  A BatchNormalization is only
  * folded when the convolution's weights and the normalisation's parameters
  * are constant; an activation after the Add is only taken when there was none
  * before it.  Every value that disappears must have no other consumer and
@@ -63,16 +65,74 @@ static int scalar_f32(const fuse_ctx *f, const cvm_node *n, int i, float *out)
     return 1;
 }
 
+static int other_input(const cvm_node *n, int v);
+static int scalar_is(const fuse_ctx *f, const cvm_node *n, int i, float want);
+
+/* HardSwish written out (PaddleOCR's exports): v * Clip(v + 3, 0, 6) / 6,
+ * the last step a Div by 6 or a Mul by 1/6.  v's two uses must be the Add
+ * and the Mul.  Returns the output value and the four nodes, or -1. */
+static int match_hardswish(const fuse_ctx *f, int v, int nodes[4], int *n_nodes)
+{
+    cvm_graph *g = f->g;
+    const cvm_node *add = NULL, *mul = NULL;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const cvm_node *n = &g->nodes[i];
+        if (f->dead[i] || n->n_in != 2 || n->n_out != 1 || (n->in[0] != v && n->in[1] != v))
+            continue;
+        if (is_op(n, "Add") && !add)
+            add = n;
+        else if (is_op(n, "Mul") && !mul)
+            mul = n;
+        else
+            return -1;
+    }
+    if (!add || !mul || add->out[0] < 0)
+        return -1;
+    int three = other_input(add, v);
+    if (three < 0 || !scalar_is(f, add, add->in[0] == three ? 0 : 1, 3.0f))
+        return -1;
+    cvm_node *clip = sole_consumer(f, add->out[0]);
+    if (!clip || !is_op(clip, "Clip") || clip->n_out != 1 || clip->out[0] < 0 ||
+        clip->in[0] != add->out[0])
+        return -1;
+    float lo = -1.0f, hi = -1.0f;
+    if (clip->opset < 11) {
+        lo = cvm_attr_float(clip, "min", -1.0f);
+        hi = cvm_attr_float(clip, "max", -1.0f);
+    } else if (!(clip->n_in > 2 && scalar_f32(f, clip, 1, &lo) && scalar_f32(f, clip, 2, &hi))) {
+        return -1;
+    }
+    if (lo != 0.0f || hi != 6.0f || other_input(mul, v) != clip->out[0] || mul->out[0] < 0)
+        return -1;
+    cvm_node *d = sole_consumer(f, mul->out[0]);
+    if (!d || d->n_in != 2 || d->n_out != 1 || d->out[0] < 0 || d->in[0] != mul->out[0] ||
+        !((is_op(d, "Div") && scalar_is(f, d, 1, 6.0f)) ||
+          (is_op(d, "Mul") && scalar_is(f, d, 1, 1.0f / 6.0f))))
+        return -1;
+    nodes[0] = (int)(add - g->nodes);
+    nodes[1] = (int)(clip - g->nodes);
+    nodes[2] = (int)(mul - g->nodes);
+    nodes[3] = (int)(d - g->nodes);
+    *n_nodes = 4;
+    return d->out[0];
+}
+
 /* Recognises an activation node consuming value v (with v's single use, or
  * SiLU's two uses by a Sigmoid and a Mul).  On success returns the value it
  * produces and the nodes it spans (1 or 2). */
 static int match_activation(const fuse_ctx *f, int v, int *act, float *alpha, float *beta,
-                            int nodes[2], int *n_nodes)
+                            int nodes[4], int *n_nodes)
 {
     cvm_graph *g = f->g;
     if (v < 0 || v >= f->nv)
         return -1;
     if (f->uses[v] == 2) {
+        int hs = match_hardswish(f, v, nodes, n_nodes);
+        if (hs >= 0) {
+            *act = CVM_FUSED_HARD_SWISH;
+            *alpha = *beta = 0.0f;
+            return hs;
+        }
         /* SiLU: Sigmoid(v) and Mul(v, Sigmoid(v)) are v's only uses */
         for (int i = 0; i < g->n_nodes; i++) {
             const cvm_node *s = &g->nodes[i];
@@ -267,6 +327,93 @@ static cvm_status fold_batchnorm(fuse_ctx *f, int ci, const cvm_node *bn, int *f
     return CVM_OK;
 }
 
+/* Conv -> Mul(scalar) / Add(scalar) ... (PP-LCNet's "learnable affine"
+ * after each convolution in PaddleOCR): folded into new W' = W * scale and
+ * B' = B * scale + shift.  *y advances past the absorbed nodes. */
+static cvm_status fold_scalar_affine(fuse_ctx *f, int ci, int *y, int *absorbed, int *n_abs)
+{
+    cvm_graph *g = f->g;
+    const cvm_node *conv = &g->nodes[ci];
+    const cvm_tensor *w = const_f32(f, conv, 1);
+    const cvm_tensor *b = conv->n_in > 2 && conv->in[2] >= 0 ? const_f32(f, conv, 2) : NULL;
+    if (!w || w->ndim < 3 || (conv->n_in > 2 && conv->in[2] >= 0 && !b))
+        return CVM_OK;
+    int64_t M = w->dims[0], numel;
+    if (!cvm_shape_numel(w->ndim, w->dims, &numel) || M <= 0 ||
+        (b && (b->ndim != 1 || b->dims[0] != M)))
+        return CVM_OK;
+    double scale = 1.0, shift = 0.0;
+    int v = *y, taken[4], n = 0;
+    while (n < 4) {
+        cvm_node *op = sole_consumer(f, v);
+        if (!op || op->n_in != 2 || op->n_out != 1 || op->out[0] < 0 ||
+            !(is_op(op, "Mul") || is_op(op, "Add")))
+            break;
+        int k = other_input(op, v);
+        float c;
+        int ki = op->in[0] == k ? 0 : 1;
+        /* a one-element constant of higher rank would broadcast the output up */
+        if (k < 0 || k == v || !scalar_f32(f, op, ki, &c) || !isfinite(c) ||
+            const_f32(f, op, ki)->ndim > w->ndim)
+            break;
+        if (is_op(op, "Mul")) {
+            scale *= c;
+            shift *= c;
+        } else {
+            shift += c;
+        }
+        taken[n++] = (int)(op - g->nodes);
+        v = op->out[0];
+    }
+    if (n == 0)
+        return CVM_OK;
+    cvm_tensor *nw = NULL, *nb = NULL;
+    CVM_TRY(cvm_tensor_create(CVM_DTYPE_FLOAT32, w->ndim, w->dims, &nw));
+    cvm_status st = cvm_tensor_create(CVM_DTYPE_FLOAT32, 1, &M, &nb);
+    if (st != CVM_OK) {
+        cvm_tensor_free(nw);
+        return st;
+    }
+    const float *wd = w->data, *bd = b ? b->data : NULL;
+    float *nwd = nw->data, *nbd = nb->data;
+    for (int64_t i = 0; i < numel; i++)
+        nwd[i] = (float)(wd[i] * scale);
+    for (int64_t m = 0; m < M; m++)
+        nbd[m] = (float)((bd ? (double)bd[m] : 0.0) * scale + shift);
+    const char *base = conv->name && conv->name[0] ? conv->name : "conv";
+    int wi, bi;
+    st = add_const(g, base, "affine_folded_W", nw, &wi);
+    if (st != CVM_OK) {
+        cvm_tensor_free(nw);
+        cvm_tensor_free(nb);
+        return st;
+    }
+    st = add_const(g, base, "affine_folded_B", nb, &bi);
+    if (st != CVM_OK) {
+        cvm_tensor_free(nb);
+        return st;
+    }
+    cvm_node *cv = &g->nodes[ci];
+    if (cv->n_in < 3) {
+        int *in = realloc(cv->in, 3 * sizeof(int));
+        if (!in)
+            return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", base);
+        cv->in = in;
+        cv->n_in = 3;
+        cv->in[2] = -1;
+    }
+    if (cv->in[1] < f->nv)
+        f->uses[cv->in[1]]--;
+    if (cv->in[2] >= 0 && cv->in[2] < f->nv)
+        f->uses[cv->in[2]]--;
+    cv->in[1] = wi;
+    cv->in[2] = bi;
+    for (int i = 0; i < n; i++)
+        absorbed[(*n_abs)++] = taken[i];
+    *y = v;
+    return CVM_OK;
+}
+
 static cvm_status set_attr(cvm_node *n, const char *name, cvm_attr_type type, float fv,
                            int64_t iv, const char *sv)
 {
@@ -323,7 +470,7 @@ static cvm_status fuse_conv(fuse_ctx *f, int ci)
         conv->in[1] < 0 || conv->out[0] < 0)
         return CVM_OK;
     int y = conv->out[0];
-    int absorbed[8], n_abs = 0;
+    int absorbed[16], n_abs = 0;
     cvm_node *bn = sole_consumer(f, y);
     if (bn && is_op(bn, "BatchNormalization")) {
         int bni = (int)(bn - g->nodes), folded;
@@ -334,7 +481,9 @@ static cvm_status fuse_conv(fuse_ctx *f, int ci)
             y = g->nodes[bni].out[0];
         }
     }
-    int act = CVM_FUSED_NONE, add_first = 0, res = -1, nodes[2], nn;
+    CVM_TRY(fold_scalar_affine(f, ci, &y, absorbed, &n_abs));
+    conv = &g->nodes[ci];
+    int act = CVM_FUSED_NONE, add_first = 0, res = -1, nodes[4], nn;
     float alpha = 0.0f, beta = 0.0f;
     int v = match_activation(f, y, &act, &alpha, &beta, nodes, &nn);
     if (v >= 0) {
@@ -562,7 +711,7 @@ static cvm_status fuse_matmul(fuse_ctx *f, int mi)
     }
     if (!bt || bt->ndim < 1 || nb != N)
         return CVM_OK;
-    int y = add->out[0], nodes[2], nn = 0, act = CVM_FUSED_NONE;
+    int y = add->out[0], nodes[4], nn = 0, act = CVM_FUSED_NONE;
     float alpha = 0.0f, beta = 0.0f;
     int addi = (int)(add - g->nodes);
     int v = match_activation(f, y, &act, &alpha, &beta, nodes, &nn);

@@ -765,6 +765,90 @@ static void test_linear_fusion(void **st)
         }
 }
 
+/* PaddleOCR's conv block: Conv -> Mul(scale) -> Add(shift) -> HardSwish
+ * written out as v * Clip(v + 3, 0, 6) / 6 (variant 1: * (1/6) and an
+ * opset-11 Clip with min/max inputs; variant 2: a Clip to 0..5, which is
+ * not HardSwish: the affine still folds, the rest stays). */
+static cvm_graph *ocr_graph(int variant)
+{
+    cvm_graph *g;
+    assert_int_equal(cvm_graph_create(&g), CVM_OK);
+    int x = val(g, "x");
+    g->values[x].dtype = CVM_DTYPE_FLOAT32;
+    g->values[x].ndim = 4;
+    int64_t xd[4] = {1, 3, 11, 9};
+    for (int d = 0; d < 4; d++)
+        g->values[x].dims[d].value = xd[d];
+    g->inputs = malloc(sizeof(int));
+    g->inputs[g->n_inputs++] = x;
+    int64_t wd[4] = {8, 3, 3, 3}, c8 = 8;
+    constant(g, "w", 4, wd, 21, 0);
+    constant(g, "b", 1, &c8, 22, 0);
+    scalar_const(g, "s", 1.7f);
+    scalar_const(g, "t", -0.4f);
+    scalar_const(g, "three", 3.0f);
+    scalar_const(g, "zero", 0.0f);
+    scalar_const(g, "six", variant == 2 ? 5.0f : 6.0f);
+    scalar_const(g, "div", variant == 1 ? 1.0f / 6.0f : 6.0f);
+    node(g, "Conv", 3, (const char *[]){"x", "w", "b"}, "c");
+    int64_t pads[4] = {1, 1, 1, 1};
+    set_ints(&g->nodes[0], "pads", 4, pads);
+    node(g, "Mul", 2, (const char *[]){"s", "c"}, "cs");
+    node(g, "Add", 2, (const char *[]){"cs", "t"}, "v");
+    node(g, "Add", 2, (const char *[]){"v", "three"}, "v3");
+    if (variant == 1) {
+        node(g, "Clip", 3, (const char *[]){"v3", "zero", "six"}, "cl");
+        g->nodes[g->n_nodes - 1].opset = 11;
+    } else {
+        node(g, "Clip", 1, (const char *[]){"v3"}, "cl");
+        g->nodes[g->n_nodes - 1].opset = 9;
+        set_float(&g->nodes[g->n_nodes - 1], "min", 0.0f);
+        set_float(&g->nodes[g->n_nodes - 1], "max", variant == 2 ? 5.0f : 6.0f);
+    }
+    node(g, "Mul", 2, (const char *[]){"cl", "v"}, "m");
+    node(g, variant == 1 ? "Mul" : "Div", 2, (const char *[]){"m", "div"}, "y");
+    g->outputs = malloc(sizeof(int));
+    g->outputs[g->n_outputs++] = val(g, "y");
+    return g;
+}
+
+static void test_affine_and_hardswish_fusion(void **st)
+{
+    (void)st;
+    for (int variant = 0; variant < 3; variant++) {
+        cvm_graph *g = ocr_graph(variant);
+        assert_int_equal(cvm_graph_fuse(g), CVM_OK);
+        /* the Mul and Add fold into the weights; HardSwish joins the conv */
+        assert_int_equal(g->n_nodes, variant == 2 ? 5 : 1);
+        if (variant != 2) {
+            assert_string_equal(g->nodes[0].op_type, "FusedConv");
+            assert_string_equal(cvm_attr_string(&g->nodes[0], "activation", ""), "HardSwish");
+        }
+        cvm_graph_free(g);
+        cvm_session_options o;
+        cvm_session_options_init(&o);
+        cvm_session *ss[2];
+        for (int k = 0; k < 2; k++) {
+            o.optimize = k;
+            assert_int_equal(cvm_session_create_from_graph(ocr_graph(variant), &o, &ss[k]), CVM_OK);
+        }
+        int64_t xd[4] = {1, 3, 11, 9};
+        cvm_tensor *x = tens(4, xd), *y[2];
+        unsigned seed = 31 + (unsigned)variant;
+        fill_rand(x->data, cvm_tensor_numel(x), &seed);
+        const char *name = "x";
+        for (int k = 0; k < 2; k++)
+            assert_int_equal(cvm_session_run(ss[k], 1, &name, (const cvm_tensor *const *)&x, 1,
+                                             NULL, &y[k]), CVM_OK);
+        expect_close(y[1]->data, y[0]->data, cvm_tensor_numel(y[0]), 1e-5f);
+        for (int k = 0; k < 2; k++) {
+            cvm_tensor_free(y[k]);
+            cvm_session_free(ss[k]);
+        }
+        cvm_tensor_free(x);
+    }
+}
+
 static int setup(void **st)
 {
     (void)st;
@@ -790,6 +874,7 @@ int main(void)
         cmocka_unit_test(test_transposed_softmax),
         cmocka_unit_test(test_gelu_fusion),
         cmocka_unit_test(test_linear_fusion),
+        cmocka_unit_test(test_affine_and_hardswish_fusion),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
