@@ -745,6 +745,30 @@ static cvm_status fuse_matmul(fuse_ctx *f, int mi)
     return CVM_OK;
 }
 
+/* Pow(x, 2) with a constant float exponent (DEIMv2's and DETR variance
+ * terms) is Mul(x, x): the same correctly rounded square without a powf
+ * call per element. */
+static cvm_status square_pow(fuse_ctx *f, int pi)
+{
+    cvm_node *n = &f->g->nodes[pi];
+    if (n->n_in != 2 || n->n_out != 1 || n->in[0] < 0 || !scalar_is(f, n, 1, 2.0f))
+        return CVM_OK;
+    float e;
+    if (!scalar_f32(f, n, 1, &e) || e != 2.0f || const_f32(f, n, 1)->ndim > 0)
+        return CVM_OK; /* a rank > 0 exponent would broadcast x's shape up */
+    char *type = dup_str("Mul");
+    if (!type)
+        return cvm_errorf(CVM_E_NOMEM, "out of memory rewriting %s", n->name ? n->name : "Pow");
+    if (n->in[1] < f->nv)
+        f->uses[n->in[1]]--;
+    free(n->op_type);
+    n->op_type = type;
+    n->in[1] = n->in[0];
+    if (n->in[0] < f->nv)
+        f->uses[n->in[0]]++;
+    return CVM_OK;
+}
+
 static void node_clear(cvm_node *n)
 {
     free(n->name);
@@ -807,6 +831,9 @@ cvm_status cvm_graph_fuse(cvm_graph *g)
     for (int i = 0; i < n0 && st == CVM_OK; i++)
         if (!f.dead[i] && is_op(&g->nodes[i], "MatMul"))
             st = fuse_matmul(&f, i);
+    for (int i = 0; i < n0 && st == CVM_OK; i++)
+        if (!f.dead[i] && is_op(&g->nodes[i], "Pow"))
+            st = square_pow(&f, i);
     /* Drop the absorbed nodes and renumber the producers. */
     int k = 0;
     for (int i = 0; i < g->n_nodes; i++) {

@@ -849,6 +849,63 @@ static void test_affine_and_hardswish_fusion(void **st)
     }
 }
 
+/* Pow(x, 2) with a rank-0 constant exponent becomes Mul(x, x), bit for bit;
+ * a [1]-shaped exponent (which would broadcast a scalar x up) stays Pow. */
+static cvm_graph *pow_graph(int rank1)
+{
+    cvm_graph *g;
+    assert_int_equal(cvm_graph_create(&g), CVM_OK);
+    int x = val(g, "x");
+    g->values[x].dtype = CVM_DTYPE_FLOAT32;
+    g->values[x].ndim = 2;
+    g->values[x].dims[0].value = 5;
+    g->values[x].dims[1].value = 7;
+    g->inputs = malloc(sizeof(int));
+    g->inputs[g->n_inputs++] = x;
+    int e = val(g, "two");
+    int64_t one = 1;
+    assert_int_equal(cvm_tensor_create(CVM_DTYPE_FLOAT32, rank1, &one, &g->values[e].init), CVM_OK);
+    *(float *)g->values[e].init->data = 2.0f;
+    node(g, "Pow", 2, (const char *[]){"x", "two"}, "y");
+    g->outputs = malloc(sizeof(int));
+    g->outputs[g->n_outputs++] = val(g, "y");
+    return g;
+}
+
+static void test_square_pow(void **st)
+{
+    (void)st;
+    for (int rank1 = 0; rank1 < 2; rank1++) {
+        cvm_graph *g = pow_graph(rank1);
+        assert_int_equal(cvm_graph_fuse(g), CVM_OK);
+        assert_string_equal(g->nodes[0].op_type, rank1 ? "Pow" : "Mul");
+        cvm_graph_free(g);
+        cvm_session_options o;
+        cvm_session_options_init(&o);
+        cvm_session *ss[2];
+        for (int k = 0; k < 2; k++) {
+            o.optimize = k;
+            assert_int_equal(cvm_session_create_from_graph(pow_graph(rank1), &o, &ss[k]), CVM_OK);
+        }
+        int64_t xd[2] = {5, 7};
+        cvm_tensor *x = tens(2, xd), *y[2];
+        unsigned seed = 41;
+        fill_rand(x->data, 35, &seed);
+        ((float *)x->data)[3] = INFINITY;
+        ((float *)x->data)[4] = -0.0f;
+        const char *name = "x";
+        for (int k = 0; k < 2; k++)
+            assert_int_equal(cvm_session_run(ss[k], 1, &name, (const cvm_tensor *const *)&x, 1,
+                                             NULL, &y[k]), CVM_OK);
+        assert_memory_equal(y[0]->data, y[1]->data, 35 * sizeof(float));
+        for (int k = 0; k < 2; k++) {
+            cvm_tensor_free(y[k]);
+            cvm_session_free(ss[k]);
+        }
+        cvm_tensor_free(x);
+    }
+}
+
 static int setup(void **st)
 {
     (void)st;
@@ -875,6 +932,7 @@ int main(void)
         cmocka_unit_test(test_gelu_fusion),
         cmocka_unit_test(test_linear_fusion),
         cmocka_unit_test(test_affine_and_hardswish_fusion),
+        cmocka_unit_test(test_square_pow),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
