@@ -1,6 +1,7 @@
 /* CPU kernels driven by index or mask tensors: Gather*, Scatter*, NonZero,
  * Compress, TopK, OneHot. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "backends/cpu/tensor_internal.h"
 #include "base/half.h"
@@ -402,6 +403,67 @@ static void topk_sort(const topk_cmp *k, int64_t *idx, int64_t *tmp, int64_t n)
     }
 }
 
+/* The order the stable sort produces, made total: better key first, then
+ * the lower index. */
+static int topk_first(const topk_cmp *k, int64_t a, int64_t b)
+{
+    if (topk_before(k, a, b))
+        return 1;
+    if (topk_before(k, b, a))
+        return 0;
+    return a < b;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* heap[0] is the kept element that comes last in the total order. */
+static void topk_sift(const topk_cmp *k, int64_t *heap, int64_t n, int64_t i)
+{
+    for (;;) {
+        int64_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < n && topk_first(k, heap[w], heap[l]))
+            w = l;
+        if (r < n && topk_first(k, heap[w], heap[r]))
+            w = r;
+        if (w == i)
+            return;
+        int64_t t = heap[i];
+        heap[i] = heap[w];
+        heap[w] = t;
+        i = w;
+    }
+}
+
+/* The first K of the stable sort of n keys into idx[0..K), in order:
+ * a K-element heap when K is small against n (DETR heads take the top 300
+ * of 300 x 80 scores), else the full merge sort. */
+static void topk_select(const topk_cmp *k, int64_t *idx, int64_t *tmp, int64_t n, int64_t K)
+{
+    if (K * 8 > n) {
+        for (int64_t a = 0; a < n; a++)
+            idx[a] = a;
+        topk_sort(k, idx, tmp, n);
+        return;
+    }
+    for (int64_t a = 0; a < K; a++)
+        idx[a] = a;
+    for (int64_t i = K / 2 - 1; i >= 0; i--)
+        topk_sift(k, idx, K, i);
+    for (int64_t a = K; a < n; a++)
+        if (topk_first(k, a, idx[0])) {
+            idx[0] = a;
+            topk_sift(k, idx, K, 0);
+        }
+    /* back in index order first, so that the stable sort puts the lower
+     * index first among equal keys, as the full sort does */
+    qsort(idx, (size_t)K, sizeof *idx, cmp_i64);
+    topk_sort(k, idx, tmp, K);
+}
+
 cvm_status cvm_k_topk_prepare(const cvm_kernel_ctx *c, void **state, size_t *scratch)
 {
     (void)state;
@@ -443,9 +505,8 @@ cvm_status cvm_k_topk(const cvm_kernel_ctx *c)
                     key[a].f = cvm_tensor_get_f64(x, base + a * inner);
                 else
                     key[a].i = cvm_tensor_get_i64(x, base + a * inner);
-                idx[a] = a;
             }
-            topk_sort(&cmp, idx, tmp, A);
+            topk_select(&cmp, idx, tmp, A, K);
             for (int64_t k = 0; k < K; k++) {
                 int64_t op = (o * K + k) * inner + i;
                 if (vals)
