@@ -13,8 +13,7 @@
  * convolutions and linear layers can absorb it), Transpose -> Softmax ->
  * Transpose into one Softmax over the matching axis (and at most one
  * transpose), MatMul + bias [+ activation] into FusedMatMul, and
- * (fuse_quant.c) ConvInteger -> Cast -> Mul into one scaled integer
- * convolution.
+ * ConvInteger -> Cast -> Mul into one scaled integer convolution.
  */
 #include "graph/fuse.h"
 
@@ -24,12 +23,12 @@
 #include <string.h>
 
 #include "base/tensor.h"
-#include "graph/fuse_quant.h"
 
 typedef struct fuse_ctx {
     cvm_graph *g;
     int *uses;        /* consumers per value (+1 when it is a graph output) */
     int *cons;        /* the last consumer seen, enough for single-use values */
+    int *prod;        /* producing node per value when the pass started, or -1 */
     char *dead;       /* nodes absorbed into a FusedConv */
     int nv;           /* values when the pass started (later ones are new constants) */
 } fuse_ctx;
@@ -769,6 +768,88 @@ static cvm_status square_pow(fuse_ctx *f, int pi)
     return CVM_OK;
 }
 
+/* ConvInteger(X, W, xz, wz) -> Cast(to float) -> Mul(., S), with S a
+ * one-element float, is what dynamic quantisation emits per convolution.
+ * It becomes ConvIntegerScaled(X, W, xz, wz, S) = float(ConvInteger) * S, so
+ * the kernel converts and scales each tile while it is in cache and the
+ * int32 tensor never reaches memory; bit for bit the three nodes' result
+ * (int32 to float rounds to nearest in both, then one float multiply). */
+/* A constant float32 holding one value, of rank 0 or 1 (so that multiplying
+ * by it never changes the other operand's shape). */
+static int const_scalar(const cvm_graph *g, int v)
+{
+    if (v < 0 || v >= g->n_values)
+        return 0;
+    const cvm_tensor *t = g->values[v].init;
+    int64_t numel;
+    return t && t->data && t->dtype == CVM_DTYPE_FLOAT32 && t->ndim <= 1 &&
+           cvm_shape_numel(t->ndim, t->dims, &numel) && numel == 1;
+}
+
+/* S is one float: a constant, or Mul(DynamicQuantizeLinear's scale, constant)
+ * as the quantiser writes x_scale * w_scale. */
+static int quant_scale(const fuse_ctx *f, int v)
+{
+    if (const_scalar(f->g, v))
+        return 1;
+    int p = v >= 0 ? f->prod[v] : -1;
+    if (p < 0)
+        return 0;
+    const cvm_node *m = &f->g->nodes[p];
+    if (!is_op(m, "Mul") || m->n_in != 2 || m->n_out != 1)
+        return 0;
+    for (int i = 0; i < 2; i++) {
+        int a = m->in[i], b = m->in[1 - i];
+        int q = a >= 0 ? f->prod[a] : -1;
+        if (q >= 0 && is_op(&f->g->nodes[q], "DynamicQuantizeLinear") && f->g->nodes[q].n_out > 1 &&
+            f->g->nodes[q].out[1] == a && const_scalar(f->g, b))
+            return 1;
+    }
+    return 0;
+}
+
+static cvm_status fuse_conv_integer(fuse_ctx *f, int ci)
+{
+    cvm_graph *g = f->g;
+    cvm_node *conv = &g->nodes[ci];
+    if (conv->n_out != 1 || conv->n_in < 2 || conv->n_in > 4)
+        return CVM_OK;
+    cvm_node *cast = sole_consumer(f, conv->out[0]);
+    if (!cast || !is_op(cast, "Cast") || cast->n_in != 1 || cast->n_out != 1 ||
+        cvm_attr_int(cast, "to", 0) != CVM_DTYPE_FLOAT32)
+        return CVM_OK;
+    cvm_node *mul = sole_consumer(f, cast->out[0]);
+    if (!mul || !is_op(mul, "Mul") || mul->n_in != 2 || mul->n_out != 1)
+        return CVM_OK;
+    int s = mul->in[0] == cast->out[0] ? mul->in[1] : mul->in[0];
+    if (s == cast->out[0] || !quant_scale(f, s))
+        return CVM_OK;
+    int *in = malloc(sizeof(int) * 5);
+    char *type = malloc(sizeof "ConvIntegerScaled"), *dom = malloc(sizeof "cvm");
+    if (!in || !type || !dom) {
+        free(in);
+        free(type);
+        free(dom);
+        return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", conv->name ? conv->name : "ConvInteger");
+    }
+    memcpy(type, "ConvIntegerScaled", sizeof "ConvIntegerScaled");
+    memcpy(dom, "cvm", sizeof "cvm");
+    for (int i = 0; i < 4; i++)
+        in[i] = i < conv->n_in ? conv->in[i] : -1;
+    in[4] = s;
+    free(conv->in);
+    conv->in = in;
+    conv->n_in = 5;
+    free(conv->op_type);
+    conv->op_type = type;
+    free(conv->domain);
+    conv->domain = dom;
+    conv->out[0] = mul->out[0];
+    f->dead[cast - g->nodes] = 1;
+    f->dead[mul - g->nodes] = 1;
+    return CVM_OK;
+}
+
 static void node_clear(cvm_node *n)
 {
     free(n->name);
@@ -789,17 +870,18 @@ cvm_status cvm_graph_fuse(cvm_graph *g)
     if (g->n_nodes == 0)
         return CVM_OK;
     int nv = g->n_values;
-    fuse_ctx f = {g, NULL, NULL, NULL, nv};
+    fuse_ctx f = {g, NULL, NULL, NULL, NULL, nv};
     f.uses = calloc((size_t)(nv ? nv : 1), sizeof(int));
     f.cons = malloc(sizeof(int) * (size_t)(nv ? nv : 1));
+    f.prod = malloc(sizeof(int) * (size_t)(nv ? nv : 1));
     f.dead = calloc((size_t)g->n_nodes, 1);
     cvm_status st = CVM_OK;
-    if (!f.uses || !f.cons || !f.dead) {
+    if (!f.uses || !f.cons || !f.prod || !f.dead) {
         st = cvm_errorf(CVM_E_NOMEM, "out of memory fusing the graph");
         goto done;
     }
     for (int v = 0; v < nv; v++)
-        f.cons[v] = -1;
+        f.cons[v] = f.prod[v] = -1;
     for (int i = 0; i < g->n_nodes; i++) {
         const cvm_node *n = &g->nodes[i];
         for (int k = 0; k < n->n_in; k++) {
@@ -813,12 +895,19 @@ cvm_status cvm_graph_fuse(cvm_graph *g)
             f.uses[v]++;
             f.cons[v] = i;
         }
+        for (int k = 0; k < n->n_out; k++)
+            if (n->out[k] >= 0 && n->out[k] < nv)
+                f.prod[n->out[k]] = i;
     }
     for (int i = 0; i < g->n_outputs; i++)
         if (g->outputs[i] >= 0 && g->outputs[i] < nv)
             f.uses[g->outputs[i]]++;
     int n0 = g->n_nodes;
-    /* GELU first: the Conv and MatMul passes can then absorb the Gelu */
+    /* the int8 chains first, while every producer is the original one */
+    for (int i = 0; i < n0 && st == CVM_OK; i++)
+        if (!f.dead[i] && is_op(&g->nodes[i], "ConvInteger"))
+            st = fuse_conv_integer(&f, i);
+    /* GELU before the Conv and MatMul passes, which can then absorb it */
     for (int i = 0; i < n0 && st == CVM_OK; i++)
         if (!f.dead[i] && (is_op(&g->nodes[i], "Div") || is_op(&g->nodes[i], "Mul")))
             st = fuse_gelu(&f, i);
@@ -852,10 +941,10 @@ cvm_status cvm_graph_fuse(cvm_graph *g)
         for (int o = 0; o < g->nodes[i].n_out; o++)
             if (g->nodes[i].out[o] >= 0)
                 g->values[g->nodes[i].out[o]].producer = i;
-    st = st == CVM_OK ? cvm_graph_fuse_quant(g) : st; /* ConvInteger -> Cast -> Mul (fuse_quant.c) */
 done:
     free(f.uses);
     free(f.cons);
+    free(f.prod);
     free(f.dead);
     return st;
 }

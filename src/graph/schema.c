@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "graph/fuse.h" /* cvm_schemas_fused */
-#include "graph/fuse_quant.h" /* cvm_schemas_quant_fused */
 #include "graph/schema_tables.h"
 
 /* Each group of operators contributes one table, terminated by an entry with
@@ -13,7 +12,7 @@
  * linking and dead-code elimination predictable. */
 static const cvm_op_schema *const tables[] = {
     cvm_schemas_elementwise, cvm_schemas_nn, cvm_schemas_tensor, cvm_schemas_reduce,
-    cvm_schemas_quant, cvm_schemas_fused, cvm_schemas_detection, cvm_schemas_quant_fused,
+    cvm_schemas_quant, cvm_schemas_fused, cvm_schemas_detection,
 };
 
 static int domain_eq(const char *a, const char *b)

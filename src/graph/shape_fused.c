@@ -89,8 +89,28 @@ static cvm_status infer_fused_matmul(const cvm_infer_ctx *c)
     return CVM_OK;
 }
 
+static cvm_status infer_conv_integer_scaled(const cvm_infer_ctx *c)
+{
+    const cvm_tensor *s = c->n_in > 4 ? c->in[4] : NULL;
+    int64_t numel;
+    if (!s || s->dtype != CVM_DTYPE_FLOAT32 || !cvm_shape_numel(s->ndim, s->dims, &numel) || numel != 1 ||
+        s->ndim > 1)
+        return cvm_node_error(c->node, CVM_E_SHAPE, "scale must be one float32 value of rank 0 or 1");
+    /* The convolution's own checks and shape, then its float output type. */
+    const cvm_op_schema *ci = cvm_schema_find("", "ConvInteger");
+    if (!ci || !ci->infer)
+        return cvm_node_error(c->node, CVM_E_INTERNAL, "no ConvInteger schema");
+    cvm_infer_ctx sub = *c;
+    sub.n_in = 4;
+    CVM_TRY(ci->infer(&sub));
+    cvm_tensor *y = c->out[0];
+    cvm_set_shape(y, CVM_DTYPE_FLOAT32, y->ndim, y->dims);
+    return CVM_OK;
+}
+
 const cvm_op_schema cvm_schemas_fused[] = {
     {CVM_FUSED_DOMAIN, "FusedConv", 2, 4, 1, 1, infer_fused_conv, 0},
     {CVM_FUSED_DOMAIN, "FusedMatMul", 2, 3, 1, 1, infer_fused_matmul, 0},
+    {CVM_FUSED_DOMAIN, "ConvIntegerScaled", 5, 5, 1, 1, infer_conv_integer_scaled, 0},
     {0},
 };

@@ -10,7 +10,7 @@
 
 #include "op_test.h"
 #include "backends/cpu/quant_vnni.h"
-#include "graph/fuse_quant.h"
+#include "graph/fuse.h"
 
 /* Expected values: onnxruntime where it supports the case, else numpy
  * (per-channel zero points), pasted as literals. */
@@ -355,8 +355,7 @@ static void test_conv_integer_vs_naive(void **st)
 
 /* ------------------------------------------- ConvInteger -> Cast -> Mul */
 
-/* The rewrite and the fused kernel; both wait for the schema table to be
- * registered (src/graph/schema.c), until then the pass must do nothing. */
+/* The rewrite (part of cvm_graph_fuse) and the fused kernel. */
 static void test_conv_integer_scaled(void **st)
 {
     (void)st;
@@ -379,7 +378,7 @@ static void test_conv_integer_scaled(void **st)
     assert_int_equal(cvm_graph_add_node(g, "Cast", "", "cast", 1, cast_in, 1, &cf, &idx), CVM_OK);
     attr_i(&g->nodes[idx], "to", CVM_DTYPE_FLOAT32);
     assert_int_equal(cvm_graph_add_node(g, "Mul", "", "mul", 2, mul_in, 1, &y, &idx), CVM_OK);
-    assert_int_equal(cvm_graph_fuse_quant(g), CVM_OK);
+    assert_int_equal(cvm_graph_fuse(g), CVM_OK);
     assert_int_equal(g->n_nodes, registered ? 1 : 3);
     if (registered) {
         assert_string_equal(g->nodes[0].op_type, "ConvIntegerScaled");

@@ -504,7 +504,7 @@ static cvm_status qconv_run(const cvm_kernel_ctx *c)
         return cvm_node_error(c->node, CVM_E_INTERNAL, "not prepared");
     if (x->dtype != CVM_DTYPE_UINT8 && x->dtype != CVM_DTYPE_INT8)
         return cvm_node_error(c->node, CVM_E_UNSUPPORTED, "input type %s", cvm_dtype_name(x->dtype));
-    /* ConvIntegerScaled (src/graph/fuse_quant.h): float(conv) * scale. */
+    /* ConvIntegerScaled (created by src/graph/fuse.c): float(conv) * scale. */
     const float *scale = NULL;
     if (strcmp(c->node->op_type, "ConvIntegerScaled") == 0) {
         const cvm_tensor *st = c->n_in > 4 ? c->in[4] : NULL;
