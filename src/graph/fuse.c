@@ -249,6 +249,48 @@ static cvm_status add_const(cvm_graph *g, const char *base, const char *suffix, 
     return CVM_OK;
 }
 
+/* Makes the new weights nw [M, ...] and bias nb [M] constants of the graph
+ * (W and B may be shared with other nodes, so they are not changed in place)
+ * and points convolution ci at them; takes ownership of both tensors. */
+static cvm_status set_folded_weights(fuse_ctx *f, int ci, cvm_tensor *nw, cvm_tensor *nb,
+                                     const char *tag)
+{
+    cvm_graph *g = f->g;
+    const cvm_node *conv = &g->nodes[ci];
+    char base[256], suffix[64];
+    snprintf(base, sizeof base, "%s", conv->name && conv->name[0] ? conv->name : "conv");
+    int wi, bi;
+    snprintf(suffix, sizeof suffix, "%s_W", tag);
+    cvm_status st = add_const(g, base, suffix, nw, &wi);
+    if (st != CVM_OK) {
+        cvm_tensor_free(nw);
+        cvm_tensor_free(nb);
+        return st;
+    }
+    snprintf(suffix, sizeof suffix, "%s_B", tag);
+    st = add_const(g, base, suffix, nb, &bi);
+    if (st != CVM_OK) {
+        cvm_tensor_free(nb);
+        return st;
+    }
+    cvm_node *cv = &g->nodes[ci];
+    if (cv->n_in < 3) {
+        int *in = realloc(cv->in, 3 * sizeof(int));
+        if (!in)
+            return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", base);
+        cv->in = in;
+        cv->n_in = 3;
+        cv->in[2] = -1;
+    }
+    if (cv->in[1] < f->nv)
+        f->uses[cv->in[1]]--;
+    if (cv->in[2] >= 0 && cv->in[2] < f->nv)
+        f->uses[cv->in[2]]--;
+    cv->in[1] = wi;
+    cv->in[2] = bi;
+    return CVM_OK;
+}
+
 /* Conv(X, W, B) -> BatchNormalization: scales W per output channel and
  * rewrites B, into new constants (W and B may be shared with other nodes). */
 static cvm_status fold_batchnorm(fuse_ctx *f, int ci, const cvm_node *bn, int *folded)
@@ -295,33 +337,7 @@ static cvm_status fold_batchnorm(fuse_ctx *f, int ci, const cvm_node *bn, int *f
             nwd[m * per + i] = (float)(wd[m * per + i] * s);
         nbd[m] = (float)(((bd ? (double)bd[m] : 0.0) - mean[m]) * s + sh[m]);
     }
-    const char *base = conv->name && conv->name[0] ? conv->name : "conv";
-    int wi, bi;
-    st = add_const(g, base, "bn_folded_W", nw, &wi);
-    if (st != CVM_OK) {
-        cvm_tensor_free(nw);
-        cvm_tensor_free(nb);
-        return st;
-    }
-    st = add_const(g, base, "bn_folded_B", nb, &bi);
-    if (st != CVM_OK) {
-        cvm_tensor_free(nb);
-        return st;
-    }
-    conv = &g->nodes[ci];
-    if (conv->n_in < 3) {
-        int *in = realloc(conv->in, 3 * sizeof(int));
-        if (!in)
-            return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", base);
-        conv->in = in;
-        conv->n_in = 3;
-    }
-    if (conv->in[1] < f->nv)
-        f->uses[conv->in[1]]--;
-    if (conv->in[2] >= 0 && conv->in[2] < f->nv)
-        f->uses[conv->in[2]]--;
-    conv->in[1] = wi;
-    conv->in[2] = bi;
+    CVM_TRY(set_folded_weights(f, ci, nw, nb, "bn_folded"));
     *folded = 1;
     return CVM_OK;
 }
@@ -379,34 +395,7 @@ static cvm_status fold_scalar_affine(fuse_ctx *f, int ci, int *y, int *absorbed,
         nwd[i] = (float)(wd[i] * scale);
     for (int64_t m = 0; m < M; m++)
         nbd[m] = (float)((bd ? (double)bd[m] : 0.0) * scale + shift);
-    const char *base = conv->name && conv->name[0] ? conv->name : "conv";
-    int wi, bi;
-    st = add_const(g, base, "affine_folded_W", nw, &wi);
-    if (st != CVM_OK) {
-        cvm_tensor_free(nw);
-        cvm_tensor_free(nb);
-        return st;
-    }
-    st = add_const(g, base, "affine_folded_B", nb, &bi);
-    if (st != CVM_OK) {
-        cvm_tensor_free(nb);
-        return st;
-    }
-    cvm_node *cv = &g->nodes[ci];
-    if (cv->n_in < 3) {
-        int *in = realloc(cv->in, 3 * sizeof(int));
-        if (!in)
-            return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", base);
-        cv->in = in;
-        cv->n_in = 3;
-        cv->in[2] = -1;
-    }
-    if (cv->in[1] < f->nv)
-        f->uses[cv->in[1]]--;
-    if (cv->in[2] >= 0 && cv->in[2] < f->nv)
-        f->uses[cv->in[2]]--;
-    cv->in[1] = wi;
-    cv->in[2] = bi;
+    CVM_TRY(set_folded_weights(f, ci, nw, nb, "affine_folded"));
     for (int i = 0; i < n; i++)
         absorbed[(*n_abs)++] = taken[i];
     *y = v;
