@@ -168,6 +168,18 @@ typedef struct cvm_op_time {
  * and the number of operator types into *n (which may exceed cap). */
 cvm_status cvm_session_get_profile(const cvm_session *s, cvm_op_time *out, size_t cap, size_t *n);
 
+typedef struct cvm_node_time {
+    char name[64];             /* node name from the model (truncated), or "#index" if it has none */
+    char op_type[48];
+    char shapes[160];          /* input shapes -> first output shape, of the most recent plan */
+    size_t calls;
+    double total_ms;
+} cvm_node_time;
+
+/* Like cvm_session_get_profile, one entry per node that runs, longest first. */
+cvm_status cvm_session_get_node_profile(const cvm_session *s, cvm_node_time *out, size_t cap,
+                                        size_t *n);
+
 #ifdef __cplusplus
 }
 #endif

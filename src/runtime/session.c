@@ -458,6 +458,85 @@ done:
     return st;
 }
 
+static int node_by_time_desc(const void *a, const void *b)
+{
+    const cvm_node_time *x = a, *y = b;
+    return x->total_ms < y->total_ms ? 1 : x->total_ms > y->total_ms ? -1 : 0;
+}
+
+static void append_shape(char *buf, size_t cap, const char *sep, const cvm_tensor *t)
+{
+    size_t len = strlen(buf);
+    char sh[96];
+    if (len + 1 < cap)
+        snprintf(buf + len, cap - len, "%s%s", sep, cvm_shape_str(t->ndim, t->dims, sh, sizeof sh));
+}
+
+cvm_status cvm_session_get_node_profile(const cvm_session *s, cvm_node_time *out, size_t cap,
+                                        size_t *n)
+{
+    if (!s || !n || (cap && !out))
+        return cvm_errorf(CVM_E_INVALID_ARG, "cvm_session_get_node_profile: %s is NULL",
+                          !s ? "session" : !n ? "n" : "out");
+    *n = 0;
+    if (!s->opts.profile)
+        return cvm_errorf(CVM_E_INVALID_ARG, "cvm_session_get_node_profile: the session was "
+                          "created without options.profile");
+    cvm_session *ms = (cvm_session *)s; /* the lock is the only thing touched */
+    pthread_mutex_lock(&ms->lock);
+    size_t max = (size_t)s->g->n_nodes;
+    cvm_node_time *acc = calloc(max ? max : 1, sizeof *acc);
+    int *slot = malloc((max ? max : 1) * sizeof *slot);
+    if (!acc || !slot) {
+        pthread_mutex_unlock(&ms->lock);
+        free(acc);
+        free(slot);
+        return cvm_errorf(CVM_E_NOMEM, "out of memory");
+    }
+    for (size_t k = 0; k < max; k++)
+        slot[k] = -1;
+    size_t used = 0;
+    for (const cvm_plan *p = s->plans; p; p = p->next) {
+        if (!p->prof_ns)
+            continue;
+        for (int i = 0; i < p->n_steps; i++) {
+            if (p->steps[i].skip)
+                continue;
+            int id = p->steps[i].node;
+            const cvm_node *nd = &s->g->nodes[id];
+            if (slot[id] < 0) {
+                cvm_node_time *e = &acc[used];
+                slot[id] = (int)used++;
+                if (nd->name && nd->name[0])
+                    snprintf(e->name, sizeof e->name, "%s", nd->name);
+                else
+                    snprintf(e->name, sizeof e->name, "#%d", id);
+                snprintf(e->op_type, sizeof e->op_type, "%s", nd->op_type);
+                /* Shapes of the most recently used plan (the list's head). */
+                for (int j = 0; j < nd->n_in; j++) {
+                    if (nd->in[j] < 0)
+                        continue;
+                    append_shape(e->shapes, sizeof e->shapes, e->shapes[0] ? " " : "",
+                                 &p->values[nd->in[j]].t);
+                }
+                if (nd->n_out > 0 && nd->out[0] >= 0)
+                    append_shape(e->shapes, sizeof e->shapes, " -> ", &p->values[nd->out[0]].t);
+            }
+            cvm_node_time *e = &acc[slot[id]];
+            e->calls += (size_t)atomic_load_explicit(&p->prof_calls[i], memory_order_relaxed);
+            e->total_ms += (double)atomic_load_explicit(&p->prof_ns[i], memory_order_relaxed) / 1e6;
+        }
+    }
+    pthread_mutex_unlock(&ms->lock);
+    qsort(acc, used, sizeof *acc, node_by_time_desc);
+    for (size_t k = 0; k < used && k < cap; k++)
+        out[k] = acc[k];
+    *n = used;
+    free(acc);
+    free(slot);
+    return CVM_OK;
+}
+
 static int by_time_desc(const void *a, const void *b)
 {
     const cvm_op_time *x = a, *y = b;

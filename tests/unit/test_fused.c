@@ -270,6 +270,12 @@ static const conv2d shapes[] = {
     {1, 300, 20, 1, 5, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* K over one chunk */
     {1, 8, 8, 8, 13, 41, 5, 5, 2, 2, 1, 1, 2, 1, 2, 3},   /* depthwise 5x5 s2, rows > 16 */
     {1, 16, 16, 16, 20, 35, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* depthwise, 3 vector runs per row */
+    /* depthwise tall enough for the 8-row tiles, with rows left over */
+    {1, 5, 5, 5, 40, 19, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},   /* 3x3 stride 2 */
+    {1, 4, 8, 4, 37, 23, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2},   /* 5x5, two outputs per channel */
+    {1, 3, 3, 3, 45, 50, 5, 5, 2, 2, 1, 1, 2, 1, 2, 2},   /* 5x5 stride 2, uneven pads */
+    {1, 2, 2, 2, 30, 17, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0},   /* no padding */
+    {1, 2, 2, 2, 31, 17, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1},   /* stride 2, padding bottom-right only */
 };
 
 static void test_conv_gather_odd_shapes(void **st)

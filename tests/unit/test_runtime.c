@@ -212,10 +212,32 @@ static void test_profile(void **st)
     assert_int_equal(cvm_session_get_profile(s, t, 1, &n), CVM_OK);
     assert_int_equal(n, 3);
     assert_int_not_equal(cvm_session_get_profile(s, NULL, 4, &n), CVM_OK);
+    /* per node: the same three, named as in the graph, with their shapes */
+    cvm_node_time nt[8];
+    assert_int_equal(cvm_session_get_node_profile(s, nt, 8, &n), CVM_OK);
+    assert_int_equal(n, 3);
+    int seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(nt[i].calls, 3);
+        if (i)
+            assert_true(nt[i].total_ms <= nt[i - 1].total_ms);
+        if (!strcmp(nt[i].name, "sum")) {
+            seen++;
+            assert_string_equal(nt[i].op_type, "Add");
+            assert_non_null(strstr(nt[i].shapes, "[2,4]"));
+            assert_non_null(strstr(nt[i].shapes, " -> [2,4]"));
+        }
+    }
+    assert_int_equal(seen, 1);
+    assert_int_equal(cvm_session_get_node_profile(s, nt, 1, &n), CVM_OK);
+    assert_int_equal(n, 3);
+    assert_int_not_equal(cvm_session_get_node_profile(s, NULL, 4, &n), CVM_OK);
     cvm_session_free(s);
     /* without options.profile: a clear error */
     assert_int_equal(cvm_session_create_from_graph(small_graph(), NULL, &s), CVM_OK);
     assert_int_not_equal(cvm_session_get_profile(s, t, 8, &n), CVM_OK);
+    assert_non_null(strstr(cvm_last_error(), "profile"));
+    assert_int_not_equal(cvm_session_get_node_profile(s, nt, 8, &n), CVM_OK);
     assert_non_null(strstr(cvm_last_error(), "profile"));
     cvm_session_free(s);
 }

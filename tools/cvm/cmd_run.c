@@ -18,7 +18,7 @@ int cmd_run(int argc, char **argv)
 {
     const char *model = NULL, *outdir = NULL;
     const char *in_names[MAX_ARGS], *in_files[MAX_ARGS], *shape_names[MAX_ARGS], *shape_vals[MAX_ARGS];
-    int n_in_args = 0, n_shapes = 0, runs = 1, rc = 1;
+    int n_in_args = 0, n_shapes = 0, runs = 1, rc = 1, profile_all = 0;
     cvm_session_options opts;
     cvm_session_options_init(&opts);
     for (int i = 1; i < argc; i++) {
@@ -56,6 +56,9 @@ int cmd_run(int argc, char **argv)
             opts.optimize = 0;
         } else if (strcmp(a, "--profile") == 0) {
             opts.profile = 1;
+        } else if (strcmp(a, "--profile-all") == 0) {
+            opts.profile = 1;
+            profile_all = 1;
         } else if (a[0] == '-') {
             fprintf(stderr, "cvm run: unknown or incomplete option '%s'\n", a);
             return 2;
@@ -68,7 +71,7 @@ int cmd_run(int argc, char **argv)
     }
     if (!model) {
         fprintf(stderr, "usage: cvm run MODEL.onnx [--input NAME=FILE.npy]... [--shape NAME=1x3x640x640]... "
-                        "[--out DIR] [--threads N] [--runs K] [--no-optimize] [--profile]\n");
+                        "[--out DIR] [--threads N] [--runs K] [--no-optimize] [--profile|--profile-all]\n");
         return 2;
     }
 
@@ -185,6 +188,17 @@ int cmd_run(int argc, char **argv)
                 printf("  %-24s %6zu %10.3f %6.1f%%\n", ops[k].op_type, ops[k].nodes,
                        ops[k].total_ms / runs, sum > 0 ? 100.0 * ops[k].total_ms / sum : 0.0);
         }
+        size_t n_nodes = 0, cap = profile_all ? 4096 : 20;
+        cvm_node_time *nodes = malloc(cap * sizeof *nodes);
+        if (nodes && cvm_session_get_node_profile(s, nodes, cap, &n_nodes) == CVM_OK && n_nodes) {
+            printf("%s:\n", profile_all ? "time per node" : "slowest nodes");
+            printf("  %-28s %-14s %10s %7s  %s\n", "node", "operator", "ms/run", "share", "shapes");
+            for (size_t k = 0; k < n_nodes && k < cap; k++)
+                printf("  %-28.28s %-14s %10.3f %6.1f%%  %s\n", nodes[k].name, nodes[k].op_type,
+                       nodes[k].total_ms / runs, sum > 0 ? 100.0 * nodes[k].total_ms / sum : 0.0,
+                       nodes[k].shapes);
+        }
+        free(nodes);
     }
     if (outdir && mkdir(outdir, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "cvm run: cannot create %s: %s\n", outdir, strerror(errno));

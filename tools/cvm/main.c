@@ -11,7 +11,7 @@ static void usage(FILE *f)
             "\n"
             "commands:\n"
             "  run MODEL.onnx [--input NAME=FILE.npy]... [--shape NAME=D0xD1x...]... [--out DIR]\n"
-            "                 [--threads N] [--runs K] [--no-optimize] [--profile]\n"
+            "                 [--threads N] [--runs K] [--no-optimize] [--profile|--profile-all]\n"
             "                 run a raw ONNX graph; missing float inputs get the test pattern\n"
             "                 ((c*97 + h*13 + w*7) %% 256) / 255\n"
             "  ops            list the ONNX operators this build supports\n"

@@ -661,102 +661,209 @@ CVM_CONV_CLONES static void depthwise_planes(void *arg, size_t begin, size_t end
  * an output row sums its KH x KW taps in one register (masked loads give the
  * zero padding; stride 2 keeps the even lanes of a double-width load) and
  * leaves with bias, activation and a full-shape residual applied, so every
- * output is written once instead of once per tap. */
+ * output is written once instead of once per tap.
+ *
+ * One row's taps form a single chain of dependent FMAs, four cycles each,
+ * so the common kernels (3x3 and 5x5 with equal strides) take DW_ROWS
+ * output rows at a time where no row or padding check is needed: that many
+ * independent chains keep both FMA ports busy, and the activation of one
+ * row overlaps the sums of the next. */
+enum { DW_MAXT = 49, DW_ROWS = 8 };
+
+typedef struct dw_ctx {
+    const float *x;        /* input plane */
+    float *y;              /* output plane */
+    const float *res;      /* full-shape residual plane, or NULL */
+    int64_t H, W, OW, sh, sw, pt, pl, KH, KW;
+    const __m512 *wv;      /* weights broadcast, KH*KW of them (small kernels) */
+    const float *wk;       /* weights */
+    __m512 bv;
+    int small, regs;
+    cvm_gemm_epi e;
+} dw_ctx;
+
+__attribute__((target("avx512f"), always_inline)) static inline void dw_store(const dw_ctx *d, __m512 acc,
+                                                               int64_t oh, int64_t ow0,
+                                                               __mmask16 om)
+{
+    float *yo = d->y + oh * d->OW + ow0;
+    if (d->regs) {
+        __m512 rv = d->res ? _mm512_maskz_loadu_ps(om, d->res + oh * d->OW + ow0)
+                           : _mm512_setzero_ps();
+        if (d->res && d->e.add_first)
+            acc = _mm512_add_ps(acc, rv);
+        acc = cvm_act512(acc, &d->e);
+        if (d->res && !d->e.add_first)
+            acc = _mm512_add_ps(acc, rv);
+    }
+    _mm512_mask_storeu_ps(yo, om, acc);
+}
+
+static inline __mmask16 dw_range_mask(int64_t x0, int64_t W)
+{
+    int64_t lo = -x0 > 0 ? -x0 : 0, hi = W - x0 < 16 ? W - x0 : 16;
+    return hi > lo ? (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u)) : 0;
+}
+
+/* One output row, any kernel size, with row and column padding. */
+__attribute__((target("avx512f"))) static void dw_row(const dw_ctx *d, int64_t oh, int64_t ow0,
+                                                      __mmask16 om, __mmask16 (*mk)[2])
+{
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    __m512 acc = d->bv;
+    for (int64_t kh = 0; kh < d->KH; kh++) {
+        int64_t ih = oh * d->sh - d->pt + kh;
+        if (ih < 0 || ih >= d->H)
+            continue;
+        const float *xr = d->x + ih * d->W;
+        for (int64_t kw = 0; kw < d->KW; kw++) {
+            int64_t x0 = ow0 * d->sw - d->pl + kw;
+            __mmask16 m0, m1 = 0;
+            if (d->small) {
+                m0 = mk[kw][0];
+                m1 = mk[kw][1];
+            } else {
+                m0 = dw_range_mask(x0, d->W);
+                if (d->sw == 1)
+                    m0 &= om;
+                else
+                    m1 = dw_range_mask(x0 + 16, d->W);
+            }
+            __m512 v;
+            if (d->sw == 1) {
+                v = _mm512_maskz_loadu_ps(m0, xr + x0);
+            } else {
+                __m512 h0 = _mm512_maskz_loadu_ps(m0, xr + x0);
+                __m512 h1 = _mm512_maskz_loadu_ps(m1, xr + x0 + 16);
+                v = _mm512_permutex2var_ps(h0, even, h1);
+            }
+            __m512 w = d->small ? d->wv[kh * d->KW + kw] : _mm512_set1_ps(d->wk[kh * d->KW + kw]);
+            acc = _mm512_fmadd_ps(w, v, acc);
+        }
+    }
+    dw_store(d, acc, oh, ow0, om);
+}
+
+/* DW_ROWS output rows from oh, all of whose input rows lie inside the
+ * image; KH, KW and the stride S (both axes) are constants at each call. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+dw_rows(const dw_ctx *d, int64_t oh, int64_t ow0, __mmask16 om, __mmask16 (*mk)[2], const int KH,
+        const int KW, const int S)
+{
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    __m512 acc[DW_ROWS];
+#pragma GCC unroll 8
+    for (int r = 0; r < DW_ROWS; r++)
+        acc[r] = d->bv;
+    const float *xt = d->x + (oh * S - d->pt) * d->W + ow0 * S - d->pl;
+    /* fully unrolled, or the accumulators live on the stack */
+#pragma GCC unroll 5
+    for (int kh = 0; kh < KH; kh++)
+#pragma GCC unroll 5
+        for (int kw = 0; kw < KW; kw++) {
+            __m512 w = d->wv[kh * KW + kw];
+            __mmask16 m0 = mk[kw][0], m1 = mk[kw][1];
+#pragma GCC unroll 8
+            for (int r = 0; r < DW_ROWS; r++) {
+                const float *xr = xt + (r * S + kh) * d->W + kw;
+                __m512 v;
+                if (S == 1) {
+                    v = _mm512_maskz_loadu_ps(m0, xr);
+                } else {
+                    __m512 h0 = _mm512_maskz_loadu_ps(m0, xr);
+                    __m512 h1 = _mm512_maskz_loadu_ps(m1, xr + 16);
+                    v = _mm512_permutex2var_ps(h0, even, h1);
+                }
+                acc[r] = _mm512_fmadd_ps(w, v, acc[r]);
+            }
+        }
+#pragma GCC unroll 8
+    for (int r = 0; r < DW_ROWS; r++)
+        dw_store(d, acc[r], oh + r, ow0, om);
+}
+
+#define DW_ROWS_FN(KH, KW, S)                                                                    \
+    __attribute__((target("avx512f"))) static void dw_rows_##KH##x##KW##s##S(                    \
+        const dw_ctx *d, int64_t oh, int64_t ow0, __mmask16 om, __mmask16(*mk)[2])                \
+    {                                                                                             \
+        dw_rows(d, oh, ow0, om, mk, KH, KW, S);                                                   \
+    }
+DW_ROWS_FN(3, 3, 1)
+DW_ROWS_FN(3, 3, 2)
+DW_ROWS_FN(5, 5, 1)
+DW_ROWS_FN(5, 5, 2)
+
+typedef void (*dw_rows_fn)(const dw_ctx *, int64_t, int64_t, __mmask16, __mmask16 (*)[2]);
+
+static dw_rows_fn dw_rows_for(int64_t KH, int64_t KW, int64_t sh, int64_t sw)
+{
+    if (sh != sw || KH != KW)
+        return NULL;
+    if (KH == 3)
+        return sw == 1 ? dw_rows_3x3s1 : dw_rows_3x3s2;
+    if (KH == 5)
+        return sw == 1 ? dw_rows_5x5s1 : dw_rows_5x5s2;
+    return NULL;
+}
+
 __attribute__((target("avx512f"))) static void depthwise_avx512(void *arg, size_t begin,
                                                                 size_t end)
 {
     const conv_run *r = arg;
     const conv_state *s = r->s;
-    const int64_t H = s->in[1], W = s->in[2], OH = s->out[1], OW = s->out[2];
-    const int64_t KH = s->k[1], KW = s->k[2], sw = s->s[2], sh = s->s[1];
-    const int64_t pt = s->pb[1], pl = s->pb[2];
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    cvm_gemm_epi e = {s->act, s->add_first, s->alpha, s->beta};
-    int regs = s->act != CVM_FUSED_NONE || r->res;
+    dw_ctx d = {.H = s->in[1], .W = s->in[2], .OW = s->out[2], .sh = s->s[1], .sw = s->s[2],
+                .pt = s->pb[1], .pl = s->pb[2], .KH = s->k[1], .KW = s->k[2],
+                .e = {s->act, s->add_first, s->alpha, s->beta}};
+    const int64_t OH = s->out[1], OW = s->out[2];
+    d.regs = s->act != CVM_FUSED_NONE || r->res;
     int res_regs = r->res && s->res_mode == 0;
     if (r->res && !res_regs)
-        regs = 0;
+        d.regs = 0;
     /* Taps up to 7x7 keep their weights in registers and their edge masks
      * in a small table; larger kernels are rare enough to reload them. */
-    enum { MAXT = 49 };
-    const int small = KH * KW <= MAXT && KW <= 16;
+    d.small = d.KH * d.KW <= DW_MAXT && d.KW <= 16;
+    dw_rows_fn rows = d.small ? dw_rows_for(d.KH, d.KW, d.sh, d.sw) : NULL;
+    /* output rows [oh_lo, oh_hi) read no padding rows */
+    int64_t oh_lo = (d.pt + d.sh - 1) / d.sh, oh_hi = 0;
+    if (d.H - d.KH + d.pt >= 0)
+        oh_hi = (d.H - d.KH + d.pt) / d.sh + 1;
+    if (oh_hi > OH)
+        oh_hi = OH;
+    __m512 wv[DW_MAXT];
+    d.wv = wv;
     for (size_t pl_i = begin; pl_i < end; pl_i++) {
         int64_t n = (int64_t)pl_i / s->M, oc = (int64_t)pl_i % s->M;
-        const float *x = r->x + (n * s->C + oc / s->Mg) * s->IN;
-        const float *wk = r->w + oc * s->KK;
-        float *y = r->y + (n * s->M + oc) * s->OUT;
-        const float *res = res_regs ? r->res + n * s->rs_n + oc * s->rs_c : NULL;
-        const __m512 bv = _mm512_set1_ps(r->bias ? r->bias[oc] : 0.0f);
-        __m512 wv[MAXT];
-        if (small)
-            for (int64_t t = 0; t < KH * KW; t++)
-                wv[t] = _mm512_set1_ps(wk[t]);
+        d.x = r->x + (n * s->C + oc / s->Mg) * s->IN;
+        d.wk = r->w + oc * s->KK;
+        d.y = r->y + (n * s->M + oc) * s->OUT;
+        d.res = res_regs ? r->res + n * s->rs_n + oc * s->rs_c : NULL;
+        d.bv = _mm512_set1_ps(r->bias ? r->bias[oc] : 0.0f);
+        if (d.small)
+            for (int64_t t = 0; t < d.KH * d.KW; t++)
+                wv[t] = _mm512_set1_ps(d.wk[t]);
         /* Column runs outermost: a run's edge masks are the same on every
          * output row, and its input columns stay in L1 going down. */
         for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
             int64_t cnt = OW - ow0 < 16 ? OW - ow0 : 16;
             __mmask16 om = (__mmask16)((1u << cnt) - 1u);
-            __mmask16 mk[16][2];
-            for (int64_t kw = 0; kw < (small ? KW : 0); kw++)
-                for (int q = 0; q < (sw == 1 ? 1 : 2); q++) {
-                    int64_t b0 = ow0 * sw - pl + kw + 16 * q;
-                    int64_t lo = -b0 > 0 ? -b0 : 0, hi = W - b0 < 16 ? W - b0 : 16;
-                    __mmask16 m = hi > lo ? (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u)) : 0;
-                    mk[kw][q] = sw == 1 ? (__mmask16)(m & om) : m;
+            __mmask16 mk[16][2] = {{0}};
+            for (int64_t kw = 0; kw < (d.small ? d.KW : 0); kw++)
+                for (int q = 0; q < (d.sw == 1 ? 1 : 2); q++) {
+                    __mmask16 m = dw_range_mask(ow0 * d.sw - d.pl + kw + 16 * q, d.W);
+                    mk[kw][q] = d.sw == 1 ? (__mmask16)(m & om) : m;
                 }
-            for (int64_t oh = 0; oh < OH; oh++) {
-                __m512 acc = bv;
-                for (int64_t kh = 0; kh < KH; kh++) {
-                    int64_t ih = oh * sh - pt + kh;
-                    if (ih < 0 || ih >= H)
-                        continue;
-                    const float *xr = x + ih * W;
-                    for (int64_t kw = 0; kw < KW; kw++) {
-                        int64_t x0 = ow0 * sw - pl + kw;
-                        __mmask16 m0, m1 = 0;
-                        if (small) {
-                            m0 = mk[kw][0];
-                            if (sw != 1)
-                                m1 = mk[kw][1];
-                        } else {
-                            int64_t lo = -x0 > 0 ? -x0 : 0, hi = W - x0 < 16 ? W - x0 : 16;
-                            m0 = hi > lo ? (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u)) : 0;
-                            if (sw == 1)
-                                m0 &= om;
-                            else {
-                                lo = -(x0 + 16) > 0 ? -(x0 + 16) : 0;
-                                hi = W - (x0 + 16) < 16 ? W - (x0 + 16) : 16;
-                                m1 = hi > lo ? (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u))
-                                             : 0;
-                            }
-                        }
-                        __m512 v;
-                        if (sw == 1) {
-                            v = _mm512_maskz_loadu_ps(m0, xr + x0);
-                        } else {
-                            __m512 h0 = _mm512_maskz_loadu_ps(m0, xr + x0);
-                            __m512 h1 = _mm512_maskz_loadu_ps(m1, xr + x0 + 16);
-                            v = _mm512_permutex2var_ps(h0, even, h1);
-                        }
-                        __m512 w = small ? wv[kh * KW + kw] : _mm512_set1_ps(wk[kh * KW + kw]);
-                        acc = _mm512_fmadd_ps(w, v, acc);
-                    }
-                }
-                float *yo = y + oh * OW + ow0;
-                if (regs) {
-                    __m512 rv = res ? _mm512_maskz_loadu_ps(om, res + oh * OW + ow0)
-                                    : _mm512_setzero_ps();
-                    if (res && e.add_first)
-                        acc = _mm512_add_ps(acc, rv);
-                    acc = cvm_act512(acc, &e);
-                    if (res && !e.add_first)
-                        acc = _mm512_add_ps(acc, rv);
-                }
-                _mm512_mask_storeu_ps(yo, om, acc);
+            int64_t oh = 0;
+            if (rows) {
+                for (; oh < oh_lo && oh < OH; oh++)
+                    dw_row(&d, oh, ow0, om, mk);
+                for (; oh + DW_ROWS <= oh_hi; oh += DW_ROWS)
+                    rows(&d, oh, ow0, om, mk);
             }
+            for (; oh < OH; oh++)
+                dw_row(&d, oh, ow0, om, mk);
         }
-        if (!regs && (s->act != CVM_FUSED_NONE || r->res))
-            epi_span(r, n, oc, 0, s->OUT, y);
+        if (!d.regs && (s->act != CVM_FUSED_NONE || r->res))
+            epi_span(r, n, oc, 0, s->OUT, d.y);
     }
 }
 #endif
