@@ -593,6 +593,41 @@ static void test_matmul_broadcast(void **st)
     cvm_graph_free(t.g);
 }
 
+/* Wide products cut N into several tiles, whose count 2 workers round up to
+ * an even number of equal tiles: every boundary lands on a panel edge. */
+static void test_gemm_wide_tiles(void **st)
+{
+    (void)st;
+    static const int64_t Ns[] = {255, 257, 400, 1600, 1601, 2100};
+    static const int64_t Ms[] = {5, 17};
+    static const int64_t Ks[] = {13, 300};
+    const cvm_gemm_kernel *k = cvm_gemm_kernel_best();
+    int slots = cvm_gemm_slots(pool2);
+    void *scratch = malloc(cvm_gemm_scratch_bytes(k, slots));
+    unsigned seed = 11;
+    float *a = malloc(17 * 300 * 4), *b = malloc(300 * 2100 * 4), *c = malloc(17 * 2100 * 4),
+          *r = malloc(17 * 2100 * 4);
+    fill_rand(a, 17 * 300, &seed);
+    fill_rand(b, 300 * 2100, &seed);
+    for (size_t ni = 0; ni < sizeof Ns / sizeof Ns[0]; ni++)
+        for (size_t mi = 0; mi < 2; mi++)
+            for (size_t ki = 0; ki < 2; ki++)
+                for (int threads = 0; threads < 2; threads++) {
+                    int64_t M = Ms[mi], N = Ns[ni], K = Ks[ki];
+                    cvm_sgemm_ref(M, N, K, 1.0f, a, K, 1, b, N, 1, 0.0f, r, N);
+                    for (int64_t i = 0; i < M * N; i++)
+                        c[i] = 1e30f;
+                    cvm_sgemm_strided(k, M, N, K, a, K, 1, b, N, 1, c, N, NULL, 0,
+                                      threads ? pool2 : NULL, scratch, slots);
+                    expect_close(c, r, M * N, 1e-4f);
+                }
+    free(a);
+    free(b);
+    free(c);
+    free(r);
+    free(scratch);
+}
+
 static void test_gemm_attrs(void **st)
 {
     (void)st;
@@ -929,6 +964,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_kernels_vs_reference),
+        cmocka_unit_test(test_gemm_wide_tiles),
         cmocka_unit_test(test_conv_vs_naive),
         cmocka_unit_test(test_conv_auto_pad),
         cmocka_unit_test(test_conv_errors),

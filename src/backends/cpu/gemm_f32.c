@@ -491,8 +491,9 @@ typedef struct gemm_job {
     const cvm_gemm_op *op;
     float *scratch;
     int slots;
-    int64_t nc;      /* columns per N tile */
-    int64_t ntiles;  /* N tiles per product */
+    int64_t npanels; /* NR-wide column panels per product */
+    int64_t ntiles;  /* N tiles per product: tile t holds panels
+                      * [npanels*t/ntiles, npanels*(t+1)/ntiles) */
     int64_t msplit;  /* M parts per (product, N tile) */
     int64_t items;
 } gemm_job;
@@ -505,8 +506,9 @@ static void gemm_item(const gemm_job *j, float *bbuf, float *abuf, int64_t item)
     int64_t rest = item / j->msplit;
     int64_t tile = rest % j->ntiles;
     int64_t b = rest / j->ntiles;
-    int64_t n0 = tile * j->nc;
-    int64_t nc = op->N - n0 < j->nc ? op->N - n0 : j->nc;
+    int64_t n0 = j->npanels * tile / j->ntiles * NR;
+    int64_t n1 = j->npanels * (tile + 1) / j->ntiles * NR;
+    int64_t nc = (n1 < op->N ? n1 : op->N) - n0;
     int64_t mpanels = (op->M + MR - 1) / MR;
     int64_t m_lo = mpanels * ms / j->msplit * MR;
     int64_t m_hi = mpanels * (ms + 1) / j->msplit * MR;
@@ -600,16 +602,20 @@ void cvm_gemm_run(const cvm_gemm_op *op, cvm_threadpool *pool, void *scratch, in
     const int MR = op->kern->mr, NR = op->kern->nr;
     gemm_job j = {.op = op, .slots = T};
     j.scratch = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-    j.nc = CVM_GEMM_NC / NR * NR;
-    j.ntiles = (op->N + j.nc - 1) / j.nc;
-    /* Too few tiles to feed every worker: narrow the tiles, then split M. */
-    if (op->batch * j.ntiles < T) {
-        int64_t want = (T + op->batch - 1) / op->batch;
-        int64_t nc = round_up((op->N + want - 1) / want, NR);
-        if (nc < NR)
-            nc = NR;
-        j.nc = nc;
-        j.ntiles = (op->N + nc - 1) / nc;
+    /* Tiles of at most NC columns, as equal as whole panels allow.  With
+     * few tiles per worker, their count is rounded up to a multiple of the
+     * workers: a 40x40 map (50 panels) in 7 tiles of up to 8 panels left
+     * one of two workers with 4 tiles and the other with 3, a quarter of
+     * the second idle; 8 tiles of 6-7 panels split evenly. */
+    const int64_t max_panels = CVM_GEMM_NC / NR;
+    j.npanels = (op->N + NR - 1) / NR;
+    j.ntiles = (j.npanels + max_panels - 1) / max_panels;
+    if (T > 1 && op->batch * j.ntiles < 8 * (int64_t)T) {
+        int64_t t = j.ntiles;
+        while (t < j.npanels && (op->batch * t) % T != 0)
+            t++;
+        if ((op->batch * t) % T == 0)
+            j.ntiles = t;
     }
     j.msplit = 1;
     if (op->batch * j.ntiles < T) {
