@@ -72,6 +72,32 @@ __attribute__((target("avx512f"))) static inline __m512 cvm_erf512(__m512 x)
                                 small);
 }
 
+/* 1 / (1 + e^-x), the sigmoid of the SiLU after nearly every YOLO
+ * convolution, cheaper than through cvm_exp512: a one-constant reduction
+ * (its error only matters where e^-x is huge and the sigmoid ~0) and a
+ * degree-6 polynomial fitted here for the least relative error on
+ * [-ln2/2, ln2/2] (1.7e-8; the truncated series needs degree 7 for that).
+ * Over [-20, 20]: absolute error 1.3e-7, as the longer form, in about 15%
+ * less time.  The clamp keeps +-inf finite and the result a normal float (no
+ * denormal slow paths downstream); NaN stays NaN. */
+__attribute__((target("avx512f"))) static inline __m512 cvm_sigmoid512(__m512 x)
+{
+    __m512 z = _mm512_sub_ps(_mm512_setzero_ps(), x);
+    /* constants first: min/max return their second operand when one is NaN */
+    z = _mm512_max_ps(_mm512_set1_ps(-87.0f), _mm512_min_ps(_mm512_set1_ps(87.0f), z));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(z, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693147182464599609375f), z);
+    __m512 p = _mm512_set1_ps(0.0013836845755577087f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.008374815806746483f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.04166822507977486f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.16666419804096222f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.49999991059303284f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return cvm_rcp512(_mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_scalef_ps(p, n)));
+}
+
 __attribute__((target("avx512f"))) static inline __m512 cvm_act512(__m512 x, const cvm_gemm_epi *e)
 {
     const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
@@ -82,9 +108,9 @@ __attribute__((target("avx512f"))) static inline __m512 cvm_act512(__m512 x, con
         return _mm512_mask_mul_ps(x, _mm512_cmp_ps_mask(x, zero, _CMP_LT_OQ), x,
                                   _mm512_set1_ps(e->alpha));
     case CVM_FUSED_SIGMOID:
-        return cvm_rcp512(_mm512_add_ps(one, cvm_exp512(_mm512_sub_ps(zero, x))));
+        return cvm_sigmoid512(x);
     case CVM_FUSED_SILU:
-        return _mm512_mul_ps(x, cvm_rcp512(_mm512_add_ps(one, cvm_exp512(_mm512_sub_ps(zero, x)))));
+        return _mm512_mul_ps(x, cvm_sigmoid512(x));
     case CVM_FUSED_HARD_SIGMOID: {
         __m512 v = _mm512_fmadd_ps(x, _mm512_set1_ps(e->alpha), _mm512_set1_ps(e->beta));
         return _mm512_min_ps(_mm512_max_ps(v, zero), one);
