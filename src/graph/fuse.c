@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "base/tensor.h"
+#include "graph/fuse_elementwise.h"
 
 typedef struct fuse_ctx {
     cvm_graph *g;
@@ -852,6 +853,8 @@ static void node_clear(cvm_node *n)
     memset(n, 0, sizeof *n);
 }
 
+static cvm_status merge_slices(fuse_ctx *f, int si);
+
 cvm_status cvm_graph_fuse(cvm_graph *g)
 {
     if (!g)
@@ -912,6 +915,9 @@ cvm_status cvm_graph_fuse(cvm_graph *g)
     for (int i = 0; i < n0 && st == CVM_OK; i++)
         if (!f.dead[i] && is_op(&g->nodes[i], "Pow"))
             st = square_pow(&f, i);
+    for (int i = 0; i < n0 && st == CVM_OK; i++)
+        if (!f.dead[i] && is_op(&g->nodes[i], "Slice"))
+            st = merge_slices(&f, i);
     /* Drop the absorbed nodes and renumber the producers. */
     int k = 0;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -930,10 +936,129 @@ cvm_status cvm_graph_fuse(cvm_graph *g)
         for (int o = 0; o < g->nodes[i].n_out; o++)
             if (g->nodes[i].out[o] >= 0)
                 g->values[g->nodes[i].out[o]].producer = i;
+    if (st == CVM_OK)
+        st = cvm_fuse_elementwise(g); /* elementwise chains (fuse_elementwise.c) */
 done:
     free(f.uses);
     free(f.cons);
     free(f.prod);
     free(f.dead);
     return st;
+}
+
+/*
+ * Slice(Slice(x)) with constant starts/ends/axes/steps on disjoint,
+ * non-negative axes is one Slice of x: slicing one axis leaves the extent of
+ * the others alone, so the outer slice's clamping sees the same lengths.
+ * YOLOX's Focus takes rows then columns of every other pixel; merged, the
+ * half-size intermediate is never written.  Each consumer of the inner Slice
+ * gets its own merged Slice; the inner one goes when none is left.
+ */
+#define SLICE_MAX_AXES 8
+
+/* Reads Slice input i (a constant int32/int64 vector) into v; count in *n.
+ * An omitted axes or steps input gives 0..len-1 or ones (len = *n). */
+static int slice_const(const fuse_ctx *f, const cvm_node *s, int i, int64_t *v, int *n)
+{
+    if (i >= s->n_in || s->in[i] < 0) {
+        if (i < 3)
+            return 0;
+        for (int k = 0; k < *n; k++)
+            v[k] = i == 3 ? k : 1;
+        return 1;
+    }
+    const cvm_tensor *t = f->g->values[s->in[i]].init;
+    int64_t numel;
+    if (!t || !t->data || t->ndim != 1 || (t->dtype != CVM_DTYPE_INT64 && t->dtype != CVM_DTYPE_INT32) ||
+        !cvm_shape_numel(t->ndim, t->dims, &numel) || numel < 1 || numel > SLICE_MAX_AXES)
+        return 0;
+    if (i > 1 && numel != *n)
+        return 0;
+    *n = (int)numel;
+    for (int64_t k = 0; k < numel; k++)
+        v[k] = cvm_tensor_get_i64(t, k);
+    return 1;
+}
+
+static int slice_params(const fuse_ctx *f, const cvm_node *s, int64_t p[4][SLICE_MAX_AXES], int *n)
+{
+    if (!is_op(s, "Slice") || s->n_in < 3 || s->n_in > 5 || s->n_out != 1 || s->in[0] < 0)
+        return 0;
+    *n = 0;
+    for (int i = 1; i < 5; i++)
+        if (!slice_const(f, s, i, p[i - 1], n))
+            return 0;
+    for (int a = 0; a < *n; a++) {
+        if (p[2][a] < 0 || p[3][a] == 0)
+            return 0;
+        for (int b = 0; b < a; b++)
+            if (p[2][a] == p[2][b])
+                return 0;
+    }
+    return 1;
+}
+
+static cvm_status merge_slices(fuse_ctx *f, int si)
+{
+    cvm_node *outer = &f->g->nodes[si];
+    int v = outer->n_in > 0 ? outer->in[0] : -1;
+    if (v < 0 || v >= f->nv || f->prod[v] < 0 || f->dead[f->prod[v]])
+        return CVM_OK;
+    int ii = f->prod[v];
+    if (ii == si)
+        return CVM_OK;
+    const cvm_node *inner = &f->g->nodes[ii];
+    int64_t po[4][SLICE_MAX_AXES], pi[4][SLICE_MAX_AXES];
+    int no, ni;
+    if (!slice_params(f, outer, po, &no) || !slice_params(f, inner, pi, &ni) ||
+        no + ni > SLICE_MAX_AXES)
+        return CVM_OK;
+    for (int a = 0; a < no; a++)
+        for (int b = 0; b < ni; b++)
+            if (po[2][a] == pi[2][b])
+                return CVM_OK;
+    int idx[4];
+    const char *sfx[4] = {"starts", "ends", "axes", "steps"};
+    const char *base = outer->name && outer->name[0] ? outer->name : "Slice";
+    int64_t len = no + ni;
+    for (int q = 0; q < 4; q++) {
+        cvm_tensor *t;
+        CVM_TRY(cvm_tensor_create(CVM_DTYPE_INT64, 1, &len, &t));
+        int64_t *d = t->data;
+        memcpy(d, pi[q], sizeof(int64_t) * (size_t)ni);
+        memcpy(d + ni, po[q], sizeof(int64_t) * (size_t)no);
+        cvm_status st = add_const(f->g, base, sfx[q], t, &idx[q]);
+        if (st != CVM_OK) {
+            cvm_tensor_free(t);
+            return st;
+        }
+    }
+    /* add_const may have moved the node array's values, not the nodes */
+    outer = &f->g->nodes[si];
+    inner = &f->g->nodes[ii];
+    if (outer->n_in < 5) {
+        int *in = realloc(outer->in, sizeof(int) * 5);
+        if (!in)
+            return cvm_errorf(CVM_E_NOMEM, "out of memory merging %s", base);
+        for (int k = outer->n_in; k < 5; k++)
+            in[k] = -1;
+        outer->in = in;
+        outer->n_in = 5;
+    }
+    for (int k = 1; k < 5; k++) {
+        if (outer->in[k] >= 0 && outer->in[k] < f->nv)
+            f->uses[outer->in[k]]--;
+        outer->in[k] = idx[k - 1];
+    }
+    int x = inner->in[0];
+    outer->in[0] = x;
+    if (x < f->nv)
+        f->uses[x]++;
+    if (--f->uses[v] == 0) {
+        f->dead[ii] = 1;
+        for (int k = 0; k < inner->n_in; k++)
+            if (inner->in[k] >= 0 && inner->in[k] < f->nv)
+                f->uses[inner->in[k]]--;
+    }
+    return CVM_OK;
 }

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "graph/fuse.h"
+#include "graph/fuse_elementwise.h"
 #include "graph/schema.h"
 
 cvm_status cvm_fused_act_parse(const cvm_node *n, int *act, float *alpha, float *beta)
@@ -112,5 +113,6 @@ const cvm_op_schema cvm_schemas_fused[] = {
     {CVM_FUSED_DOMAIN, "FusedConv", 2, 4, 1, 1, infer_fused_conv, 0},
     {CVM_FUSED_DOMAIN, "FusedMatMul", 2, 3, 1, 1, infer_fused_matmul, 0},
     {CVM_FUSED_DOMAIN, "ConvIntegerScaled", 5, 5, 1, 1, infer_conv_integer_scaled, 0},
+    {CVM_FUSED_DOMAIN, "ScaleShift", 1, 1, 1, 1, cvm_infer_scale_shift, 0},
     {0},
 };

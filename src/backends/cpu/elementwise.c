@@ -7,8 +7,10 @@
  */
 #include <string.h>
 
+#include "backends/cpu/clones.h"
 #include "backends/cpu/elementwise_internal.h"
 #include "backends/cpu/kernel_tables.h"
+#include "graph/fuse.h" /* CVM_FUSED_DOMAIN */
 
 /* ------------------------------------------------------------ broadcasting */
 
@@ -370,6 +372,45 @@ VARIADIC_KERNEL(Mean, CVM_EW_ADD, 1)
 VARIADIC_KERNEL(Max, CVM_EW_MAX, 0)
 VARIADIC_KERNEL(Min, CVM_EW_MIN, 0)
 
+/* -------------------------------------------------------------- ScaleShift */
+
+typedef struct ss_job {
+    const float *x;
+    float *y;
+    float scale, bias;
+} ss_job;
+
+CVM_CPU_CLONES static void ss_range(void *arg, size_t b, size_t e)
+{
+    const ss_job *j = arg;
+    const float *x = j->x;
+    float *y = j->y;
+    const float s = j->scale, o = j->bias;
+    for (size_t i = b; i < e; i++) {
+        /* two statements: the product is rounded before the sum (no FMA
+         * contraction), as the Mul and Add this replaces computed it */
+        float t = x[i] * s;
+        y[i] = t + o;
+    }
+}
+
+/* ScaleShift (created by the fusion pass): Y = X * scale + bias, in place or not. */
+static cvm_status run_ScaleShift(const cvm_kernel_ctx *c)
+{
+    const cvm_tensor *x = c->in[0];
+    cvm_tensor *y = c->out[0];
+    if (x->dtype != CVM_DTYPE_FLOAT32 || y->dtype != CVM_DTYPE_FLOAT32)
+        return cvm_node_error(c->node, CVM_E_UNSUPPORTED, "ScaleShift of %s",
+                              cvm_dtype_name(x->dtype));
+    const int64_t n = cvm_tensor_numel(x);
+    if (n != cvm_tensor_numel(y))
+        return cvm_node_error(c->node, CVM_E_SHAPE, "output size differs from the input's");
+    ss_job j = {x->data, y->data, cvm_attr_float(c->node, "scale", 1.0f),
+                cvm_attr_float(c->node, "bias", 0.0f)};
+    cvm_parallel_for(c->pool, (size_t)n, CVM_EW_GRAIN, ss_range, &j);
+    return CVM_OK;
+}
+
 /* ------------------------------------------------------------------ table */
 
 #define K(Name) {"", #Name, prepare_##Name, NULL, run_##Name, 0}
@@ -389,5 +430,6 @@ const cvm_kernel_def cvm_cpu_kernels_elementwise[] = {
     {"", "CastLike", NULL, NULL, cvm_ew_run_cast, CVM_KERNEL_ANY_FLOAT},
     {"", "Identity", NULL, NULL, cvm_ew_run_identity, CVM_KERNEL_ANY_FLOAT},
     {"", "Where", NULL, NULL, cvm_ew_run_where, CVM_KERNEL_ANY_FLOAT},
+    {CVM_FUSED_DOMAIN, "ScaleShift", NULL, NULL, run_ScaleShift, 0},
     {0},
 };

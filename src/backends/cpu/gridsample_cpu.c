@@ -6,7 +6,9 @@
  * per pixel block and then applied to every channel.
  */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
+
 
 #include "backends/cpu/reduce_kernels.h"
 
@@ -22,6 +24,7 @@ typedef struct gjob {
     int64_t N, C, H, W, Ho, Wo;
     int mode, pad, align;
     int64_t blocks; /* pixel blocks per image */
+    int avx512;     /* the CPU runs the 16-lane bilinear channel loop */
 } gjob;
 
 static double reflect(double v, double lo, double hi)
@@ -156,6 +159,129 @@ static void gs_range(void *arg, size_t b, size_t e)
     }
 }
 
+/* Bilinear sampling (deformable attention's case: few channels, so the
+ * per-pixel work and the per-channel loop both matter).  Every pixel gets
+ * exactly four tap slots in the generic order (row tap outer, column tap
+ * inner); a tap that reads padding keeps offset -1 and adds nothing, so the
+ * sums equal the generic path's while the channel loop has no data-dependent
+ * trip count and vectorises. */
+/* source_coord for bilinear sampling with zero padding, where no coordinate
+ * is moved: the same arithmetic, inlined (it ran as a call per axis). */
+static inline double zeros_coord(int align, float g, int64_t d)
+{
+    double v = align ? ((double)g + 1.0) / 2.0 * (double)(d - 1) : (((double)g + 1.0) * (double)d - 1.0) / 2.0;
+    v = (float)v;
+    if (v != v)
+        v = -2.0;
+    v = v < -1e9 ? -1e9 : v;
+    return v > 1e9 ? 1e9 : v;
+}
+
+static inline void linear_taps(const gjob *j, const float *g, int32_t off[4], float w[4])
+{
+    double vx, vy;
+    if (j->pad == P_ZEROS) {
+        vx = zeros_coord(j->align, g[0], j->W);
+        vy = zeros_coord(j->align, g[1], j->H);
+    } else {
+        vx = source_coord(j, g[0], j->W);
+        vy = source_coord(j, g[1], j->H);
+    }
+    double fx = floor(vx), fy = floor(vy), tx = vx - fx, ty = vy - fy;
+    int64_t x0 = (int64_t)fx, y0 = (int64_t)fy;
+    int64_t ix[2], iy[2];
+    if (j->pad == P_ZEROS) {
+        ix[0] = x0 >= 0 && x0 < j->W ? x0 : -1;
+        ix[1] = x0 + 1 >= 0 && x0 + 1 < j->W ? x0 + 1 : -1;
+        iy[0] = y0 >= 0 && y0 < j->H ? y0 : -1;
+        iy[1] = y0 + 1 >= 0 && y0 + 1 < j->H ? y0 + 1 : -1;
+    } else {
+        ix[0] = map_index(j, x0, j->W);
+        ix[1] = map_index(j, x0 + 1, j->W);
+        iy[0] = map_index(j, y0, j->H);
+        iy[1] = map_index(j, y0 + 1, j->H);
+    }
+    const double wx[2] = {1.0 - tx, tx}, wy[2] = {1.0 - ty, ty};
+    for (int a = 0; a < 2; a++)
+        for (int c = 0; c < 2; c++) {
+            int ok = iy[a] >= 0 && ix[c] >= 0;
+            off[a * 2 + c] = ok ? (int32_t)(iy[a] * j->W + ix[c]) : -1;
+            w[a * 2 + c] = (float)(wy[a] * wx[c]);
+        }
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define GS_X86 1
+
+/* The channel loop of gs_linear_range, 16 pixels at a time: masked gathers
+ * (a padding tap loads nothing and adds 0, exactly as in the scalar loop). */
+__attribute__((target("avx512f"))) static void gs_linear_channels512(
+    const float *xp, float *yp, int np, int32_t toff[4][PIX_BLOCK], float tw[4][PIX_BLOCK])
+{
+    const __m512i zero_i = _mm512_setzero_si512();
+    for (int p = 0; p < np; p += 16) {
+        __mmask16 live = np - p >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (np - p)) - 1u);
+        __m512 s = _mm512_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            __m512i o = _mm512_maskz_loadu_epi32(live, toff[k] + p);
+            __mmask16 m = _mm512_mask_cmpge_epi32_mask(live, o, zero_i);
+            __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, o, xp, 4);
+            s = _mm512_add_ps(s, _mm512_maskz_mul_ps(m, _mm512_maskz_loadu_ps(live, tw[k] + p), v));
+        }
+        _mm512_mask_storeu_ps(yp + p, live, s);
+    }
+}
+#endif
+
+static void gs_linear_channels(const float *xp, float *yp, int np, int32_t toff[4][PIX_BLOCK],
+                               float tw[4][PIX_BLOCK])
+{
+    for (int p = 0; p < np; p++) {
+        float s = 0.0f;
+        for (int k = 0; k < 4; k++) {
+            int32_t o = toff[k][p];
+            float v = xp[o >= 0 ? o : 0];
+            s += o >= 0 ? tw[k][p] * v : 0.0f;
+        }
+        yp[p] = s;
+    }
+}
+
+static void gs_linear_range(void *arg, size_t b, size_t e)
+{
+    const gjob *j = arg;
+    const int64_t P = j->Ho * j->Wo, plane = j->H * j->W;
+    int32_t toff[4][PIX_BLOCK];
+    float tw[4][PIX_BLOCK];
+    for (size_t item = b; item < e; item++) {
+        int64_t n = (int64_t)item / j->blocks, blk = (int64_t)item % j->blocks;
+        int64_t p0 = blk * PIX_BLOCK;
+        int np = (int)(P - p0 < PIX_BLOCK ? P - p0 : PIX_BLOCK);
+        const float *g = j->grid + (n * P + p0) * 2;
+        for (int p = 0; p < np; p++) {
+            int32_t o[4];
+            float w[4];
+            linear_taps(j, g + 2 * p, o, w);
+            for (int k = 0; k < 4; k++) {
+                toff[k][p] = o[k];
+                tw[k][p] = w[k];
+            }
+        }
+        for (int64_t c = 0; c < j->C; c++) {
+            const float *xp = j->x + (n * j->C + c) * plane;
+            float *yp = j->y + (n * j->C + c) * P + p0;
+#ifdef GS_X86
+            if (j->avx512) {
+                gs_linear_channels512(xp, yp, np, toff, tw);
+                continue;
+            }
+#endif
+            gs_linear_channels(xp, yp, np, toff, tw);
+        }
+    }
+}
+
 cvm_status cvm_cpu_gridsample_run(const cvm_kernel_ctx *c)
 {
     const cvm_tensor *x = c->in[0], *grid = c->in[1];
@@ -195,6 +321,12 @@ cvm_status cvm_cpu_gridsample_run(const cvm_kernel_ctx *c)
     }
     j.blocks = (P + PIX_BLOCK - 1) / PIX_BLOCK;
     int64_t work = PIX_BLOCK * j.C * (j.mode == G_CUBIC ? 16 : 4);
-    cvm_parallel_for(c->pool, (size_t)(j.N * j.blocks), work >= 16384 ? 1 : 4, gs_range, &j);
+    /* 32-bit tap offsets for the bilinear path (planes of < 2^31 elements) */
+    int fast = j.mode == G_LINEAR && j.H * j.W < INT32_MAX;
+#ifdef GS_X86
+    j.avx512 = __builtin_cpu_supports("avx512f");
+#endif
+    cvm_parallel_for(c->pool, (size_t)(j.N * j.blocks), work >= 16384 ? 1 : 4,
+                     fast ? gs_linear_range : gs_range, &j);
     return CVM_OK;
 }

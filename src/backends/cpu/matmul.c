@@ -1,6 +1,7 @@
 /* Gemm and MatMul.  float32 goes through the packed GEMM core (constant
  * right-hand operands, i.e. weights, are packed once in prepare()); the
  * integer types use a plain loop. */
+#include <stdint.h>
 #include <string.h>
 
 #include "backends/cpu/gemm_f32.h"
@@ -19,6 +20,8 @@ typedef struct mm_state {
     float alpha;
     int fused;                                /* FusedMatMul: act(A B + bias) */
     cvm_gemm_epi epi;
+    size_t packed_a_per;                      /* floats of one packed A product, 0: pack per block */
+    size_t gemm_scratch;                      /* bytes of the GEMM driver's scratch */
     float *packed_b;                          /* per B batch, or NULL */
     size_t packed_b_stride;
     int64_t b_batches;
@@ -40,6 +43,7 @@ typedef struct mm_run {
     const mm_state *s;
     const float *a, *b, *bias;
     float *c;
+    float *packed_a; /* every product's A, packed once (NULL: pack per block) */
 } mm_run;
 
 static void batch_offsets(const mm_state *s, int64_t b, int64_t *ao, int64_t *bo)
@@ -60,10 +64,77 @@ static const float *mm_get_a(const void *vctx, int64_t b, int64_t m0, int64_t mc
 {
     const mm_run *r = vctx;
     const mm_state *s = r->s;
+    if (r->packed_a)
+        return cvm_gemm_packed_a_block(s->kern, r->packed_a + (size_t)b * s->packed_a_per, s->M,
+                                       k0, kc, m0);
     int64_t ao, bo;
     batch_offsets(s, b, &ao, &bo);
     cvm_gemm_pack_a(s->kern, r->a + ao, s->rsa, s->csa, m0, mc, k0, kc, 1.0f, buf);
     return buf;
+}
+
+/* The GEMM driver packs A again for every N tile it gives a worker: six
+ * times for RF-DETR's [580,384] x [384,1536] layers, and once per thread
+ * when two threads split a narrow N.  When A is that widely reused it is
+ * packed once, in parallel, into scratch, and the driver reads the panels
+ * from there. */
+#define MM_PACK_ROWS 64 /* rows of A per packing item (a multiple of every MR) */
+
+typedef struct mm_pack_job {
+    const mm_run *r;
+    int64_t kchunks, mgroups;
+} mm_pack_job;
+
+static void mm_pack_range(void *arg, size_t begin, size_t end)
+{
+    const mm_pack_job *j = arg;
+    const mm_state *s = j->r->s;
+    const int64_t Mp = (s->M + s->kern->mr - 1) / s->kern->mr * s->kern->mr;
+    for (size_t it = begin; it < end; it++) {
+        int64_t g = (int64_t)it % j->mgroups, rest = (int64_t)it / j->mgroups;
+        int64_t kq = rest % j->kchunks, b = rest / j->kchunks;
+        int64_t m0 = g * MM_PACK_ROWS, k0 = kq * CVM_GEMM_KC;
+        int64_t mc = s->M - m0 < MM_PACK_ROWS ? s->M - m0 : MM_PACK_ROWS;
+        int64_t kc = s->K - k0 < CVM_GEMM_KC ? s->K - k0 : CVM_GEMM_KC;
+        int64_t ao, bo;
+        batch_offsets(s, b, &ao, &bo);
+        /* the layout cvm_gemm_packed_a_block reads: K chunks of Mp rows,
+         * panels of kc * mr floats in row order inside a chunk */
+        float *dst = j->r->packed_a + (size_t)b * s->packed_a_per + k0 * Mp + m0 * kc;
+        cvm_gemm_pack_a(s->kern, j->r->a + ao, s->rsa, s->csa, m0, mc, k0, kc, 1.0f, dst);
+    }
+}
+
+static void mm_pack_a_all(const mm_run *r, cvm_threadpool *pool)
+{
+    const mm_state *s = r->s;
+    mm_pack_job j = {r, (s->K + CVM_GEMM_KC - 1) / CVM_GEMM_KC,
+                     (s->M + MM_PACK_ROWS - 1) / MM_PACK_ROWS};
+    cvm_parallel_for(pool, (size_t)(s->batch * j.kchunks * j.mgroups), 1, mm_pack_range, &j);
+}
+
+/* Decides whether A is packed once (see above) and sizes the scratch. */
+static size_t mm_plan_scratch(mm_state *s)
+{
+    s->gemm_scratch = cvm_gemm_scratch_bytes(s->kern, s->slots);
+    s->packed_a_per = 0;
+    int64_t nc = CVM_GEMM_NC / s->kern->nr * s->kern->nr;
+    int reused = s->N > nc || (s->slots > 1 && s->batch < s->slots && s->N > s->kern->nr);
+    if (!reused || s->M < s->kern->mr || s->K <= 0 || s->batch <= 0)
+        return s->gemm_scratch;
+    size_t per = cvm_gemm_packed_a_size(s->kern, s->M, s->K);
+    /* beyond 64 MiB of activations the per-block packing is kept */
+    if (per == 0 || (uint64_t)s->batch > (64u << 20) / 4 / per)
+        return s->gemm_scratch;
+    s->packed_a_per = per;
+    return s->gemm_scratch + 64 + (size_t)s->batch * per * sizeof(float);
+}
+
+static float *mm_packed_a_buf(const mm_state *s, void *scratch)
+{
+    if (!s->packed_a_per)
+        return NULL;
+    return (float *)(((uintptr_t)scratch + s->gemm_scratch + 63) & ~(uintptr_t)63);
 }
 
 static const float *mm_get_b(const void *vctx, int64_t b, int64_t k0, int64_t kc, int64_t n0,
@@ -193,7 +264,7 @@ cvm_status cvm_nn_matmul_prepare(const cvm_kernel_ctx *c, void **state, size_t *
         s->epi.add_first = 1;
     }
     if (a->dtype == CVM_DTYPE_FLOAT32) {
-        *scratch = cvm_gemm_scratch_bytes(s->kern, s->slots);
+        *scratch = mm_plan_scratch(s);
         cvm_status st = pack_b_if_const(c, s, b);
         if (st != CVM_OK) {
             mm_free(s);
@@ -250,7 +321,10 @@ cvm_status cvm_nn_matmul_run(const cvm_kernel_ctx *c)
     if (c->in[0]->dtype != CVM_DTYPE_FLOAT32)
         return mm_int(c, s);
     mm_run r = {s, c->in[0]->data, c->in[1]->data,
-                s->fused && c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL, c->out[0]->data};
+                s->fused && c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL, c->out[0]->data,
+                mm_packed_a_buf(s, c->scratch)};
+    if (r.packed_a && s->M > 0 && s->N > 0)
+        mm_pack_a_all(&r, c->pool);
     cvm_gemm_op op = {.kern = s->kern, .M = s->M, .N = s->N, .K = s->K, .batch = s->batch,
                       .get_a = mm_get_a, .get_b = mm_get_b, .ctx = &r, .c_of = mm_c_of,
                       .ldc = s->N};
@@ -286,7 +360,7 @@ cvm_status cvm_nn_gemm_prepare(const cvm_kernel_ctx *c, void **state, size_t *sc
     /* alpha is folded into B when B is packed */
     s->alpha = cvm_attr_float(c->node, "alpha", 1.0f);
     if (a->dtype == CVM_DTYPE_FLOAT32) {
-        *scratch = cvm_gemm_scratch_bytes(s->kern, s->slots);
+        *scratch = mm_plan_scratch(s);
         cvm_status st = pack_b_if_const(c, s, b);
         if (st != CVM_OK) {
             mm_free(s);
@@ -356,7 +430,9 @@ cvm_status cvm_nn_gemm_run(const cvm_kernel_ctx *c)
         return cvm_node_error(c->node, CVM_E_UNSUPPORTED, "type %s is not supported",
                               cvm_dtype_name(dt));
     }
-    mm_run r = {s, c->in[0]->data, c->in[1]->data, NULL, y->data};
+    mm_run r = {s, c->in[0]->data, c->in[1]->data, NULL, y->data, mm_packed_a_buf(s, c->scratch)};
+    if (r.packed_a && s->M > 0 && s->N > 0)
+        mm_pack_a_all(&r, c->pool);
     cvm_gemm_op op = {.kern = s->kern, .M = s->M, .N = s->N, .K = s->K, .batch = 1,
                       .get_a = mm_get_a, .get_b = mm_get_b, .ctx = &r, .c_of = mm_c_of,
                       .ldc = s->N, .accumulate = has_c};

@@ -4,11 +4,18 @@
 #include <math.h>
 #include <string.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define POOL_X86 1
+#endif
+
 #include "backends/cpu/clones.h"
 #include "backends/cpu/nn_kernels.h"
 #include "graph/shape_nn.h"
 
 enum { POOL_MAX, POOL_AVG, POOL_LP };
+
+#include "backends/cpu/cpu_features.h"
 
 typedef struct pool_job {
     int kind;
@@ -111,6 +118,242 @@ maxpool2d_planes(void *arg, size_t begin, size_t end)
                 }
         }
     }
+}
+
+/*
+ * Float MaxPool over 2-D windows (no dilation, indices or ceil_mode) on a
+ * -inf padded copy of a band of rows, with window maxima built by doubling:
+ * max over 2s = max of two overlapping maxima over s, and a window of K
+ * (P <= K < 2P, P a power of two) is the max of the P-windows at 0 and K-P.
+ * Max is exact whatever the grouping, so this takes log2(K) + 1 vector passes
+ * per axis instead of K - 1 (SPP's 13x13 window on 13x13 planes).  NaNs
+ * become -inf in the copy, so they are ignored like in the window loop.
+ */
+#define MP_CAP 8192 /* floats of the per-thread band buffer (on the stack) */
+
+typedef struct mp_geom {
+    int64_t H, W, OH, OW, KH, KW, SH, SW, PH, PW, Wp, band;
+} mp_geom;
+
+/* a[i] = max(a[i], a[i + d]) for i < n, ascending: every read is at or after
+ * the element being written, so no value is read after it changed. */
+CVM_CPU_CLONES static void vmax_shift_c(float *a, int64_t n, int64_t d)
+{
+    for (int64_t i = 0; i < n; i++)
+        a[i] = a[i + d] > a[i] ? a[i + d] : a[i];
+}
+
+CVM_CPU_CLONES static void copy_nonan_c(float *restrict dst, const float *restrict src, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = src[i] == src[i] ? src[i] : -INFINITY;
+}
+
+/* Window max of K along a flat array of n floats whose axis steps by `unit`:
+ * afterwards a[i] = max over t < K of a[i + t * unit], for i < n - (K-1)*unit. */
+static void window_max(float *a, int64_t n, int64_t K, int64_t unit)
+{
+    int64_t s = 1;
+    while (2 * s <= K && n - (2 * s - 1) * unit > 0) {
+        vmax_shift_c(a, n - (2 * s - 1) * unit, s * unit);
+        s *= 2;
+    }
+    if (K > s && n - (K - 1) * unit > 0)
+        vmax_shift_c(a, n - (K - 1) * unit, (K - s) * unit);
+}
+
+typedef struct mp_job {
+    mp_geom g;
+    int vec; /* take maxpool2d_bands_512 */
+    const float *x;
+    float *y;
+} mp_job;
+
+static void maxpool2d_bands(void *arg, size_t begin, size_t end)
+{
+    const mp_job *j = arg;
+    const mp_geom *g = &j->g;
+    const int64_t Wp = g->Wp;
+    /* columns of an input row that land in the padded row */
+    const int64_t wc = g->W < Wp - g->PW ? g->W : Wp - g->PW;
+    float buf[MP_CAP];
+    for (size_t pl = begin; pl < end; pl++) {
+        const float *x = j->x + (int64_t)pl * g->H * g->W;
+        float *y = j->y + (int64_t)pl * g->OH * g->OW;
+        for (int64_t ob0 = 0; ob0 < g->OH; ob0 += g->band) {
+            int64_t nb = g->OH - ob0 < g->band ? g->OH - ob0 : g->band;
+            int64_t R = (nb - 1) * g->SH + g->KH;
+            for (int64_t r = 0; r < R; r++) {
+                float *b = buf + r * Wp;
+                int64_t ih = ob0 * g->SH + r - g->PH;
+                if (ih < 0 || ih >= g->H || wc <= 0) {
+                    for (int64_t i = 0; i < Wp; i++)
+                        b[i] = -INFINITY;
+                    continue;
+                }
+                for (int64_t i = 0; i < g->PW; i++)
+                    b[i] = -INFINITY;
+                copy_nonan_c(b + g->PW, x + ih * g->W, wc);
+                for (int64_t i = g->PW + wc; i < Wp; i++)
+                    b[i] = -INFINITY;
+            }
+            window_max(buf, R * Wp, g->KH, Wp);
+            if (g->SH == 1)
+                window_max(buf, nb * Wp, g->KW, 1);
+            else
+                for (int64_t r = 0; r < nb; r++)
+                    window_max(buf + r * g->SH * Wp, Wp, g->KW, 1);
+            for (int64_t r = 0; r < nb; r++) {
+                const float *b = buf + r * g->SH * Wp;
+                float *yr = y + (ob0 + r) * g->OW;
+                if (g->SW == 1)
+                    memcpy(yr, b, (size_t)g->OW * sizeof(float));
+                else
+                    for (int64_t ow = 0; ow < g->OW; ow++)
+                        yr[ow] = b[ow * g->SW];
+            }
+        }
+    }
+}
+
+#ifdef POOL_X86
+__attribute__((target("avx512f"), always_inline)) static inline __mmask16 mask_n(int64_t n)
+{
+    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
+}
+
+__attribute__((target("avx512f"), always_inline)) static inline void
+window_max_512(float *a, int64_t n, int64_t K, int64_t unit)
+{
+    int64_t s = 1;
+    while (s <= K) {
+        /* doubling steps, then the last overlapping one */
+        int64_t d = 2 * s <= K ? s : K - s, w = 2 * s <= K ? 2 * s : K;
+        int64_t m = n - (w - 1) * unit;
+        if (d == 0 || m <= 0)
+            break;
+        d *= unit;
+        int64_t i = 0;
+        for (; i + 16 <= m; i += 16)
+            _mm512_storeu_ps(a + i, _mm512_max_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(a + i + d)));
+        if (i < m) {
+            __mmask16 k = mask_n(m - i);
+            _mm512_mask_storeu_ps(a + i, k, _mm512_max_ps(_mm512_maskz_loadu_ps(k, a + i),
+                                                          _mm512_maskz_loadu_ps(k, a + i + d)));
+        }
+        if (w == K)
+            break;
+        s = w;
+    }
+}
+
+/* maxpool2d_bands in one vector routine: rows are copied in under masks with
+ * the padding lanes set to -inf, outputs leave under masks too (a plane of
+ * 13x13 would otherwise spend more on calls than on the maxima). */
+__attribute__((target("avx512f"))) static void maxpool2d_bands_512(void *arg, size_t begin,
+                                                                  size_t end)
+{
+    const mp_job *j = arg;
+    const mp_geom *g = &j->g;
+    const int64_t Wp = g->Wp, PW = g->PW;
+    const int64_t wc = g->W < Wp - PW ? g->W : Wp - PW;
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    float buf[MP_CAP];
+    /* Lanes of each 16-column chunk of a padded row that hold input columns
+     * (the same for every row): padded column i is input column i - PW. */
+    __mmask16 fm[MP_CAP / 16];
+    const int64_t chunks = (Wp + 15) / 16;
+    for (int64_t c = 0; c < chunks; c++) {
+        int64_t lo = PW - 16 * c, hi = PW + wc - 16 * c;
+        lo = lo < 0 ? 0 : lo > 16 ? 16 : lo;
+        hi = hi < 0 ? 0 : hi > 16 ? 16 : hi;
+        fm[c] = hi > lo ? (__mmask16)(mask_n(hi) & ~mask_n(lo)) : 0;
+    }
+    const __mmask16 last = mask_n(Wp - 16 * (chunks - 1));
+    for (size_t pl = begin; pl < end; pl++) {
+        const float *x = j->x + (int64_t)pl * g->H * g->W;
+        float *y = j->y + (int64_t)pl * g->OH * g->OW;
+        for (int64_t ob0 = 0; ob0 < g->OH; ob0 += g->band) {
+            int64_t nb = g->OH - ob0 < g->band ? g->OH - ob0 : g->band;
+            int64_t R = (nb - 1) * g->SH + g->KH;
+            for (int64_t r = 0; r < R; r++) {
+                float *b = buf + r * Wp;
+                int64_t ih = ob0 * g->SH + r - g->PH;
+                int inside = ih >= 0 && ih < g->H && wc > 0;
+                /* masked lanes are never read, so the row base may sit
+                 * before the row (it is not dereferenced there) */
+                const float *xr = inside ? x + ih * g->W : x;
+                for (int64_t c = 0; c < chunks; c++) {
+                    __m512 v = ninf;
+                    __mmask16 k = inside ? fm[c] : 0;
+                    if (k) {
+                        v = _mm512_mask_loadu_ps(ninf, k, xr + (16 * c - PW));
+                        v = _mm512_mask_mov_ps(ninf, _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
+                    }
+                    if (c + 1 < chunks)
+                        _mm512_storeu_ps(b + 16 * c, v);
+                    else
+                        _mm512_mask_storeu_ps(b + 16 * c, last, v);
+                }
+            }
+            window_max_512(buf, R * Wp, g->KH, Wp);
+            if (g->SH == 1)
+                window_max_512(buf, nb * Wp, g->KW, 1);
+            else
+                for (int64_t r = 0; r < nb; r++)
+                    window_max_512(buf + r * g->SH * Wp, Wp, g->KW, 1);
+            for (int64_t r = 0; r < nb; r++) {
+                const float *b = buf + r * g->SH * Wp;
+                float *yr = y + (ob0 + r) * g->OW;
+                if (g->SW == 1)
+                    for (int64_t i = 0; i < g->OW; i += 16)
+                        _mm512_mask_storeu_ps(yr + i, mask_n(g->OW - i),
+                                              _mm512_maskz_loadu_ps(mask_n(g->OW - i), b + i));
+                else
+                    for (int64_t ow = 0; ow < g->OW; ow++)
+                        yr[ow] = b[ow * g->SW];
+            }
+        }
+    }
+}
+#endif
+
+/* Sets up the band kernel when the pool fits it; 0 when it does not. */
+static int maxpool_band_setup(const pool_job *j, const cvm_node *n, mp_job *m)
+{
+    if (j->kind != POOL_MAX || j->dt != CVM_DTYPE_FLOAT32 || j->idx || j->in[0] != 1 || j->k[0] != 1 ||
+        j->d[1] != 1 || j->d[2] != 1 || j->OUT <= 0 || cvm_attr_int(n, "ceil_mode", 0) != 0 ||
+        j->pb[1] < 0 || j->pb[2] < 0 || j->pb[1] >= j->k[1] || j->pb[2] >= j->k[2])
+        return 0;
+    mp_geom *g = &m->g;
+    g->H = j->in[1];
+    g->W = j->in[2];
+    g->OH = j->out[1];
+    g->OW = j->out[2];
+    g->KH = j->k[1];
+    g->KW = j->k[2];
+    g->SH = j->s[1];
+    g->SW = j->s[2];
+    g->PH = j->pb[1];
+    g->PW = j->pb[2];
+    if (g->KH < 1 || g->KW < 1 || g->SH < 1 || g->SW < 1 || g->OW > MP_CAP || g->KW > MP_CAP ||
+        g->SW > MP_CAP)
+        return 0;
+    g->Wp = (g->OW - 1) * g->SW + g->KW;
+    if (g->Wp > MP_CAP || g->KH > MP_CAP / g->Wp)
+        return 0;
+    /* output rows per band: (band - 1) * SH + KH padded rows must fit */
+    int64_t rows = MP_CAP / g->Wp;
+    g->band = (rows - g->KH) / g->SH + 1;
+    if (g->band < 1)
+        return 0;
+    m->vec = 0;
+#ifdef POOL_X86
+    m->vec = cvm_cpu_avx512_allowed();
+#endif
+    m->x = j->x;
+    m->y = j->y;
+    return 1;
 }
 
 static void pool_planes(void *arg, size_t begin, size_t end)
@@ -233,6 +476,17 @@ cvm_status cvm_nn_pool_run(const cvm_kernel_ctx *c)
     j.y = c->out[0]->data;
     j.idx = c->n_out > 1 && c->out[1] ? c->out[1]->data : NULL;
     int64_t planes = x->dims[0] * x->dims[1];
+    mp_job mj;
+    if (maxpool_band_setup(&j, c->node, &mj)) {
+#ifdef POOL_X86
+        if (mj.vec) {
+            cvm_parallel_for(c->pool, (size_t)planes, 1, maxpool2d_bands_512, &mj);
+            return CVM_OK;
+        }
+#endif
+        cvm_parallel_for(c->pool, (size_t)planes, 1, maxpool2d_bands, &mj);
+        return CVM_OK;
+    }
     if (j.kind == POOL_MAX && j.dt == CVM_DTYPE_FLOAT32 && !j.idx && j.in[0] == 1 &&
         j.k[0] == 1 && j.d[1] == 1 && j.d[2] == 1 && j.OUT > 0 && j.pb[2] >= 0 &&
         (j.out[2] - 1) * j.s[2] + j.k[2] <= POOL_ROW_MAX && j.pb[2] < j.k[2]) {

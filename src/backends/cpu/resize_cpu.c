@@ -13,6 +13,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define RSZ_X86 1
+#endif
+
 #include "backends/cpu/reduce_kernels.h"
 #include "graph/resize_params.h"
 
@@ -21,6 +26,8 @@ enum { T_HALF_PIXEL, T_HALF_PIXEL_SYM, T_PYTORCH, T_ALIGN, T_ASYM, T_TF_CROP, T_
 enum { N_ROUND_FLOOR, N_ROUND_CEIL, N_FLOOR, N_CEIL, N_SIMPLE };
 
 #define MAX_COMBOS 1024
+
+#include "backends/cpu/cpu_features.h"
 
 typedef struct rsz_cfg {
     int mode, ctm, nmode, antialias, exclude;
@@ -421,6 +428,145 @@ static void resize_rows(void *arg, size_t b, size_t e)
     }
 }
 
+/*
+ * Nearest upsampling by whole factors: when the taps say output (h, w) reads
+ * exactly input (h / FH, w / FW) and the outer axes are left alone, every
+ * output row is an input row with each element repeated FW times, written
+ * once and copied FH - 1 times below.  Checked on the built tables, so any
+ * coordinate mode and rounding that lands there qualifies (asymmetric +
+ * floor, half_pixel + round_prefer_ceil, ...) and nothing else does.
+ */
+#define REP_MAX 16
+
+typedef struct rep_job {
+    const char *x;
+    char *y;
+    size_t es;
+    int64_t W, FW, FH; /* input row length, factors along W and H */
+    int vec;
+    int32_t ix[REP_MAX][16]; /* permute pattern of output block k % FW */
+    int32_t boff[REP_MAX];
+} rep_job;
+
+/* Whole factor f with out = in * f and off[o] == (o / f) * stride, or 0. */
+static int64_t rep_factor(const axis_tab *t, int64_t lin, int64_t lout, int64_t stride)
+{
+    if (t->taps != 1 || t->any_ext || lin < 1 || lout % lin != 0)
+        return 0;
+    int64_t f = lout / lin;
+    if (f > REP_MAX)
+        return 0;
+    for (int64_t o = 0; o < lout; o++)
+        if (t->off[o] != (o / f) * stride)
+            return 0;
+    return f;
+}
+
+#ifdef RSZ_X86
+/* 16 outputs at a time, stored into all fh output rows (short rows would
+ * spend more on memcpy calls than on the copy): output block k reads inputs
+ * from 16k / f on, picked by a permute whose pattern repeats every f blocks
+ * (ix[k % f], starting boff[k % f] after the period's first input). */
+__attribute__((target("avx512f"))) static void rep_row_512(uint32_t *dst, const uint32_t *src,
+                                                          int64_t W, int64_t f, int64_t fh,
+                                                          const int32_t (*ix)[16],
+                                                          const int32_t *boff)
+{
+    const int64_t OW = W * f;
+    int64_t base0 = 0, k = 0;
+    for (int64_t o0 = 0; o0 < OW; o0 += 16) {
+        int64_t n_out = OW - o0 < 16 ? OW - o0 : 16, base = base0 + boff[k], left = W - base;
+        __mmask16 mi = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
+        __mmask16 mo = (__mmask16)((1u << n_out) - 1u);
+        __m512i v = _mm512_maskz_loadu_epi32(mi, src + base);
+        __m512i p = _mm512_permutexvar_epi32(_mm512_loadu_si512(ix[k]), v);
+        for (int64_t q = 0; q < fh; q++)
+            _mm512_mask_storeu_epi32(dst + q * OW + o0, mo, p);
+        if (++k == f) {
+            k = 0;
+            base0 += 16;
+        }
+    }
+}
+#endif
+
+static void rep_row_c(char *dst, const char *src, size_t es, int64_t W, int64_t f)
+{
+    switch (es) {
+#define REP_CASE(N, T)                                                 \
+    case N: {                                                          \
+        T *d = (T *)(void *)dst;                                       \
+        const T *sp = (const T *)(const void *)src;                    \
+        for (int64_t i = 0; i < W; i++)                                \
+            for (int64_t q = 0; q < f; q++)                            \
+                d[i * f + q] = sp[i];                                  \
+        break;                                                         \
+    }
+        REP_CASE(1, uint8_t)
+        REP_CASE(2, uint16_t)
+        REP_CASE(4, uint32_t)
+        REP_CASE(8, uint64_t)
+#undef REP_CASE
+    default:
+        for (int64_t i = 0; i < W; i++)
+            for (int64_t q = 0; q < f; q++)
+                memcpy(dst + (size_t)(i * f + q) * es, src + (size_t)i * es, es);
+    }
+}
+
+/* Units are input rows (over all planes). */
+static void rep_rows(void *arg, size_t b, size_t e)
+{
+    const rep_job *j = arg;
+    size_t orow = (size_t)(j->W * j->FW) * j->es;
+    for (size_t u = b; u < e; u++) {
+        const char *src = j->x + u * (size_t)j->W * j->es;
+        char *dst = j->y + u * (size_t)j->FH * orow;
+#ifdef RSZ_X86
+        if (j->vec) {
+            rep_row_512((uint32_t *)(void *)dst, (const uint32_t *)(const void *)src, j->W, j->FW,
+                        j->FH, (const int32_t(*)[16])j->ix, j->boff);
+            continue;
+        }
+#endif
+        rep_row_c(dst, src, j->es, j->W, j->FW);
+        for (int64_t q = 1; q < j->FH; q++)
+            memcpy(dst + (size_t)q * orow, dst, orow);
+    }
+}
+
+/* Runs the whole-factor replication when the tables allow it; 0 if not. */
+static int try_replicate(const cvm_kernel_ctx *c, const rjob *j, const cvm_tensor *x)
+{
+    int r = x->ndim;
+    if (r < 2 || j->g->mode != M_NEAREST)
+        return 0;
+    int64_t fw = rep_factor(&j->tab[r - 1], x->dims[r - 1], j->odims[r - 1], 1);
+    int64_t fh = rep_factor(&j->tab[r - 2], x->dims[r - 2], j->odims[r - 2], x->dims[r - 1]);
+    if (!fw || !fh)
+        return 0;
+    int64_t stride = x->dims[r - 1] * x->dims[r - 2];
+    for (int d = r - 3; d >= 0; d--) {
+        if (rep_factor(&j->tab[d], x->dims[d], j->odims[d], stride) != 1)
+            return 0;
+        stride *= x->dims[d];
+    }
+    rep_job rj = {.x = x->data, .y = j->y, .es = j->es, .W = x->dims[r - 1], .FW = fw, .FH = fh, .vec = 0};
+    for (int64_t k = 0; k < fw; k++) {
+        rj.boff[k] = (int32_t)((16 * k) / fw);
+        for (int t = 0; t < 16; t++)
+            rj.ix[k][t] = (int32_t)((16 * k + t) / fw - (16 * k) / fw);
+    }
+#ifdef RSZ_X86
+    rj.vec = j->es == 4 && cvm_cpu_avx512_allowed();
+#endif
+    int64_t rows = cvm_tensor_numel(x) / rj.W;
+    size_t out_row_bytes = (size_t)(rj.W * fw * fh) * j->es;
+    size_t grain = out_row_bytes >= 65536 ? 1 : 65536 / out_row_bytes;
+    cvm_parallel_for(c->pool, (size_t)rows, grain, rep_rows, &rj);
+    return 1;
+}
+
 cvm_status cvm_cpu_resize_run(const cvm_kernel_ctx *c)
 {
     rsz_cfg g;
@@ -482,6 +628,8 @@ cvm_status cvm_cpu_resize_run(const cvm_kernel_ctx *c)
     if (combos > MAX_COMBOS)
         return cvm_node_error(c->node, CVM_E_UNSUPPORTED, "%lld interpolation taps per row are too many",
                               (long long)combos);
+    if (try_replicate(c, &j, x))
+        return CVM_OK;
     int64_t rows = cvm_tensor_numel(y) / j.W;
     int64_t per_row = j.W * j.tab[x->ndim - 1].taps * combos;
     size_t grain = per_row >= 8192 ? 1 : (size_t)(8192 / (per_row ? per_row : 1));

@@ -1,6 +1,12 @@
 /* The strided-copy engine behind Transpose, Slice, Expand, Tile and the
  * depth/space rearrangements. */
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define TC_X86 1
+#endif
+
 #include "backends/cpu/clones.h"
+#include "backends/cpu/cpu_features.h"
 #include "backends/cpu/tensor_internal.h"
 
 /* Below this many bytes a copy is not worth waking the pool for. */
@@ -10,6 +16,8 @@
 /* Tile edge of the blocked 2-D transpose: 32x32 elements of up to 8 bytes
  * keep both the source lines and the destination rows in L1. */
 #define TB 32
+/* Output bytes per unit of the AVX-512 transpose (see cvm_strided_copy). */
+#define TB_VEC_BYTES ((size_t)128 << 10)
 
 void cvm_row_strides(int ndim, const int64_t *dims, int64_t *strides)
 {
@@ -126,6 +134,79 @@ static void transpose_block(char *dst, const char *src, int64_t r0, int64_t r1, 
     }
 }
 
+#ifdef TC_X86
+/* 16x16 float transpose in registers: 32-bit then 64-bit interleaves inside
+ * each 128-bit lane leave u[4q + m] holding, per lane l, column 4l + m of
+ * input rows 4q..4q+3; two rounds of 128-bit lane shuffles gather the four
+ * lanes of a column. */
+__attribute__((target("avx512f"), always_inline)) static inline void tr16(__m512 r[16])
+{
+    __m512 t[16], u[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int q = 0; q < 4; q++) {
+        __m512d a = _mm512_castps_pd(t[4 * q]), b = _mm512_castps_pd(t[4 * q + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * q + 2]), d = _mm512_castps_pd(t[4 * q + 3]);
+        u[4 * q + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        u[4 * q + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        u[4 * q + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        u[4 * q + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int m = 0; m < 4; m++) {
+        __m512 va = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x88);
+        __m512 vb = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xDD);
+        __m512 wa = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0x88);
+        __m512 wb = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0xDD);
+        r[m] = _mm512_shuffle_f32x4(va, wa, 0x88);
+        r[8 + m] = _mm512_shuffle_f32x4(va, wa, 0xDD);
+        r[4 + m] = _mm512_shuffle_f32x4(vb, wb, 0x88);
+        r[12 + m] = _mm512_shuffle_f32x4(vb, wb, 0xDD);
+    }
+}
+
+/* One 16x16 tile: d[k][i] = s[i][k] for k < nr, i < nc (row strides sc and
+ * C).  Constant trip counts so that the tile lives in registers. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+tile16(float *d, const float *s, int64_t C, int64_t sc, int64_t nr, int64_t nc)
+{
+    __m512 v[16];
+    if (nr == 16 && nc == 16) {
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++)
+            v[i] = _mm512_loadu_ps(s + i * sc);
+        tr16(v);
+#pragma GCC unroll 16
+        for (int k = 0; k < 16; k++)
+            _mm512_storeu_ps(d + k * C, v[k]);
+        return;
+    }
+    __mmask16 mr = (__mmask16)((1u << nr) - 1u), mc = (__mmask16)((1u << nc) - 1u);
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i++)
+        v[i] = i < nc ? _mm512_maskz_loadu_ps(mr, s + i * sc) : _mm512_setzero_ps();
+    tr16(v);
+#pragma GCC unroll 16
+    for (int k = 0; k < 16; k++)
+        if (k < nr)
+            _mm512_mask_storeu_ps(d + k * C, mc, v[k]);
+}
+
+/* transpose_block for 4-byte elements in 16x16 tiles, a band of 16 source
+ * rows at a time walked along the rows. */
+__attribute__((target("avx512f"))) static void transpose_block_512(float *dst, const float *src,
+                                                                  int64_t r0, int64_t r1, int64_t C,
+                                                                  int64_t sc)
+{
+    for (int64_t c0 = 0; c0 < C; c0 += 16) {
+        int64_t nc = C - c0 < 16 ? C - c0 : 16;
+        for (int64_t rb = r0; rb < r1; rb += 16)
+            tile16(dst + rb * C + c0, src + rb + c0 * sc, C, sc, r1 - rb < 16 ? r1 - rb : 16, nc);
+    }
+}
+#endif
+
 enum { K_MEMCPY, K_STRIDED, K_TRANSPOSE };
 
 typedef struct strided_job {
@@ -136,6 +217,8 @@ typedef struct strided_job {
     int kind;
     int n_outer;      /* dims that index whole units */
     int64_t tiles;    /* K_TRANSPOSE: row tiles per 2-D block */
+    int vec;          /* K_TRANSPOSE of 4-byte elements in AVX-512 tiles */
+    int64_t tb;       /* K_TRANSPOSE: output rows per unit */
 } strided_job;
 
 /* Input element offset of the outer multi-index `idx`. */
@@ -169,7 +252,13 @@ static void strided_range(void *arg, size_t b, size_t e)
             unravel(v->dims, j->n_outer, o, idx);
             const char *s = j->src + outer_offset(v, idx, j->n_outer) * (int64_t)es;
             char *d = j->dst + (size_t)(o * R * C) * es;
-            int64_t r0 = t * TB, r1 = r0 + TB < R ? r0 + TB : R;
+            int64_t r0 = t * j->tb, r1 = r0 + j->tb < R ? r0 + j->tb : R;
+#ifdef TC_X86
+            if (j->vec) {
+                transpose_block_512((float *)(void *)d, (const float *)(const void *)s, r0, r1, C, sc);
+                continue;
+            }
+#endif
             transpose_block(d, s, r0, r1, C, sc, es);
         }
         return;
@@ -234,10 +323,21 @@ void cvm_strided_copy(cvm_threadpool *pool, const void *src, void *dst, size_t e
         j.kind = K_STRIDED;
     }
     if (j.kind == K_TRANSPOSE) {
+#ifdef TC_X86
+        j.vec = es == 4 && cvm_cpu_avx512_allowed();
+#endif
         j.n_outer = n - 2;
-        j.tiles = (v->dims[n - 2] + TB - 1) / TB;
+        /* The vector tiles walk 16 source rows at a time down the unit:
+         * a tall unit reads long runs of each (which the prefetcher
+         * follows) while its output block stays in L2. */
+        j.tb = TB;
+        if (j.vec) {
+            int64_t rows = (int64_t)(TB_VEC_BYTES / ((size_t)v->dims[n - 1] * es));
+            j.tb = rows < TB ? TB : rows & ~(int64_t)15;
+        }
+        j.tiles = (v->dims[n - 2] + j.tb - 1) / j.tb;
         units = cvm_dims_prod(v->dims, 0, n - 2) * j.tiles;
-        unit_bytes = (size_t)(TB * v->dims[n - 1]) * es;
+        unit_bytes = (size_t)(j.tb * v->dims[n - 1]) * es;
     } else {
         j.n_outer = n - 1;
         units = cvm_dims_prod(v->dims, 0, n - 1);
