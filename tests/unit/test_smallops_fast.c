@@ -122,6 +122,64 @@ static void test_maxpool(void **st)
     }
 }
 
+/* ------------------------------------------------------------- AveragePool */
+
+typedef struct ap_case {
+    int64_t n, c, h, w, kh, kw, sh, sw, pt, pl, pb, pr;
+    int include_pad;
+} ap_case;
+
+static void test_averagepool(void **st)
+{
+    (void)st;
+    static const ap_case cases[] = {
+        {1, 64, 20, 20, 2, 2, 2, 2, 0, 0, 0, 0, 0},      /* DEIMv2's downsampling */
+        {2, 3, 17, 33, 3, 3, 2, 2, 1, 1, 1, 1, 0},       /* padding left out of the count */
+        {2, 3, 17, 33, 3, 3, 2, 2, 1, 1, 1, 1, 1},       /* ... and counted */
+        {1, 2, 7, 40, 4, 6, 3, 1, 0, 2, 3, 5, 1},        /* asymmetric pads */
+        {3, 1, 1, 31, 1, 7, 1, 2, 0, 3, 0, 3, 0},        /* one row */
+        {1, 2, 9, 5, 9, 5, 1, 1, 0, 0, 0, 0, 0},         /* one output */
+    };
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const ap_case *k = &cases[ci];
+        cvm_node *n;
+        cvm_graph *g = mk("AveragePool", 1, 1, &n);
+        attr_ints(n, "kernel_shape", 2, (int64_t[]){k->kh, k->kw});
+        attr_ints(n, "strides", 2, (int64_t[]){k->sh, k->sw});
+        attr_ints(n, "pads", 4, (int64_t[]){k->pt, k->pl, k->pb, k->pr});
+        attr_i(n, "count_include_pad", k->include_pad);
+        cvm_tensor *x = tens(CVM_DTYPE_FLOAT32, 4, (int64_t[]){k->n, k->c, k->h, k->w}, NULL);
+        fill(x);
+        const float *xp = x->data;
+        int64_t oh = (k->h + k->pt + k->pb - k->kh) / k->sh + 1;
+        int64_t ow = (k->w + k->pl + k->pr - k->kw) / k->sw + 1;
+        int64_t numel = k->n * k->c * oh * ow;
+        float *want = malloc(sizeof(float) * (size_t)numel);
+        assert_non_null(want);
+        int64_t o = 0;
+        for (int64_t p = 0; p < k->n * k->c; p++)
+            for (int64_t i = 0; i < oh; i++)
+                for (int64_t j = 0; j < ow; j++) {
+                    float sum = 0.0f;
+                    int64_t inside = 0;
+                    for (int64_t a = 0; a < k->kh; a++)
+                        for (int64_t b = 0; b < k->kw; b++) {
+                            int64_t r = i * k->sh - k->pt + a, c = j * k->sw - k->pl + b;
+                            if (r < 0 || r >= k->h || c < 0 || c >= k->w)
+                                continue;
+                            sum += xp[(p * k->h + r) * k->w + c];
+                            inside++;
+                        }
+                    want[o++] = sum / (float)(k->include_pad ? k->kh * k->kw : inside);
+                }
+        /* the sums run in the same order, so the results are exact */
+        run_all_ways(n, 19, 1, &x, want, numel);
+        free(want);
+        cvm_tensor_free(x);
+        cvm_graph_free(g);
+    }
+}
+
 /* ------------------------------------------------------------------ Resize */
 
 static double nn_src(const char *ctm, int64_t o, int64_t in, int64_t out, double s)
@@ -434,6 +492,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_maxpool),
+        cmocka_unit_test(test_averagepool),
         cmocka_unit_test(test_resize_nearest),
         cmocka_unit_test(test_transpose),
         cmocka_unit_test(test_slice_strided),
