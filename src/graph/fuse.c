@@ -855,6 +855,31 @@ static void node_clear(cvm_node *n)
 
 static cvm_status merge_slices(fuse_ctx *f, int si);
 
+/* Identity of a constant (exporters share one weight or bias between
+ * layers that way, as RF-DETR's decoder does) is read as the constant itself,
+ * so that the passes below see a constant operand; the Identity goes.  Its
+ * output stays when the graph returns it. */
+static void bypass_const_identity(fuse_ctx *f)
+{
+    cvm_graph *g = f->g;
+    for (int i = 0; i < g->n_nodes; i++) {
+        cvm_node *n = &g->nodes[i];
+        if (!is_op(n, "Identity") || n->n_in != 1 || n->n_out != 1 || n->in[0] < 0 ||
+            n->out[0] < 0 || n->in[0] >= f->nv || n->out[0] >= f->nv || !g->values[n->in[0]].init)
+            continue;
+        int from = n->out[0], to = n->in[0], returned = 0;
+        for (int k = 0; k < g->n_outputs; k++)
+            returned |= g->outputs[k] == from;
+        if (returned)
+            continue;
+        for (int j = 0; j < g->n_nodes; j++)
+            for (int k = 0; k < g->nodes[j].n_in; k++)
+                if (g->nodes[j].in[k] == from)
+                    g->nodes[j].in[k] = to;
+        f->dead[i] = 1;
+    }
+}
+
 cvm_status cvm_graph_fuse(cvm_graph *g)
 {
     if (!g)
@@ -874,6 +899,7 @@ cvm_status cvm_graph_fuse(cvm_graph *g)
     }
     for (int v = 0; v < nv; v++)
         f.cons[v] = f.prod[v] = -1;
+    bypass_const_identity(&f);
     for (int i = 0; i < g->n_nodes; i++) {
         const cvm_node *n = &g->nodes[i];
         for (int k = 0; k < n->n_in; k++) {

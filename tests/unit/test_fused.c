@@ -695,8 +695,11 @@ static void test_gelu_fusion(void **st)
 }
 
 /* y = act(x[2,M,K] @ W[K,N] + b[N]) for act in {none, Relu, SiLU, GELU}:
- * fused into one FusedMatMul, same values as unfused. */
-static cvm_graph *linear_graph(int64_t M, int64_t K, int64_t N, int act, int bias_first)
+ * fused into one FusedMatMul, same values as unfused.  shared: W and b reach
+ * the MatMul and Add through Identity nodes, as exporters write weights
+ * shared between layers. */
+static cvm_graph *linear_graph(int64_t M, int64_t K, int64_t N, int act, int bias_first,
+                               int shared)
 {
     cvm_graph *g;
     assert_int_equal(cvm_graph_create(&g), CVM_OK);
@@ -711,11 +714,18 @@ static cvm_graph *linear_graph(int64_t M, int64_t K, int64_t N, int act, int bia
     int64_t wd[2] = {K, N}, bd[2] = {1, N};
     constant(g, "w", 2, wd, 3, 0);
     constant(g, "b", 2, bd, 4, 0);
-    node(g, "MatMul", 2, (const char *[]){"x", "w"}, "mm");
+    const char *w = "w", *b = "b";
+    if (shared) {
+        node(g, "Identity", 1, (const char *[]){"w"}, "w_shared");
+        node(g, "Identity", 1, (const char *[]){"b"}, "b_shared");
+        w = "w_shared";
+        b = "b_shared";
+    }
+    node(g, "MatMul", 2, (const char *[]){"x", w}, "mm");
     if (bias_first)
-        node(g, "Add", 2, (const char *[]){"b", "mm"}, act ? "lin" : "y");
+        node(g, "Add", 2, (const char *[]){b, "mm"}, act ? "lin" : "y");
     else
-        node(g, "Add", 2, (const char *[]){"mm", "b"}, act ? "lin" : "y");
+        node(g, "Add", 2, (const char *[]){"mm", b}, act ? "lin" : "y");
     if (act == 1)
         node(g, "Relu", 1, (const char *[]){"lin"}, "y");
     if (act == 2) {
@@ -738,7 +748,8 @@ static void test_linear_fusion(void **st)
     for (size_t si = 0; si < 3; si++)
         for (int act = 0; act < 4; act++) {
             int64_t M = shapes[si][0], K = shapes[si][1], N = shapes[si][2];
-            cvm_graph *g = linear_graph(M, K, N, act, act & 1);
+            int shared = (int)(si + (size_t)act) & 1;
+            cvm_graph *g = linear_graph(M, K, N, act, act & 1, shared);
             assert_int_equal(cvm_graph_fuse(g), CVM_OK);
             assert_int_equal(g->n_nodes, 1);
             assert_string_equal(g->nodes[0].op_type, "FusedMatMul");
@@ -749,8 +760,8 @@ static void test_linear_fusion(void **st)
             for (int k = 0; k < 2; k++) {
                 o.optimize = k;
                 o.threads = 1 + k;
-                assert_int_equal(cvm_session_create_from_graph(linear_graph(M, K, N, act, act & 1),
-                                                               &o, &s[k]),
+                assert_int_equal(cvm_session_create_from_graph(
+                                     linear_graph(M, K, N, act, act & 1, shared), &o, &s[k]),
                                  CVM_OK);
             }
             int64_t xd[3] = {2, M, K};
