@@ -443,13 +443,15 @@ CVM_CPU_CLONES static void avgpool2d_planes(void *arg, size_t begin, size_t end)
 {
     const pool_job *j = arg;
     const int64_t H = j->in[1], W = j->in[2], OH = j->out[1], OW = j->out[2];
-    int64_t clo[POOL_ROW_MAX], chi[POOL_ROW_MAX], cnp[POOL_ROW_MAX];
+    /* input columns and padded counts: within the row (int32 keeps the
+     * three tables at 24 KB of stack) */
+    int32_t clo[POOL_ROW_MAX], chi[POOL_ROW_MAX], cnp[POOL_ROW_MAX];
     for (int64_t ow = 0; ow < OW; ow++) {
         int64_t sw = ow * j->s[2] - j->pb[2], lo, hi, np;
         window_range(sw, j->k[2], 1, W, j->pe[2], &lo, &hi, &np);
-        clo[ow] = sw + lo;
-        chi[ow] = sw + hi;
-        cnp[ow] = np;
+        clo[ow] = (int32_t)(sw + lo);
+        chi[ow] = (int32_t)(sw + hi);
+        cnp[ow] = (int32_t)np;
     }
     for (size_t pl = begin; pl < end; pl++) {
         const float *x = (const float *)j->x + (int64_t)pl * j->IN;
@@ -462,7 +464,8 @@ CVM_CPU_CLONES static void avgpool2d_planes(void *arg, size_t begin, size_t end)
                 for (int64_t ih = sh + lo; ih < sh + hi; ih++)
                     for (int64_t iw = clo[ow]; iw < chi[ow]; iw++)
                         sum += x[ih * W + iw];
-                int64_t cnt = j->count_include_pad ? np * cnp[ow] : (hi - lo) * (chi[ow] - clo[ow]);
+                int64_t cnt = j->count_include_pad ? np * cnp[ow]
+                                                   : (hi - lo) * (int64_t)(chi[ow] - clo[ow]);
                 y[oh * OW + ow] = cnt > 0 ? sum / (float)cnt : 0.0f;
             }
         }
@@ -529,7 +532,8 @@ cvm_status cvm_nn_pool_run(const cvm_kernel_ctx *c)
         return CVM_OK;
     }
     if (j.kind == POOL_AVG && j.dt == CVM_DTYPE_FLOAT32 && j.in[0] == 1 && j.k[0] == 1 &&
-        j.d[1] == 1 && j.d[2] == 1 && j.out[2] <= POOL_ROW_MAX) {
+        j.d[1] == 1 && j.d[2] == 1 && j.out[2] <= POOL_ROW_MAX && j.in[2] <= INT32_MAX / 2 &&
+        j.k[2] <= INT32_MAX / 2) {
         cvm_parallel_for(c->pool, (size_t)planes, 1, avgpool2d_planes, &j);
         return CVM_OK;
     }
