@@ -25,6 +25,10 @@ typedef struct cvm_kernel_ctx {
     const void *state;            /* what prepare() built; read-only, shared by concurrent runs */
     void *scratch;                /* per-run workspace of the size prepare() asked for */
     cvm_threadpool *pool;         /* may be NULL: run single-threaded */
+    /* prepare() only (NULL elsewhere): set bit i when input i's data is never
+     * read again because the state holds all it needs (weights transformed or
+     * packed), so that the runtime may drop a constant no other step reads. */
+    unsigned *released;
 } cvm_kernel_ctx;
 
 enum {

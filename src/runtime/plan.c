@@ -148,6 +148,44 @@ static cvm_status fold_node(const cvm_graph *g, cvm_plan *p, const cvm_node *nod
     return CVM_OK;
 }
 
+/* release_weights: readers[v] = nodes reading v (+1 for a graph input or
+ * output), or NULL when nothing may be released. */
+static int *count_readers(const cvm_graph *g)
+{
+    int *r = calloc((size_t)(g->n_values ? g->n_values : 1), sizeof *r);
+    if (!r)
+        return NULL;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int j = 0; j < g->nodes[i].n_in; j++)
+            if (g->nodes[i].in[j] >= 0 && g->nodes[i].in[j] < g->n_values)
+                r[g->nodes[i].in[j]]++;
+    for (int i = 0; i < g->n_outputs; i++)
+        if (g->outputs[i] >= 0)
+            r[g->outputs[i]]++;
+    for (int i = 0; i < g->n_inputs; i++)
+        if (g->inputs[i] >= 0)
+            r[g->inputs[i]]++;
+    return r;
+}
+
+/* Frees the data of the constants whose only reader, `node`, has just
+ * copied them into its state (bits of `released`). */
+static void release_inputs(const cvm_graph *g, cvm_plan *p, const cvm_node *node,
+                           unsigned released, const int *readers)
+{
+    for (int j = 0; j < node->n_in && j < 32; j++) {
+        int v = node->in[j];
+        if (!(released >> j & 1u) || v < 0 || readers[v] != 1)
+            continue;
+        cvm_tensor *t = g->values[v].init;
+        if (!t || !t->owns_data || !t->data || p->values[v].t.data != t->data)
+            continue;
+        free(t->data);
+        t->data = NULL;
+        p->values[v].t.data = NULL;
+    }
+}
+
 cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor *inputs,
                           const cvm_plan_options *o, cvm_plan **out)
 {
@@ -165,6 +203,8 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
     int *def_step = malloc(sizeof(int) * (size_t)(nv ? nv : 1));
     char *needed = calloc((size_t)(nn ? nn : 1), 1);
     int *stack = malloc(sizeof(int) * (size_t)(nv ? nv : 1));
+    /* NULL (nothing released) also when it cannot be allocated */
+    int *readers = o->release_weights ? count_readers(g) : NULL;
     cvm_mem_request *req = NULL;
     int *req_value = NULL;
     cvm_status st = CVM_OK;
@@ -322,10 +362,13 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
                 for (int j = 0; j < node->n_out; j++)
                     outs[j] = node->out[j] >= 0 ? &p->values[node->out[j]].t : NULL;
                 cvm_kernel_ctx kc = {.node = node, .opset = node->opset, .n_in = node->n_in,
-                                     .n_out = node->n_out, .in = in, .out = outs, .pool = o->pool};
+                                     .n_out = node->n_out, .in = in, .out = outs, .pool = o->pool,
+                                     .released = &s->released};
                 st = s->kernel->prepare(&kc, &s->state, &s->scratch_bytes);
                 if (st != CVM_OK)
                     goto fail;
+                if (readers)
+                    release_inputs(g, p, node, s->released, readers);
             }
         }
         if (node->n_in + node->n_out > p->max_io)
@@ -424,6 +467,7 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
     free(def_step);
     free(needed);
     free(stack);
+    free(readers);
     p->refs = 1;
     *out = p;
     return CVM_OK;
@@ -434,6 +478,7 @@ fail:
     free(def_step);
     free(needed);
     free(stack);
+    free(readers);
     cvm_plan_free(p);
     return st;
 }

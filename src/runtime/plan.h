@@ -44,6 +44,7 @@ typedef struct cvm_plan_step {
     bool dynamic;        /* shapes resolved at run time */
     bool skip;           /* a copy made unnecessary by views (see alias.c) */
     bool promote;        /* float16/bfloat16/float64 computed in float32 */
+    unsigned released;   /* inputs whose data prepare() no longer needs (cvm_kernel_ctx) */
     size_t *promo_offset; /* promote: arena offsets of float32 copies, inputs then outputs */
 } cvm_plan_step;
 
@@ -74,6 +75,10 @@ typedef struct cvm_plan_options {
     size_t max_tensor_bytes;
     cvm_threadpool *pool;        /* used to fold constants */
     int profile;                 /* keep per-step timings */
+    /* The graph will never be planned again: free a constant's data once the
+     * only node reading it has copied it into its kernel state (Winograd's
+     * transformed weights are 4x the filters; the raw copy need not stay). */
+    int release_weights;
 } cvm_plan_options;
 
 /* Builds a plan for `g` with the given input headers (data ignored).  `order`

@@ -21,6 +21,7 @@ struct cvm_session {
     cvm_plan *plans;           /* most recently used first */
     int n_plans;
     cvm_session_stats stats;
+    int planning_eagerly;      /* plan_eagerly is building the only plan there will be */
 };
 
 cvm_status cvm_session_options_init(cvm_session_options *o)
@@ -113,7 +114,8 @@ static cvm_status plan_acquire(cvm_session *s, const cvm_tensor *const *inputs, 
     for (int i = 0; i < ni; i++)
         hdr[i] = *inputs[i];
     cvm_plan_options po = {.optimize = s->opts.optimize, .max_tensor_bytes = s->opts.max_tensor_bytes,
-                           .pool = s->pool, .profile = s->opts.profile};
+                           .pool = s->pool, .profile = s->opts.profile,
+                           .release_weights = s->planning_eagerly};
     cvm_plan *p = NULL;
     cvm_status st = cvm_plan_build(s->g, s->order, hdr, &po, &p);
     free(hdr);
@@ -179,7 +181,13 @@ static cvm_status plan_eagerly(cvm_session *s)
         ptr[i] = &hdr[i];
     }
     cvm_plan *p;
+    /* With every input shape fixed, this is the only plan the session will
+     * ever build (runs with other shapes or dtypes are refused before
+     * planning), so constants that a kernel has copied into its own form
+     * can go (see cvm_plan_options.release_weights). */
+    s->planning_eagerly = 1;
     st = plan_acquire(s, ptr, &p);
+    s->planning_eagerly = 0;
     if (st == CVM_OK)
         plan_release(s, p);
 done:

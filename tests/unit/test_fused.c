@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/cpu/gemm_f32.h"
 #include "base/threadpool.h"
 #include "graph/fuse.h"
 #include "graph/graph.h"
@@ -889,6 +890,84 @@ static cvm_graph *pow_graph(int rank1)
     return g;
 }
 
+/* y = Conv(Conv(x, w1), w2) + Conv(x, w2): 3x3 layers that take the
+ * Winograd path.  With a fixed input shape the session frees w1 (its only
+ * reader keeps transformed weights) but not w2 (two readers); batch < 0 makes
+ * the batch symbolic, so nothing may be freed. */
+static cvm_graph *shared_weight_graph(int64_t batch)
+{
+    cvm_graph *g;
+    assert_int_equal(cvm_graph_create(&g), CVM_OK);
+    int x = val(g, "x");
+    int64_t xd[4] = {batch, 8, 14, 17};
+    g->values[x].dtype = CVM_DTYPE_FLOAT32;
+    g->values[x].ndim = 4;
+    for (int d = 0; d < 4; d++)
+        g->values[x].dims[d].value = xd[d];
+    g->inputs = malloc(sizeof(int));
+    g->inputs[g->n_inputs++] = x;
+    int64_t wd[4] = {8, 8, 3, 3}, pads[4] = {1, 1, 1, 1};
+    constant(g, "w1", 4, wd, 41, 0);
+    constant(g, "w2", 4, wd, 42, 0);
+    node(g, "Conv", 2, (const char *[]){"x", "w1"}, "a");
+    set_ints(&g->nodes[g->n_nodes - 1], "pads", 4, pads);
+    node(g, "Conv", 2, (const char *[]){"a", "w2"}, "b");
+    set_ints(&g->nodes[g->n_nodes - 1], "pads", 4, pads);
+    node(g, "Conv", 2, (const char *[]){"x", "w2"}, "c");
+    set_ints(&g->nodes[g->n_nodes - 1], "pads", 4, pads);
+    node(g, "Add", 2, (const char *[]){"b", "c"}, "y");
+    g->outputs = malloc(sizeof(int));
+    g->outputs[g->n_outputs++] = val(g, "y");
+    return g;
+}
+
+static void test_weights_released(void **st)
+{
+    (void)st;
+    cvm_session *s[2];
+    cvm_graph *g[2];
+    for (int k = 0; k < 2; k++) {
+        g[k] = shared_weight_graph(k == 0 ? 2 : -1);
+        assert_int_equal(cvm_session_create_from_graph(g[k], NULL, &s[k]), CVM_OK);
+    }
+    /* the session owns the graph; look at its constants by name */
+    for (int k = 0; k < 2; k++)
+        for (int v = 0; v < g[k]->n_values; v++) {
+            const char *n = g[k]->values[v].name;
+            if (!g[k]->values[v].init || !n)
+                continue;
+            int freed = g[k]->values[v].init->data == NULL;
+            if (strcmp(n, "w1") == 0)
+                assert_int_equal(freed, k == 0 && cvm_gemm_kernel_best() ==
+                                                      cvm_gemm_kernel_named("avx512"));
+            else
+                assert_false(freed);
+        }
+    int64_t xd[4] = {2, 8, 14, 17};
+    cvm_tensor *x = tens(4, xd), *y[2];
+    unsigned seed = 5;
+    fill_rand(x->data, cvm_tensor_numel(x), &seed);
+    const char *name = "x";
+    /* twice on the fixed-shape session: the plan is reused, not rebuilt */
+    for (int r = 0; r < 2; r++) {
+        for (int k = 0; k < 2; k++)
+            assert_int_equal(cvm_session_run(s[k], 1, &name, (const cvm_tensor *const *)&x, 1,
+                                             NULL, &y[k]), CVM_OK);
+        expect_close(y[0]->data, y[1]->data, cvm_tensor_numel(y[1]), 1e-5f);
+        for (int k = 0; k < 2; k++)
+            cvm_tensor_free(y[k]);
+    }
+    /* another shape is refused before any planning */
+    int64_t bad[4] = {1, 8, 14, 17};
+    cvm_tensor *x1 = tens(4, bad);
+    assert_int_not_equal(cvm_session_run(s[0], 1, &name, (const cvm_tensor *const *)&x1, 1, NULL,
+                                         &y[0]), CVM_OK);
+    cvm_tensor_free(x1);
+    cvm_tensor_free(x);
+    for (int k = 0; k < 2; k++)
+        cvm_session_free(s[k]);
+}
+
 static void test_square_pow(void **st)
 {
     (void)st;
@@ -950,6 +1029,7 @@ int main(void)
         cmocka_unit_test(test_linear_fusion),
         cmocka_unit_test(test_affine_and_hardswish_fusion),
         cmocka_unit_test(test_square_pow),
+        cmocka_unit_test(test_weights_released),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -331,6 +331,8 @@ cvm_status cvm_nn_conv_prepare(const cvm_kernel_ctx *c, void **state, size_t *sc
         }
         s->use_wino = 1;
         *scratch = cvm_wino_scratch_bytes(&s->wino);
+        if (c->released)
+            *c->released |= 1u << 1; /* the run reads the transformed weights only */
     } else if (!s->depthwise) {
         s->gemm_scratch = cvm_gemm_scratch_bytes(s->kern, s->slots);
         *scratch = s->gemm_scratch;
