@@ -353,6 +353,8 @@ cvm_status cvm_nn_conv_prepare(const cvm_kernel_ctx *c, void **state, size_t *sc
             for (int64_t gi = 0; gi < s->G; gi++)
                 cvm_gemm_prepack_a(s->kern, s->Mg, s->K, wd + gi * s->Mg * s->K, s->K, 1, 1.0f,
                                    s->packed + gi * per);
+            if (c->released)
+                *c->released |= 1u << 1; /* conv_get_a reads the packed copy only */
         }
     }
     *state = s;
