@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/str.h"
 #include "base/tensor.h"
 #include "graph/fuse_elementwise.h"
 
@@ -215,15 +216,6 @@ static int match_residual(const fuse_ctx *f, int v, int *res, int *node)
     *res = other;
     *node = (int)(n - f->g->nodes);
     return n->out[0];
-}
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
 }
 
 /* A new constant value named after `base`. */
@@ -423,12 +415,12 @@ static cvm_status set_attr(cvm_node *n, const char *name, cvm_attr_type type, fl
         n->n_attr++;
     }
     memset(a, 0, sizeof *a);
-    a->name = dup_str(name);
+    a->name = cvm_strdup(name);
     a->type = type;
     a->f = fv;
     a->i = iv;
     if (sv) {
-        a->s = dup_str(sv);
+        a->s = cvm_strdup(sv);
         a->s_len = a->s ? strlen(sv) : 0;
     }
     if (!a->name || (sv && !a->s))
@@ -516,7 +508,7 @@ static cvm_status fuse_conv(fuse_ctx *f, int ci)
     in[3] = res;
     conv->in = in;
     conv->n_in = res >= 0 ? 4 : (conv->n_in < 3 ? conv->n_in : 3);
-    char *type = dup_str("FusedConv"), *dom = dup_str(CVM_FUSED_DOMAIN);
+    char *type = cvm_strdup("FusedConv"), *dom = cvm_strdup(CVM_FUSED_DOMAIN);
     if (!type || !dom) {
         free(type);
         free(dom);
@@ -650,7 +642,7 @@ static cvm_status fuse_gelu(fuse_ctx *f, int di)
         return CVM_OK;
     int m2i = (int)(m2 - g->nodes);
     int dead[4] = {di, (int)(e - g->nodes), (int)(a - g->nodes), (int)(m1 - g->nodes)};
-    char *type = dup_str("Gelu");
+    char *type = cvm_strdup("Gelu");
     if (!type)
         return cvm_errorf(CVM_E_NOMEM, "out of memory fusing GELU");
     m2 = &g->nodes[m2i];
@@ -714,7 +706,7 @@ static cvm_status fuse_matmul(fuse_ctx *f, int mi)
     mm->in = in;
     mm->in[2] = bias;
     mm->n_in = 3;
-    char *type = dup_str("FusedMatMul"), *dom = dup_str(CVM_FUSED_DOMAIN);
+    char *type = cvm_strdup("FusedMatMul"), *dom = cvm_strdup(CVM_FUSED_DOMAIN);
     if (!type || !dom) {
         free(type);
         free(dom);
@@ -745,7 +737,7 @@ static cvm_status square_pow(fuse_ctx *f, int pi)
     float e;
     if (!scalar_f32(f, n, 1, &e) || e != 2.0f || const_f32(f, n, 1)->ndim > 0)
         return CVM_OK; /* a rank > 0 exponent would broadcast x's shape up */
-    char *type = dup_str("Mul");
+    char *type = cvm_strdup("Mul");
     if (!type)
         return cvm_errorf(CVM_E_NOMEM, "out of memory rewriting %s", n->name ? n->name : "Pow");
     if (n->in[1] < f->nv)
@@ -838,19 +830,6 @@ static cvm_status fuse_conv_integer(fuse_ctx *f, int ci)
     f->dead[cast - g->nodes] = 1;
     f->dead[mul - g->nodes] = 1;
     return CVM_OK;
-}
-
-static void node_clear(cvm_node *n)
-{
-    free(n->name);
-    free(n->op_type);
-    free(n->domain);
-    free(n->in);
-    free(n->out);
-    for (int a = 0; a < n->n_attr; a++)
-        cvm_attr_clear(&n->attrs[a]);
-    free(n->attrs);
-    memset(n, 0, sizeof *n);
 }
 
 static cvm_status merge_slices(fuse_ctx *f, int si);
@@ -948,7 +927,7 @@ cvm_status cvm_graph_fuse(cvm_graph *g)
     int k = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         if (i < n0 && f.dead[i]) {
-            node_clear(&g->nodes[i]);
+            cvm_node_clear(&g->nodes[i]);
             continue;
         }
         if (k != i)

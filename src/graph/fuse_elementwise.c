@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/str.h"
 #include "base/tensor.h"
 #include "graph/fuse.h"
 
@@ -44,24 +45,15 @@ static int scalar_operand(const cvm_graph *g, const cvm_node *n, float *val, int
     return -1;
 }
 
-static char *dup_s(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
 /* Turns node n into ScaleShift(x) with the given attributes. */
 static cvm_status make_scale_shift(cvm_node *n, int x, int y, float scale, float bias, int rank)
 {
     cvm_attr *attrs = calloc(3, sizeof *attrs);
-    char *op = dup_s("ScaleShift"), *dom = dup_s(CVM_FUSED_DOMAIN);
+    char *op = cvm_strdup("ScaleShift"), *dom = cvm_strdup(CVM_FUSED_DOMAIN);
     const char *names[3] = {"scale", "bias", "min_rank"};
     int ok = attrs && op && dom;
     for (int i = 0; ok && i < 3; i++) {
-        attrs[i].name = dup_s(names[i]);
+        attrs[i].name = cvm_strdup(names[i]);
         ok = attrs[i].name != NULL;
     }
     if (!ok) {
@@ -92,19 +84,6 @@ static cvm_status make_scale_shift(cvm_node *n, int x, int y, float scale, float
     n->in[0] = x;
     n->out[0] = y;
     return CVM_OK;
-}
-
-static void drop_node(cvm_node *n)
-{
-    free(n->name);
-    free(n->op_type);
-    free(n->domain);
-    free(n->in);
-    free(n->out);
-    for (int a = 0; a < n->n_attr; a++)
-        cvm_attr_clear(&n->attrs[a]);
-    free(n->attrs);
-    memset(n, 0, sizeof *n);
 }
 
 cvm_status cvm_fuse_elementwise(cvm_graph *g)
@@ -164,7 +143,7 @@ cvm_status cvm_fuse_elementwise(cvm_graph *g)
     int k = 0;
     for (int i = 0; i < nn; i++) {
         if (dead[i]) {
-            drop_node(&g->nodes[i]);
+            cvm_node_clear(&g->nodes[i]);
             continue;
         }
         if (k != i)

@@ -40,6 +40,19 @@ void cvm_attr_clear(cvm_attr *a)
     memset(a, 0, sizeof *a);
 }
 
+void cvm_node_clear(cvm_node *n)
+{
+    free(n->name);
+    free(n->op_type);
+    free(n->domain);
+    free(n->in);
+    free(n->out);
+    for (int a = 0; a < n->n_attr; a++)
+        cvm_attr_clear(&n->attrs[a]);
+    free(n->attrs);
+    memset(n, 0, sizeof *n);
+}
+
 void cvm_graph_free(cvm_graph *g)
 {
     if (!g)
@@ -52,17 +65,8 @@ void cvm_graph_free(cvm_graph *g)
         cvm_tensor_free(v->init);
     }
     free(g->values);
-    for (int i = 0; i < g->n_nodes; i++) {
-        cvm_node *n = &g->nodes[i];
-        free(n->name);
-        free(n->op_type);
-        free(n->domain);
-        free(n->in);
-        free(n->out);
-        for (int a = 0; a < n->n_attr; a++)
-            cvm_attr_clear(&n->attrs[a]);
-        free(n->attrs);
-    }
+    for (int i = 0; i < g->n_nodes; i++)
+        cvm_node_clear(&g->nodes[i]);
     free(g->nodes);
     free(g->inputs);
     free(g->outputs);

@@ -107,6 +107,9 @@ cvm_status cvm_graph_add_node(cvm_graph *g, const char *op_type, const char *dom
                               const char *name, int n_in, const int *in, int n_out,
                               const int *out, int *index);
 void cvm_attr_clear(cvm_attr *a);
+/* Frees what a node owns (name, type, domain, value lists, attributes) and
+ * zeroes it; the node array itself is the graph's. */
+void cvm_node_clear(cvm_node *n);
 
 /* Attribute lookup for kernels and shape inference. */
 const cvm_attr *cvm_node_attr(const cvm_node *n, const char *name);

@@ -480,16 +480,17 @@ static void append_shape(char *buf, size_t cap, const char *sep, const cvm_tenso
         snprintf(buf + len, cap - len, "%s%s", sep, cvm_shape_str(t->ndim, t->dims, sh, sizeof sh));
 }
 
-cvm_status cvm_session_get_node_profile(const cvm_session *s, cvm_node_time *out, size_t cap,
-                                        size_t *n)
+/* The timings of every node that ran, summed over all cached plans, for the
+ * profile getters (`fn` names the caller in errors); *acc is malloc'd. */
+static cvm_status node_times(const cvm_session *s, const char *fn, const size_t *n, int out_missing,
+                             cvm_node_time **acc_out, size_t *used_out)
 {
-    if (!s || !n || (cap && !out))
-        return cvm_errorf(CVM_E_INVALID_ARG, "cvm_session_get_node_profile: %s is NULL",
+    if (!s || !n || out_missing)
+        return cvm_errorf(CVM_E_INVALID_ARG, "%s: %s is NULL", fn,
                           !s ? "session" : !n ? "n" : "out");
-    *n = 0;
     if (!s->opts.profile)
-        return cvm_errorf(CVM_E_INVALID_ARG, "cvm_session_get_node_profile: the session was "
-                          "created without options.profile");
+        return cvm_errorf(CVM_E_INVALID_ARG, "%s: the session was created without options.profile",
+                          fn);
     cvm_session *ms = (cvm_session *)s; /* the lock is the only thing touched */
     pthread_mutex_lock(&ms->lock);
     size_t max = (size_t)s->g->n_nodes;
@@ -536,12 +537,25 @@ cvm_status cvm_session_get_node_profile(const cvm_session *s, cvm_node_time *out
         }
     }
     pthread_mutex_unlock(&ms->lock);
+    free(slot);
+    *acc_out = acc;
+    *used_out = used;
+    return CVM_OK;
+}
+
+cvm_status cvm_session_get_node_profile(const cvm_session *s, cvm_node_time *out, size_t cap,
+                                        size_t *n)
+{
+    cvm_node_time *acc;
+    size_t used;
+    if (n)
+        *n = 0;
+    CVM_TRY(node_times(s, "cvm_session_get_node_profile", n, cap && !out, &acc, &used));
     qsort(acc, used, sizeof *acc, node_by_time_desc);
     for (size_t k = 0; k < used && k < cap; k++)
         out[k] = acc[k];
     *n = used;
     free(acc);
-    free(slot);
     return CVM_OK;
 }
 
@@ -551,46 +565,30 @@ static int by_time_desc(const void *a, const void *b)
     return x->total_ms < y->total_ms ? 1 : x->total_ms > y->total_ms ? -1 : 0;
 }
 
+/* The node timings grouped by operator type. */
 cvm_status cvm_session_get_profile(const cvm_session *s, cvm_op_time *out, size_t cap, size_t *n)
 {
-    if (!s || !n || (cap && !out))
-        return cvm_errorf(CVM_E_INVALID_ARG, "cvm_session_get_profile: %s is NULL",
-                          !s ? "session" : !n ? "n" : "out");
-    *n = 0;
-    if (!s->opts.profile)
-        return cvm_errorf(CVM_E_INVALID_ARG, "cvm_session_get_profile: the session was created "
-                          "without options.profile");
-    cvm_session *ms = (cvm_session *)s; /* the lock is the only thing touched */
-    pthread_mutex_lock(&ms->lock);
-    /* At most one entry per node of the graph. */
-    size_t max = (size_t)s->g->n_nodes + 1, used = 0;
-    cvm_op_time *acc = calloc(max, sizeof *acc);
+    cvm_node_time *nodes;
+    size_t n_nodes, used = 0;
+    if (n)
+        *n = 0;
+    CVM_TRY(node_times(s, "cvm_session_get_profile", n, cap && !out, &nodes, &n_nodes));
+    cvm_op_time *acc = calloc(n_nodes ? n_nodes : 1, sizeof *acc);
     if (!acc) {
-        pthread_mutex_unlock(&ms->lock);
+        free(nodes);
         return cvm_errorf(CVM_E_NOMEM, "out of memory");
     }
-    for (const cvm_plan *p = s->plans; p; p = p->next) {
-        if (!p->prof_ns)
-            continue;
-        for (int i = 0; i < p->n_steps; i++) {
-            if (p->steps[i].skip)
-                continue;
-            const char *op = s->g->nodes[p->steps[i].node].op_type;
-            size_t k = 0;
-            while (k < used && strncmp(acc[k].op_type, op, sizeof acc[k].op_type - 1) != 0)
-                k++;
-            if (k == used && used < max)
-                snprintf(acc[used++].op_type, sizeof acc[0].op_type, "%s", op);
-            if (k >= used)
-                continue;
-            if (p == s->plans)
-                acc[k].nodes++;
-            acc[k].calls += (size_t)atomic_load_explicit(&p->prof_calls[i], memory_order_relaxed);
-            acc[k].total_ms +=
-                (double)atomic_load_explicit(&p->prof_ns[i], memory_order_relaxed) / 1e6;
-        }
+    for (size_t i = 0; i < n_nodes; i++) {
+        size_t k = 0;
+        while (k < used && strcmp(acc[k].op_type, nodes[i].op_type) != 0)
+            k++;
+        if (k == used)
+            snprintf(acc[used++].op_type, sizeof acc[0].op_type, "%s", nodes[i].op_type);
+        acc[k].nodes++;
+        acc[k].calls += nodes[i].calls;
+        acc[k].total_ms += nodes[i].total_ms;
     }
-    pthread_mutex_unlock(&ms->lock);
+    free(nodes);
     qsort(acc, used, sizeof *acc, by_time_desc);
     for (size_t k = 0; k < used && k < cap; k++)
         out[k] = acc[k];

@@ -147,33 +147,15 @@ CVM_CPU_CLONES static void sm_rows(void *arg, size_t begin, size_t end)
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
+#include "backends/cpu/act512.h"
 #define SM_X86 1
 
-/* e^x of 16 lanes, the same steps as cvm_vexpf (clamped range, round by the
- * shifter, two-part ln 2, degree-7 series, exponent built in the bits); the
- * callers only pass x - max <= 0, never NaN unless the row holds one. */
+/* e^x of 16 lanes (cvm_exp512, act512.h); the callers only pass x - max <= 0,
+ * never NaN unless the row holds one, and NaN lanes stay NaN as in cvm_vexpf. */
 __attribute__((target("avx512f"))) static inline __m512 sm_exp16(__m512 x)
 {
-    __m512 xc = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
-    xc = _mm512_min_ps(xc, _mm512_set1_ps(88.3f));
-    const __m512 shifter = _mm512_set1_ps(12582912.0f);
-    __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(xc, _mm512_set1_ps(1.44269504088896341f), shifter),
-                             shifter);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), xc);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860682030941723e-06f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-    __m512 y = _mm512_mul_ps(p, _mm512_castsi512_ps(e));
-    /* NaN lanes stay NaN, as in cvm_vexpf */
     __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
-    return _mm512_mask_mov_ps(y, nan, x);
+    return _mm512_mask_mov_ps(cvm_exp512(x), nan, x);
 }
 
 /* sm_rows with explicit 16-lane vectors and masked tails: the generic
