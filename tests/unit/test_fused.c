@@ -277,6 +277,9 @@ static const conv2d shapes[] = {
     {1, 3, 3, 3, 45, 50, 5, 5, 2, 2, 1, 1, 2, 1, 2, 2},   /* 5x5 stride 2, uneven pads */
     {1, 2, 2, 2, 30, 17, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0},   /* no padding */
     {1, 2, 2, 2, 31, 17, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1},   /* stride 2, padding bottom-right only */
+    {1, 4, 4, 4, 13, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* 13 rows: tiles of 8, 4 and 1 */
+    {1, 2, 2, 2, 3, 13, 3, 3, 1, 1, 1, 1, 2, 1, 2, 1},    /* rows wholly in the padding */
+    {1, 1, 1, 1, 2, 2100, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* wider than the zero row */
 };
 
 static void test_conv_gather_odd_shapes(void **st)

@@ -672,7 +672,7 @@ CVM_CONV_CLONES static void depthwise_planes(void *arg, size_t begin, size_t end
  * output rows at a time where no row or padding check is needed: that many
  * independent chains keep both FMA ports busy, and the activation of one
  * row overlaps the sums of the next. */
-enum { DW_MAXT = 49, DW_ROWS = 8 };
+enum { DW_MAXT = 49, DW_ROWS = 8, DW_ZROW = 2048 };
 
 typedef struct dw_ctx {
     const float *x;        /* input plane */
@@ -748,18 +748,20 @@ __attribute__((target("avx512f"))) static void dw_row(const dw_ctx *d, int64_t o
     dw_store(d, acc, oh, ow0, om);
 }
 
-/* DW_ROWS output rows from oh, all of whose input rows lie inside the
- * image; KH, KW and the stride S (both axes) are constants at each call. */
+/* R output rows from oh (KH, KW, the stride S on both axes and R are
+ * constants at each call); rp[i] is input row oh*S - pt + i, or a zero row
+ * where that lies outside the image, so the padding rows at the top and
+ * bottom run through the same independent chains as the rows inside. */
 __attribute__((target("avx512f"), always_inline)) static inline void
-dw_rows(const dw_ctx *d, int64_t oh, int64_t ow0, __mmask16 om, __mmask16 (*mk)[2], const int KH,
-        const int KW, const int S)
+dw_tile(const dw_ctx *d, const float *const *rp, int64_t oh, int64_t ow0, __mmask16 om,
+        __mmask16 (*mk)[2], const int R, const int KH, const int KW, const int S)
 {
     const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     __m512 acc[DW_ROWS];
 #pragma GCC unroll 8
-    for (int r = 0; r < DW_ROWS; r++)
+    for (int r = 0; r < R; r++)
         acc[r] = d->bv;
-    const float *xt = d->x + (oh * S - d->pt) * d->W + ow0 * S - d->pl;
+    const int64_t x0 = ow0 * S - d->pl;
     /* fully unrolled, or the accumulators live on the stack */
 #pragma GCC unroll 5
     for (int kh = 0; kh < KH; kh++)
@@ -768,8 +770,8 @@ dw_rows(const dw_ctx *d, int64_t oh, int64_t ow0, __mmask16 om, __mmask16 (*mk)[
             __m512 w = d->wv[kh * KW + kw];
             __mmask16 m0 = mk[kw][0], m1 = mk[kw][1];
 #pragma GCC unroll 8
-            for (int r = 0; r < DW_ROWS; r++) {
-                const float *xr = xt + (r * S + kh) * d->W + kw;
+            for (int r = 0; r < R; r++) {
+                const float *xr = rp[r * S + kh] + x0 + kw;
                 __m512 v;
                 if (S == 1) {
                     v = _mm512_maskz_loadu_ps(m0, xr);
@@ -781,32 +783,72 @@ dw_rows(const dw_ctx *d, int64_t oh, int64_t ow0, __mmask16 om, __mmask16 (*mk)[
                 acc[r] = _mm512_fmadd_ps(w, v, acc[r]);
             }
         }
+    if (d->regs && !d->res && d->e.act == CVM_FUSED_SILU) {
+        /* the common case without the per-row dispatch, so that the R
+         * sigmoids interleave instead of running one latency chain each */
 #pragma GCC unroll 8
-    for (int r = 0; r < DW_ROWS; r++)
+        for (int r = 0; r < R; r++)
+            acc[r] = _mm512_mul_ps(acc[r], cvm_sigmoid512(acc[r]));
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+            _mm512_mask_storeu_ps(d->y + (oh + r) * d->OW + ow0, om, acc[r]);
+        return;
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
         dw_store(d, acc[r], oh + r, ow0, om);
 }
 
-#define DW_ROWS_FN(KH, KW, S)                                                                    \
-    __attribute__((target("avx512f"))) static void dw_rows_##KH##x##KW##s##S(                    \
-        const dw_ctx *d, int64_t oh, int64_t ow0, __mmask16 om, __mmask16(*mk)[2])                \
-    {                                                                                             \
-        dw_rows(d, oh, ow0, om, mk, KH, KW, S);                                                   \
+/* One 16-wide column of the output: DW_ROWS rows at a time, then 4, 2 and 1,
+ * so that even a 13-row plane keeps several chains in flight. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+dw_column(const dw_ctx *d, const float *zrow, int64_t OH, int64_t ow0, __mmask16 om,
+          __mmask16 (*mk)[2], const int KH, const int KW, const int S)
+{
+    const float *rp[DW_ROWS * 2 + 5];
+    for (int64_t oh = 0; oh < OH;) {
+        int64_t left = OH - oh;
+        int R = left >= DW_ROWS ? DW_ROWS : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        int64_t ih0 = oh * S - d->pt;
+        for (int i = 0; i < (R - 1) * S + KH; i++) {
+            int64_t ih = ih0 + i;
+            rp[i] = ih >= 0 && ih < d->H ? d->x + ih * d->W : zrow;
+        }
+        if (R == DW_ROWS)
+            dw_tile(d, rp, oh, ow0, om, mk, DW_ROWS, KH, KW, S);
+        else if (R == 4)
+            dw_tile(d, rp, oh, ow0, om, mk, 4, KH, KW, S);
+        else if (R == 2)
+            dw_tile(d, rp, oh, ow0, om, mk, 2, KH, KW, S);
+        else
+            dw_tile(d, rp, oh, ow0, om, mk, 1, KH, KW, S);
+        oh += R;
     }
-DW_ROWS_FN(3, 3, 1)
-DW_ROWS_FN(3, 3, 2)
-DW_ROWS_FN(5, 5, 1)
-DW_ROWS_FN(5, 5, 2)
+}
 
-typedef void (*dw_rows_fn)(const dw_ctx *, int64_t, int64_t, __mmask16, __mmask16 (*)[2]);
+#define DW_COLUMN_FN(KH, KW, S)                                                                   \
+    __attribute__((target("avx512f"))) static void dw_column_##KH##x##KW##s##S(                   \
+        const dw_ctx *d, const float *zrow, int64_t OH, int64_t ow0, __mmask16 om,                \
+        __mmask16(*mk)[2])                                                                        \
+    {                                                                                             \
+        dw_column(d, zrow, OH, ow0, om, mk, KH, KW, S);                                           \
+    }
+DW_COLUMN_FN(3, 3, 1)
+DW_COLUMN_FN(3, 3, 2)
+DW_COLUMN_FN(5, 5, 1)
+DW_COLUMN_FN(5, 5, 2)
 
-static dw_rows_fn dw_rows_for(int64_t KH, int64_t KW, int64_t sh, int64_t sw)
+typedef void (*dw_column_fn)(const dw_ctx *, const float *, int64_t, int64_t, __mmask16,
+                             __mmask16 (*)[2]);
+
+static dw_column_fn dw_column_for(int64_t KH, int64_t KW, int64_t sh, int64_t sw)
 {
     if (sh != sw || KH != KW)
         return NULL;
     if (KH == 3)
-        return sw == 1 ? dw_rows_3x3s1 : dw_rows_3x3s2;
+        return sw == 1 ? dw_column_3x3s1 : dw_column_3x3s2;
     if (KH == 5)
-        return sw == 1 ? dw_rows_5x5s1 : dw_rows_5x5s2;
+        return sw == 1 ? dw_column_5x5s1 : dw_column_5x5s2;
     return NULL;
 }
 
@@ -826,13 +868,12 @@ __attribute__((target("avx512f"))) static void depthwise_avx512(void *arg, size_
     /* Taps up to 7x7 keep their weights in registers and their edge masks
      * in a small table; larger kernels are rare enough to reload them. */
     d.small = d.KH * d.KW <= DW_MAXT && d.KW <= 16;
-    dw_rows_fn rows = d.small ? dw_rows_for(d.KH, d.KW, d.sh, d.sw) : NULL;
-    /* output rows [oh_lo, oh_hi) read no padding rows */
-    int64_t oh_lo = (d.pt + d.sh - 1) / d.sh, oh_hi = 0;
-    if (d.H - d.KH + d.pt >= 0)
-        oh_hi = (d.H - d.KH + d.pt) / d.sh + 1;
-    if (oh_hi > OH)
-        oh_hi = OH;
+    /* The column kernels read padding rows from a zero row; masked loads
+     * touch only the columns inside the image, so W floats of it suffice. */
+    float zrow[DW_ZROW];
+    dw_column_fn column = d.small && d.W <= DW_ZROW ? dw_column_for(d.KH, d.KW, d.sh, d.sw) : NULL;
+    if (column)
+        memset(zrow, 0, (size_t)d.W * sizeof(float));
     __m512 wv[DW_MAXT];
     d.wv = wv;
     for (size_t pl_i = begin; pl_i < end; pl_i++) {
@@ -856,14 +897,11 @@ __attribute__((target("avx512f"))) static void depthwise_avx512(void *arg, size_
                     __mmask16 m = dw_range_mask(ow0 * d.sw - d.pl + kw + 16 * q, d.W);
                     mk[kw][q] = d.sw == 1 ? (__mmask16)(m & om) : m;
                 }
-            int64_t oh = 0;
-            if (rows) {
-                for (; oh < oh_lo && oh < OH; oh++)
-                    dw_row(&d, oh, ow0, om, mk);
-                for (; oh + DW_ROWS <= oh_hi; oh += DW_ROWS)
-                    rows(&d, oh, ow0, om, mk);
+            if (column) {
+                column(&d, zrow, OH, ow0, om, mk);
+                continue;
             }
-            for (; oh < OH; oh++)
+            for (int64_t oh = 0; oh < OH; oh++)
                 dw_row(&d, oh, ow0, om, mk);
         }
         if (!d.regs && (s->act != CVM_FUSED_NONE || r->res))
