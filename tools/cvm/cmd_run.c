@@ -170,7 +170,7 @@ int cmd_run(int argc, char **argv)
            t_load, st.nodes_in_model, st.nodes_folded, st.nodes_planned, st.nodes_viewed,
            st.arena_bytes / 1048576.0, st.naive_bytes / 1048576.0);
     if (runs > 1)
-        printf("run: %d runs, best %.2f ms, mean %.2f ms (%d threads)\n", runs, best, total / runs, opts.threads);
+        printf("run: %d runs, best %.3f ms, mean %.3f ms (%d threads)\n", runs, best, total / runs, opts.threads);
     else
         printf("run: %.2f ms\n", best);
     if (opts.profile) {

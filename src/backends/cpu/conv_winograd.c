@@ -332,17 +332,21 @@ AVX512 static void output_tf(const cvm_wino *w, const float *M, size_t ms, const
             const float *rr = e && out->res ? out->res + n * out->res_n + m * out->res_c +
                                                   oy * OW + ox
                                             : NULL;
-            _mm512_mask_storeu_ps(yr, sm[0],
-                                  finish(_mm512_permutex2var_ps(p01l, j0, p23l), e, rr, sm[0]));
-            _mm512_mask_storeu_ps(yr + 16, sm[1],
-                                  finish(_mm512_permutex2var_ps(p01l, j1, p23l), e,
-                                         rr ? rr + 16 : NULL, sm[1]));
-            _mm512_mask_storeu_ps(yr + 32, sm[2],
-                                  finish(_mm512_permutex2var_ps(p01h, j0, p23h), e,
-                                         rr ? rr + 32 : NULL, sm[2]));
-            _mm512_mask_storeu_ps(yr + 48, sm[3],
-                                  finish(_mm512_permutex2var_ps(p01h, j1, p23h), e,
-                                         rr ? rr + 48 : NULL, sm[3]));
+            __m512 v[4] = {_mm512_permutex2var_ps(p01l, j0, p23l),
+                           _mm512_permutex2var_ps(p01l, j1, p23l),
+                           _mm512_permutex2var_ps(p01h, j0, p23h),
+                           _mm512_permutex2var_ps(p01h, j1, p23h)};
+            if (e && !rr && e->act == CVM_FUSED_SILU) {
+                /* the common SiLU without the per-vector dispatch: the four
+                 * sigmoids interleave */
+                for (int q = 0; q < 4; q++)
+                    v[q] = _mm512_mul_ps(v[q], cvm_sigmoid512(v[q]));
+            } else {
+                for (int q = 0; q < 4; q++)
+                    v[q] = finish(v[q], e, rr ? rr + 16 * q : NULL, sm[q]);
+            }
+            for (int q = 0; q < 4; q++)
+                _mm512_mask_storeu_ps(yr + 16 * q, sm[q], v[q]);
             if (out->span)
                 out->span(out->span_ctx, n, m, oy * OW + ox, valid, yr);
         }
