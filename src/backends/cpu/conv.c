@@ -669,9 +669,10 @@ CVM_CONV_CLONES static void depthwise_planes(void *arg, size_t begin, size_t end
  *
  * One row's taps form a single chain of dependent FMAs, four cycles each,
  * so the common kernels (3x3 and 5x5 with equal strides) take DW_ROWS
- * output rows at a time where no row or padding check is needed: that many
- * independent chains keep both FMA ports busy, and the activation of one
- * row overlaps the sums of the next. */
+ * output rows at a time (the rest in fewer), reading the rows above and
+ * below the image from a zero row: that many independent chains keep both
+ * FMA ports busy, and the activation of one row overlaps the sums of the
+ * next. */
 enum { DW_MAXT = 49, DW_ROWS = 8, DW_ZROW = 2048 };
 
 typedef struct dw_ctx {
