@@ -182,13 +182,14 @@ static void test_gemm_kernels_vs_reference(void **st)
     (void)st;
     static const int64_t Ms[] = {1, 2, 5, 7, 8, 9, 16, 17, 33, 67};
     static const int64_t Ns[] = {1, 3, 15, 16, 17, 31, 32, 33, 67};
-    static const int64_t Ks[] = {1, 2, 13, 67, 256, 300};
+    /* 300: one K chunk; 385 and 700: two and three equal chunks (cvm_gemm_kc) */
+    static const int64_t Ks[] = {1, 2, 13, 67, 256, 300, 385, 700};
     const char *names[] = {"generic", "avx2", "avx512"};
     unsigned seed = 7;
-    float *a = malloc(67 * 300 * 4), *b = malloc(300 * 67 * 4), *c = malloc(67 * 67 * 4),
+    float *a = malloc(67 * 900 * 4), *b = malloc(900 * 67 * 4), *c = malloc(67 * 67 * 4),
           *r = malloc(67 * 67 * 4), bias[67];
-    fill_rand(a, 67 * 300, &seed);
-    fill_rand(b, 300 * 67, &seed);
+    fill_rand(a, 67 * 900, &seed);
+    fill_rand(b, 900 * 67, &seed);
     fill_rand(bias, 67, &seed);
     for (int kn = 0; kn < 3; kn++) {
         const cvm_gemm_kernel *k = cvm_gemm_kernel_named(names[kn]);
@@ -217,13 +218,15 @@ static void test_gemm_kernels_vs_reference(void **st)
                     expect_close(c, r, M * N, 1e-4f);
                 }
         /* prepacked operands give the same result */
-        int64_t M = 37, N = 45, K = 290;
+        int64_t M = 37, N = 45, K = 800; /* four chunks of 200 */
+        assert_int_equal(cvm_gemm_kc(K), 200);
+        assert_int_equal(cvm_gemm_kc(384), CVM_GEMM_KC);
         float *pa = malloc(cvm_gemm_packed_a_size(k, M, K) * 4);
         float *pb = malloc(cvm_gemm_packed_b_size(k, K, N) * 4);
         cvm_gemm_prepack_a(k, M, K, a, K, 1, 1.0f, pa);
         cvm_gemm_prepack_b(k, K, N, b, N, 1, 2.0f, pb);
-        for (int64_t k0 = 0; k0 < K; k0 += CVM_GEMM_KC) {
-            int64_t kc = K - k0 < CVM_GEMM_KC ? K - k0 : CVM_GEMM_KC;
+        for (int64_t k0 = 0; k0 < K; k0 += cvm_gemm_kc(K)) {
+            int64_t kc = K - k0 < cvm_gemm_kc(K) ? K - k0 : cvm_gemm_kc(K);
             float buf[CVM_GEMM_KC * 64];
             cvm_gemm_pack_a(k, a, K, 1, k->mr, 2 * k->mr, k0, kc, 1.0f, buf);
             assert_memory_equal(buf, cvm_gemm_packed_a_block(k, pa, M, k0, kc, k->mr),

@@ -132,8 +132,8 @@ cvm_status cvm_wino_prepare(cvm_wino *w, const cvm_gemm_kernel *kern, int64_t N,
         cvm_sgemm_strided(kern, 36, np, 9, T, 9, 1, weights + m0 * C * 9, 1, 9, tmp, np, NULL, 0,
                           NULL, gs, 1);
         for (int p = 0; p < 36; p++)
-            for (int64_t k0 = 0; k0 < C; k0 += CVM_GEMM_KC) {
-                int64_t kc = C - k0 < CVM_GEMM_KC ? C - k0 : CVM_GEMM_KC;
+            for (int64_t k0 = 0; k0 < C; k0 += cvm_gemm_kc(C)) {
+                int64_t kc = C - k0 < cvm_gemm_kc(C) ? C - k0 : cvm_gemm_kc(C);
                 float *dst = (float *)cvm_gemm_packed_a_block(kern, w->U + p * w->u_stride, K, k0,
                                                               kc, m0);
                 cvm_gemm_pack_a(kern, tmp + p * np, C, 1, 0, mc, k0, kc, 1.0f, dst);
@@ -400,8 +400,9 @@ static void wino_slot(void *arg, size_t begin, size_t end)
                 const float *U = w->U + p * w->u_stride;
                 const float *Vp = V + p * vs;
                 float *Mp = M + p * ms;
-                for (int64_t k0 = 0; k0 < w->C; k0 += CVM_GEMM_KC) {
-                    int64_t kc = w->C - k0 < CVM_GEMM_KC ? w->C - k0 : CVM_GEMM_KC;
+                const int64_t kcs = cvm_gemm_kc(w->C);
+                for (int64_t k0 = 0; k0 < w->C; k0 += kcs) {
+                    int64_t kc = w->C - k0 < kcs ? w->C - k0 : kcs;
                     for (int64_t m = m_lo; m < m_hi; m += kern->mr) {
                         int mr = m_hi - m < kern->mr ? (int)(m_hi - m) : kern->mr;
                         kern->ukr(kc, cvm_gemm_packed_a_block(kern, U, w->K, k0, kc, m),

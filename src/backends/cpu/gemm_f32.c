@@ -474,8 +474,9 @@ void cvm_gemm_prepack_a(const cvm_gemm_kernel *kern, int64_t M, int64_t K, const
                         int64_t rs, int64_t cs, float alpha, float *dst)
 {
     int64_t Mp = round_up(M, kern->mr);
-    for (int64_t k0 = 0; k0 < K; k0 += CVM_GEMM_KC) {
-        int64_t kc = K - k0 < CVM_GEMM_KC ? K - k0 : CVM_GEMM_KC;
+    const int64_t kcs = cvm_gemm_kc(K);
+    for (int64_t k0 = 0; k0 < K; k0 += kcs) {
+        int64_t kc = K - k0 < kcs ? K - k0 : kcs;
         cvm_gemm_pack_a(kern, a, rs, cs, 0, M, k0, kc, alpha, dst + k0 * Mp);
     }
 }
@@ -484,8 +485,9 @@ void cvm_gemm_prepack_b(const cvm_gemm_kernel *kern, int64_t K, int64_t N, const
                         int64_t rs, int64_t cs, float alpha, float *dst)
 {
     int64_t Np = round_up(N, kern->nr);
-    for (int64_t k0 = 0; k0 < K; k0 += CVM_GEMM_KC) {
-        int64_t kc = K - k0 < CVM_GEMM_KC ? K - k0 : CVM_GEMM_KC;
+    const int64_t kcs = cvm_gemm_kc(K);
+    for (int64_t k0 = 0; k0 < K; k0 += kcs) {
+        int64_t kc = K - k0 < kcs ? K - k0 : kcs;
         cvm_gemm_pack_b(kern, b, rs, cs, k0, kc, 0, N, alpha, dst + k0 * Np);
     }
 }
@@ -560,8 +562,9 @@ static void gemm_item(const gemm_job *j, float *bbuf, float *abuf, int64_t item)
     int64_t ldr = 0;
     const float *res = op->epi && op->res_of ? op->res_of(op->ctx, b, &ldr) : NULL;
     int in_regs = op->epi && op->kern->ukr_epi;
-    for (int64_t k0 = 0; k0 < op->K; k0 += CVM_GEMM_KC) {
-        int64_t kc = op->K - k0 < CVM_GEMM_KC ? op->K - k0 : CVM_GEMM_KC;
+    const int64_t kcs = cvm_gemm_kc(op->K);
+    for (int64_t k0 = 0; k0 < op->K; k0 += kcs) {
+        int64_t kc = op->K - k0 < kcs ? op->K - k0 : kcs;
         int acc = op->accumulate || k0 > 0;
         int last = k0 + kc >= op->K;
         const float *bp = op->get_b(op->ctx, b, k0, kc, n0, nc, bbuf);

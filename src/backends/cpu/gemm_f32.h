@@ -17,10 +17,24 @@
 
 #include "base/threadpool.h"
 
-#define CVM_GEMM_KC 256 /* K chunk: packed panels are cut at multiples of this */
+#define CVM_GEMM_KC 384 /* most K per chunk (see cvm_gemm_kc) */
 #define CVM_GEMM_MC 128 /* rows of A packed at a time when A is not prepacked */
 #define CVM_GEMM_NC 256 /* columns of B packed at a time (per thread) */
 #define CVM_GEMM_MAX_SLOTS 64
+
+/* The K chunk of a product of depth K: K cut into the fewest chunks of at
+ * most CVM_GEMM_KC, all of one length (the last may be shorter).  Every pass
+ * over C after the first reloads and stores the whole output again, so
+ * RF-DETR's and DINOv2's depth-384 layers run as one chunk, not 256 + 128,
+ * and an im2col depth of 576 as two of 288, not 256 + 256 + 64.  Packers and
+ * readers of a packed operand use the same chunks. */
+static inline int64_t cvm_gemm_kc(int64_t K)
+{
+    if (K <= CVM_GEMM_KC)
+        return CVM_GEMM_KC;
+    int64_t n = (K + 255) / 256;
+    return (K + n - 1) / n;
+}
 
 /* A register-blocked micro-kernel: computes the mr x nr tile
  *   C = A_panel * B_panel (+ bias[r])   when acc == 0

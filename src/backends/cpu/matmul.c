@@ -93,9 +93,10 @@ static void mm_pack_range(void *arg, size_t begin, size_t end)
     for (size_t it = begin; it < end; it++) {
         int64_t g = (int64_t)it % j->mgroups, rest = (int64_t)it / j->mgroups;
         int64_t kq = rest % j->kchunks, b = rest / j->kchunks;
-        int64_t m0 = g * MM_PACK_ROWS, k0 = kq * CVM_GEMM_KC;
+        const int64_t kcs = cvm_gemm_kc(s->K);
+        int64_t m0 = g * MM_PACK_ROWS, k0 = kq * kcs;
         int64_t mc = s->M - m0 < MM_PACK_ROWS ? s->M - m0 : MM_PACK_ROWS;
-        int64_t kc = s->K - k0 < CVM_GEMM_KC ? s->K - k0 : CVM_GEMM_KC;
+        int64_t kc = s->K - k0 < kcs ? s->K - k0 : kcs;
         int64_t ao, bo;
         batch_offsets(s, b, &ao, &bo);
         /* the layout cvm_gemm_packed_a_block reads: K chunks of Mp rows,
@@ -108,7 +109,8 @@ static void mm_pack_range(void *arg, size_t begin, size_t end)
 static void mm_pack_a_all(const mm_run *r, cvm_threadpool *pool)
 {
     const mm_state *s = r->s;
-    mm_pack_job j = {r, (s->K + CVM_GEMM_KC - 1) / CVM_GEMM_KC,
+    const int64_t kcs = cvm_gemm_kc(s->K);
+    mm_pack_job j = {r, (s->K + kcs - 1) / kcs,
                      (s->M + MM_PACK_ROWS - 1) / MM_PACK_ROWS};
     cvm_parallel_for(pool, (size_t)(s->batch * j.kchunks * j.mgroups), 1, mm_pack_range, &j);
 }
