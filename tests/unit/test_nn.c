@@ -184,14 +184,14 @@ static void test_gemm_kernels_vs_reference(void **st)
     static const int64_t Ns[] = {1, 3, 15, 16, 17, 31, 32, 33, 67};
     /* 300: one K chunk; 385 and 700: two and three equal chunks (cvm_gemm_kc) */
     static const int64_t Ks[] = {1, 2, 13, 67, 256, 300, 385, 700};
-    const char *names[] = {"generic", "avx2", "avx512"};
+    const char *names[] = {"generic", "avx2", "avx512", "avx512_12"};
     unsigned seed = 7;
     float *a = malloc(67 * 900 * 4), *b = malloc(900 * 67 * 4), *c = malloc(67 * 67 * 4),
           *r = malloc(67 * 67 * 4), bias[67];
     fill_rand(a, 67 * 900, &seed);
     fill_rand(b, 900 * 67, &seed);
     fill_rand(bias, 67, &seed);
-    for (int kn = 0; kn < 3; kn++) {
+    for (int kn = 0; kn < 4; kn++) {
         const cvm_gemm_kernel *k = cvm_gemm_kernel_named(names[kn]);
         if (!k)
             continue; /* not supported by this CPU */

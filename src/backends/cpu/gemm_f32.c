@@ -2,6 +2,7 @@
 
 #include "graph/fuse.h" /* CVM_FUSED_* activation codes */
 
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -267,6 +268,82 @@ __attribute__((target("avx512f"))) static void ukr_avx512_epi(int64_t kc, const 
 #undef AVX512_ROW
 }
 
+/* 12 x 32: for products whose B panels stream from L2 (a MatMul's packed
+ * weights, kc x 32 floats per panel), 24 FMAs per k step share the two B
+ * vectors instead of 16, so B's traffic per FMA falls by a third.  Convolution
+ * weights keep the 8-row kernel: their channel counts are multiples of 8, and
+ * 12-row panels would pad 16 rows to 24. */
+__attribute__((target("avx512f"))) static void ukr_avx512_12_epi(int64_t kc, const float *a,
+                                                                 const float *b, float *c,
+                                                                 int64_t ldc, int mr, int nr,
+                                                                 int acc, const float *bias,
+                                                                 const cvm_gemm_epi *epi,
+                                                                 const float *res, int64_t ldr)
+{
+    __m512 x0[12], x1[12];
+#pragma GCC unroll 12
+    for (int r = 0; r < 12; r++)
+        x0[r] = x1[r] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < kc; k++) {
+        _mm_prefetch((const char *)(b + 512), _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + 512 + 16), _MM_HINT_T0);
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 12
+        for (int r = 0; r < 12; r++) {
+            __m512 av = _mm512_set1_ps(a[r]);
+            x0[r] = _mm512_fmadd_ps(av, b0, x0[r]);
+            x1[r] = _mm512_fmadd_ps(av, b1, x1[r]);
+        }
+        a += 12;
+        b += 32;
+    }
+    __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1u);
+    __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF
+                            : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1u) : (__mmask16)0;
+#pragma GCC unroll 12
+    for (int r = 0; r < 12; r++) {
+        if (r >= mr)
+            break;
+        float *cr = c + r * ldc;
+        __m512 y0 = x0[r], y1 = x1[r];
+        if (acc) {
+            y0 = _mm512_add_ps(y0, _mm512_maskz_loadu_ps(m0, cr));
+            y1 = _mm512_add_ps(y1, _mm512_maskz_loadu_ps(m1, cr + 16));
+        } else if (bias) {
+            __m512 bv = _mm512_set1_ps(bias[r]);
+            y0 = _mm512_add_ps(y0, bv);
+            y1 = _mm512_add_ps(y1, bv);
+        }
+        if (epi) {
+            __m512 r0 = y0, r1 = y1;
+            if (res) {
+                r0 = _mm512_maskz_loadu_ps(m0, res + r * ldr);
+                r1 = _mm512_maskz_loadu_ps(m1, res + r * ldr + 16);
+            }
+            if (res && epi->add_first) {
+                y0 = _mm512_add_ps(y0, r0);
+                y1 = _mm512_add_ps(y1, r1);
+            }
+            y0 = cvm_act512(y0, epi);
+            y1 = cvm_act512(y1, epi);
+            if (res && !epi->add_first) {
+                y0 = _mm512_add_ps(y0, r0);
+                y1 = _mm512_add_ps(y1, r1);
+            }
+        }
+        _mm512_mask_storeu_ps(cr, m0, y0);
+        _mm512_mask_storeu_ps(cr + 16, m1, y1);
+    }
+}
+
+__attribute__((target("avx512f"))) static void ukr_avx512_12(int64_t kc, const float *a,
+                                                             const float *b, float *c,
+                                                             int64_t ldc, int mr, int nr, int acc,
+                                                             const float *bias)
+{
+    ukr_avx512_12_epi(kc, a, b, c, ldc, mr, nr, acc, bias, NULL, NULL, 0);
+}
+
 __attribute__((target("avx512f"))) static void ukr_avx512(int64_t kc, const float *a,
                                                           const float *b, float *c, int64_t ldc,
                                                           int mr, int nr, int acc,
@@ -280,6 +357,7 @@ static const cvm_gemm_kernel k_generic = {"generic", G_MR, G_NR, ukr_generic, NU
 #ifdef CVM_GEMM_X86
 static const cvm_gemm_kernel k_avx2 = {"avx2", 6, 16, ukr_avx2, NULL};
 static const cvm_gemm_kernel k_avx512 = {"avx512", 8, 32, ukr_avx512, ukr_avx512_epi};
+static const cvm_gemm_kernel k_avx512_12 = {"avx512_12", 12, 32, ukr_avx512_12, ukr_avx512_12_epi};
 #endif
 
 const cvm_gemm_kernel *cvm_gemm_kernel_named(const char *name)
@@ -292,6 +370,8 @@ const cvm_gemm_kernel *cvm_gemm_kernel_named(const char *name)
         return &k_avx2;
     if (strcmp(name, "avx512") == 0 && __builtin_cpu_supports("avx512f"))
         return &k_avx512;
+    if (strcmp(name, "avx512_12") == 0 && __builtin_cpu_supports("avx512f"))
+        return &k_avx512_12;
 #endif
     return NULL;
 }
@@ -310,6 +390,16 @@ const cvm_gemm_kernel *cvm_gemm_kernel_best(void)
         k = &k_generic;
     best = k;
     return k;
+}
+
+const cvm_gemm_kernel *cvm_gemm_kernel_tall(int64_t M)
+{
+    const cvm_gemm_kernel *k = cvm_gemm_kernel_best();
+    const char *env = getenv("CVM_GEMM_TALL");
+    if (M < 48 || (env && strcmp(env, "0") == 0) || strcmp(k->name, "avx512") != 0)
+        return k;
+    const cvm_gemm_kernel *t = cvm_gemm_kernel_named("avx512_12");
+    return t ? t : k;
 }
 
 /* --------------------------------------------------------------- packing */
@@ -348,6 +438,53 @@ __attribute__((target("avx2"))) static int64_t pack_a8_t(const float *src, int64
     }
     return k;
 }
+/* Twelve row-major rows into a 12-wide A panel: the first eight as in
+ * pack_a8_t, the other four through 4x4 transposes of 128-bit halves.
+ * Returns how many k were packed (a multiple of 8). */
+__attribute__((target("avx2"))) static int64_t pack_a12_t(const float *src, int64_t rs,
+                                                         int64_t kc, float *dst)
+{
+    int64_t k = 0;
+    for (; k + 8 <= kc; k += 8) {
+        __m256 r0 = _mm256_loadu_ps(src + 0 * rs + k), r1 = _mm256_loadu_ps(src + 1 * rs + k);
+        __m256 r2 = _mm256_loadu_ps(src + 2 * rs + k), r3 = _mm256_loadu_ps(src + 3 * rs + k);
+        __m256 r4 = _mm256_loadu_ps(src + 4 * rs + k), r5 = _mm256_loadu_ps(src + 5 * rs + k);
+        __m256 r6 = _mm256_loadu_ps(src + 6 * rs + k), r7 = _mm256_loadu_ps(src + 7 * rs + k);
+        __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+        __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+        __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+        __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+        __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+        __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+        __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+        __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+        /* rows 8..11: q_j holds k+j in its low half and k+j+4 in its high half */
+        __m256 s8 = _mm256_loadu_ps(src + 8 * rs + k), s9 = _mm256_loadu_ps(src + 9 * rs + k);
+        __m256 s10 = _mm256_loadu_ps(src + 10 * rs + k), s11 = _mm256_loadu_ps(src + 11 * rs + k);
+        __m256 v0 = _mm256_unpacklo_ps(s8, s9), v1 = _mm256_unpackhi_ps(s8, s9);
+        __m256 v2 = _mm256_unpacklo_ps(s10, s11), v3 = _mm256_unpackhi_ps(s10, s11);
+        __m256 q0 = _mm256_shuffle_ps(v0, v2, 0x44), q1 = _mm256_shuffle_ps(v0, v2, 0xEE);
+        __m256 q2 = _mm256_shuffle_ps(v1, v3, 0x44), q3 = _mm256_shuffle_ps(v1, v3, 0xEE);
+        float *d = dst + k * 12;
+        _mm256_storeu_ps(d + 0, _mm256_permute2f128_ps(u0, u4, 0x20));
+        _mm_storeu_ps(d + 8, _mm256_castps256_ps128(q0));
+        _mm256_storeu_ps(d + 12, _mm256_permute2f128_ps(u1, u5, 0x20));
+        _mm_storeu_ps(d + 20, _mm256_castps256_ps128(q1));
+        _mm256_storeu_ps(d + 24, _mm256_permute2f128_ps(u2, u6, 0x20));
+        _mm_storeu_ps(d + 32, _mm256_castps256_ps128(q2));
+        _mm256_storeu_ps(d + 36, _mm256_permute2f128_ps(u3, u7, 0x20));
+        _mm_storeu_ps(d + 44, _mm256_castps256_ps128(q3));
+        _mm256_storeu_ps(d + 48, _mm256_permute2f128_ps(u0, u4, 0x31));
+        _mm_storeu_ps(d + 56, _mm256_extractf128_ps(q0, 1));
+        _mm256_storeu_ps(d + 60, _mm256_permute2f128_ps(u1, u5, 0x31));
+        _mm_storeu_ps(d + 68, _mm256_extractf128_ps(q1, 1));
+        _mm256_storeu_ps(d + 72, _mm256_permute2f128_ps(u2, u6, 0x31));
+        _mm_storeu_ps(d + 80, _mm256_extractf128_ps(q2, 1));
+        _mm256_storeu_ps(d + 84, _mm256_permute2f128_ps(u3, u7, 0x31));
+        _mm_storeu_ps(d + 92, _mm256_extractf128_ps(q3, 1));
+    }
+    return k;
+}
 #endif
 
 void cvm_gemm_pack_a(const cvm_gemm_kernel *kern, const float *a, int64_t rs, int64_t cs,
@@ -365,6 +502,16 @@ void cvm_gemm_pack_a(const cvm_gemm_kernel *kern, const float *a, int64_t rs, in
                 for (int r = 0; r < 8; r++)
                     dst[r] = src[r * rs + k];
                 dst += 8;
+            }
+            continue;
+        }
+        if (cs == 1 && alpha == 1.0f && MR == 12 && rows == 12 && __builtin_cpu_supports("avx2")) {
+            int64_t k = pack_a12_t(src, rs, kc, dst);
+            dst += k * 12;
+            for (; k < kc; k++) {
+                for (int r = 0; r < 12; r++)
+                    dst[r] = src[r * rs + k];
+                dst += 12;
             }
             continue;
         }

@@ -67,7 +67,11 @@ typedef struct cvm_gemm_kernel {
 
 /* The fastest kernel this CPU supports (chosen once). */
 const cvm_gemm_kernel *cvm_gemm_kernel_best(void);
-/* "avx512", "avx2" or "generic"; NULL when unknown or unsupported here. */
+/* For a product of M >= 48 rows whose other operand streams from L2 (a
+ * MatMul's weights): the 12-row AVX-512 kernel where the best is the 8-row
+ * one (CVM_GEMM_TALL=0 in the environment keeps the best). */
+const cvm_gemm_kernel *cvm_gemm_kernel_tall(int64_t M);
+/* "avx512", "avx512_12", "avx2" or "generic"; NULL when unknown or unsupported here. */
 const cvm_gemm_kernel *cvm_gemm_kernel_named(const char *name);
 
 /* Plain triple loop, the reference the fast paths are tested against:

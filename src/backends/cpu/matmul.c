@@ -78,7 +78,7 @@ static const float *mm_get_a(const void *vctx, int64_t b, int64_t m0, int64_t mc
  * when two threads split a narrow N.  When A is that widely reused it is
  * packed once, in parallel, into scratch, and the driver reads the panels
  * from there. */
-#define MM_PACK_ROWS 64 /* rows of A per packing item (a multiple of every MR) */
+#define MM_PACK_ROWS 96 /* rows of A per packing item (a multiple of every MR) */
 
 typedef struct mm_pack_job {
     const mm_run *r;
@@ -266,6 +266,7 @@ cvm_status cvm_nn_matmul_prepare(const cvm_kernel_ctx *c, void **state, size_t *
         s->epi.add_first = 1;
     }
     if (a->dtype == CVM_DTYPE_FLOAT32) {
+        s->kern = cvm_gemm_kernel_tall(s->M);
         *scratch = mm_plan_scratch(s);
         cvm_status st = pack_b_if_const(c, s, b);
         if (st != CVM_OK) {
