@@ -392,11 +392,16 @@ const cvm_gemm_kernel *cvm_gemm_kernel_best(void)
     return k;
 }
 
-const cvm_gemm_kernel *cvm_gemm_kernel_tall(int64_t M)
+const cvm_gemm_kernel *cvm_gemm_kernel_rows(int64_t M)
 {
     const cvm_gemm_kernel *k = cvm_gemm_kernel_best();
     const char *env = getenv("CVM_GEMM_TALL");
     if (M < 48 || (env && strcmp(env, "0") == 0) || strcmp(k->name, "avx512") != 0)
+        return k;
+    /* 12-row panels only where they pad M by at most 4% more than 8-row
+     * ones: 96, 128, 256, 384 or 580 rows, not 64 (72) or 80 (84) */
+    int64_t p8 = (M + 7) / 8 * 8, p12 = (M + 11) / 12 * 12;
+    if (p12 * 100 > p8 * 104)
         return k;
     const cvm_gemm_kernel *t = cvm_gemm_kernel_named("avx512_12");
     return t ? t : k;

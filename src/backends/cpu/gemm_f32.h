@@ -67,10 +67,12 @@ typedef struct cvm_gemm_kernel {
 
 /* The fastest kernel this CPU supports (chosen once). */
 const cvm_gemm_kernel *cvm_gemm_kernel_best(void);
-/* For a product of M >= 48 rows whose other operand streams from L2 (a
- * MatMul's weights): the 12-row AVX-512 kernel where the best is the 8-row
- * one (CVM_GEMM_TALL=0 in the environment keeps the best). */
-const cvm_gemm_kernel *cvm_gemm_kernel_tall(int64_t M);
+/* The kernel for products of M rows: the 12-row AVX-512 one where the best
+ * is the 8-row one, M >= 48 and 12-row panels pad M hardly more (its B
+ * panels, which stream from L2, then feed 24 FMAs per pair of vectors
+ * instead of 16); else the best.  CVM_GEMM_TALL=0 in the environment keeps
+ * the best. */
+const cvm_gemm_kernel *cvm_gemm_kernel_rows(int64_t M);
 /* "avx512", "avx512_12", "avx2" or "generic"; NULL when unknown or unsupported here. */
 const cvm_gemm_kernel *cvm_gemm_kernel_named(const char *name);
 

@@ -266,7 +266,7 @@ cvm_status cvm_nn_matmul_prepare(const cvm_kernel_ctx *c, void **state, size_t *
         s->epi.add_first = 1;
     }
     if (a->dtype == CVM_DTYPE_FLOAT32) {
-        s->kern = cvm_gemm_kernel_tall(s->M);
+        s->kern = cvm_gemm_kernel_rows(s->M);
         *scratch = mm_plan_scratch(s);
         cvm_status st = pack_b_if_const(c, s, b);
         if (st != CVM_OK) {
