@@ -631,6 +631,84 @@ static void test_gemm_wide_tiles(void **st)
     free(scratch);
 }
 
+/* Prepacked B (a MatMul's weights): 2 workers also cut the rows of an N
+ * tile and take the items as they come free; every row and column is
+ * written once, by both the 8-row and the 12-row kernel. */
+typedef struct pre_ctx {
+    const cvm_gemm_kernel *k;
+    const float *a, *pb;
+    float *c;
+    int64_t K, N;
+} pre_ctx;
+
+static const float *pre_get_a(const void *v, int64_t b, int64_t m0, int64_t mc, int64_t k0,
+                              int64_t kc, float *buf)
+{
+    const pre_ctx *p = v;
+    (void)b;
+    cvm_gemm_pack_a(p->k, p->a, p->K, 1, m0, mc, k0, kc, 1.0f, buf);
+    return buf;
+}
+
+static const float *pre_get_b(const void *v, int64_t b, int64_t k0, int64_t kc, int64_t n0,
+                              int64_t nc, float *buf)
+{
+    const pre_ctx *p = v;
+    (void)b, (void)nc, (void)buf;
+    return cvm_gemm_packed_b_block(p->k, p->pb, p->N, k0, kc, n0);
+}
+
+static float *pre_c_of(const void *v, int64_t b)
+{
+    (void)b;
+    return ((const pre_ctx *)v)->c;
+}
+
+static void test_gemm_prepacked_b_rows_split(void **st)
+{
+    (void)st;
+    static const int64_t Ms[] = {50, 200, 581};
+    static const int64_t Ns[] = {40, 300};
+    static const int64_t Ks[] = {300, 700};
+    const char *names[] = {"avx512", "avx512_12", "generic"};
+    unsigned seed = 13;
+    float *a = malloc(581 * 700 * 4), *b = malloc(700 * 300 * 4), *c = malloc(581 * 300 * 4),
+          *r = malloc(581 * 300 * 4);
+    fill_rand(a, 581 * 700, &seed);
+    fill_rand(b, 700 * 300, &seed);
+    for (int kn = 0; kn < 3; kn++) {
+        const cvm_gemm_kernel *k = cvm_gemm_kernel_named(names[kn]);
+        if (!k)
+            continue;
+        int slots = cvm_gemm_slots(pool2);
+        void *scratch = malloc(cvm_gemm_scratch_bytes(k, slots));
+        for (size_t mi = 0; mi < 3; mi++)
+            for (size_t ni = 0; ni < 2; ni++)
+                for (size_t ki = 0; ki < 2; ki++) {
+                    int64_t M = Ms[mi], N = Ns[ni], K = Ks[ki];
+                    float *pb = malloc(cvm_gemm_packed_b_size(k, K, N) * 4);
+                    cvm_gemm_prepack_b(k, K, N, b, N, 1, 1.0f, pb);
+                    cvm_sgemm_ref(M, N, K, 1.0f, a, K, 1, b, N, 1, 0.0f, r, N);
+                    for (int threads = 0; threads < 2; threads++) {
+                        for (int64_t i = 0; i < M * N; i++)
+                            c[i] = 1e30f;
+                        pre_ctx p = {k, a, pb, c, K, N};
+                        cvm_gemm_op op = {.kern = k, .M = M, .N = N, .K = K, .batch = 1,
+                                          .get_a = pre_get_a, .get_b = pre_get_b, .ctx = &p,
+                                          .c_of = pre_c_of, .ldc = N, .b_prepacked = 1};
+                        cvm_gemm_run(&op, threads ? pool2 : NULL, scratch, slots);
+                        expect_close(c, r, M * N, 1e-4f);
+                    }
+                    free(pb);
+                }
+        free(scratch);
+    }
+    free(a);
+    free(b);
+    free(c);
+    free(r);
+}
+
 static void test_gemm_attrs(void **st)
 {
     (void)st;
@@ -968,6 +1046,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_kernels_vs_reference),
         cmocka_unit_test(test_gemm_wide_tiles),
+        cmocka_unit_test(test_gemm_prepacked_b_rows_split),
         cmocka_unit_test(test_conv_vs_naive),
         cmocka_unit_test(test_conv_auto_pad),
         cmocka_unit_test(test_conv_errors),

@@ -137,6 +137,9 @@ typedef struct cvm_gemm_op {
      * NULL for none. */
     const cvm_gemm_epi *epi;
     const float *(*res_of)(const void *ctx, int64_t batch, int64_t *ldr);
+    /* get_b returns prepacked data without work: the driver may then cut
+     * the rows of one N tile between workers at no cost in packing. */
+    int b_prepacked;
 } cvm_gemm_op;
 
 /* Worker slots to size scratch for, given the pool a kernel will run on. */

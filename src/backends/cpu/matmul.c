@@ -330,7 +330,7 @@ cvm_status cvm_nn_matmul_run(const cvm_kernel_ctx *c)
         mm_pack_a_all(&r, c->pool);
     cvm_gemm_op op = {.kern = s->kern, .M = s->M, .N = s->N, .K = s->K, .batch = s->batch,
                       .get_a = mm_get_a, .get_b = mm_get_b, .ctx = &r, .c_of = mm_c_of,
-                      .ldc = s->N};
+                      .ldc = s->N, .b_prepacked = s->packed_b != NULL};
     if (s->fused) {
         op.epi = &s->epi;
         op.res_of = r.bias ? mm_bias_res : NULL;
