@@ -8,8 +8,13 @@
 #include "base/status.h"
 
 /*
- * Each job is one parallel_for split into exactly `size` chunks, so no queue
- * is needed; a generation counter tells workers that a new job has arrived.
+ * Each job is one parallel_for cut into at most `size` chunks, which the
+ * threads (the caller included) claim from an atomic counter until none is
+ * left, so no queue is needed; a generation counter tells workers that a new
+ * job has arrived.  Claiming instead of fixed chunk-per-thread assignment lets
+ * the caller run a chunk whose worker has not woken up yet (or is held back
+ * by the OS or a hypervisor) instead of waiting for it.  (Finer chunks, 4 per
+ * thread, measured no better on YOLO11n, YOLOX-nano or YOLOv8n on 2 threads.)
  * Between the back-to-back jobs of an inference (one per operator, often
  * well under a millisecond) workers and caller spin briefly on the atomics
  * before falling back to condition variables: a futex wake-up per job costs
@@ -30,13 +35,9 @@ struct cvm_threadpool {
     atomic_int quit;
     cvm_range_fn fn;
     void *arg;
-    size_t n, chunk;
+    size_t n, chunk, nchunks;
+    atomic_size_t next;        /* the next chunk not claimed yet */
 };
-
-typedef struct worker_arg {
-    cvm_threadpool *p;
-    int index;
-} worker_arg;
 
 static inline void cpu_relax(void)
 {
@@ -45,22 +46,23 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static void run_chunk(cvm_threadpool *p, int index)
+static void run_chunks(cvm_threadpool *p)
 {
-    size_t b = (size_t)index * p->chunk;
-    size_t e = b + p->chunk;
-    if (e > p->n)
-        e = p->n;
-    if (b < e)
-        p->fn(p->arg, b, e);
+    for (;;) {
+        size_t c = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
+        if (c >= p->nchunks)
+            return;
+        size_t b = c * p->chunk, e = b + p->chunk;
+        if (e > p->n)
+            e = p->n;
+        if (b < e)
+            p->fn(p->arg, b, e);
+    }
 }
 
 static void *worker_main(void *varg)
 {
-    worker_arg *wa = varg;
-    cvm_threadpool *p = wa->p;
-    int index = wa->index;
-    free(wa);
+    cvm_threadpool *p = varg;
     unsigned long seen = 0;
     for (;;) {
         int spins = 0;
@@ -76,7 +78,7 @@ static void *worker_main(void *varg)
         if (atomic_load(&p->quit))
             break;
         seen = atomic_load_explicit(&p->generation, memory_order_acquire);
-        run_chunk(p, index);
+        run_chunks(p);
         if (atomic_fetch_sub_explicit(&p->remaining, 1, memory_order_acq_rel) == 1) {
             pthread_mutex_lock(&p->lock);
             pthread_cond_signal(&p->done);
@@ -114,13 +116,7 @@ cvm_status cvm_threadpool_create(int threads, cvm_threadpool **out)
             return cvm_errorf(CVM_E_NOMEM, "out of memory creating a thread pool");
         }
         for (int i = 1; i < threads; i++) {
-            worker_arg *wa = malloc(sizeof *wa);
-            if (wa) {
-                wa->p = p;
-                wa->index = i;
-            }
-            if (!wa || pthread_create(&p->threads[i - 1], NULL, worker_main, wa) != 0) {
-                free(wa);
+            if (pthread_create(&p->threads[i - 1], NULL, worker_main, p) != 0) {
                 p->size = i; /* free joins only the threads that started */
                 cvm_threadpool_free(p);
                 return cvm_errorf(CVM_E_NOMEM, "could not start worker thread %d", i);
@@ -167,13 +163,16 @@ void cvm_parallel_for(cvm_threadpool *p, size_t n, size_t grain, cvm_range_fn fn
     p->fn = fn;
     p->arg = arg;
     p->n = n;
-    p->chunk = (n + (size_t)p->size - 1) / (size_t)p->size;
+    size_t most = (n + grain - 1) / grain;
+    p->nchunks = most < (size_t)p->size ? most : (size_t)p->size;
+    p->chunk = (n + p->nchunks - 1) / p->nchunks;
+    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
     atomic_store_explicit(&p->remaining, p->size - 1, memory_order_relaxed);
     pthread_mutex_lock(&p->lock);
     atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
-    run_chunk(p, 0);
+    run_chunks(p);
     int spins = 0;
     while (atomic_load_explicit(&p->remaining, memory_order_acquire) > 0 && spins++ < SPIN_ROUNDS)
         cpu_relax();
