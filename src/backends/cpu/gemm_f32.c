@@ -411,12 +411,13 @@ const cvm_gemm_kernel *cvm_gemm_kernel_rows(int64_t M)
 /* --------------------------------------------------------------- packing */
 
 #ifdef CVM_GEMM_X86
-/* Eight row-major rows into an 8-wide A panel: 8x8 blocks transposed in
- * registers (a MatMul's activations arrive row-major, and a scalar gather
- * of one float per row per k cost more than the GEMM on some layers).
- * Returns how many k were packed (a multiple of 8). */
-__attribute__((target("avx2"))) static int64_t pack_a8_t(const float *src, int64_t rs, int64_t kc,
-                                                        float *dst)
+/* Eight or twelve row-major rows into an MR-wide A panel: 8x8 blocks
+ * transposed in registers, rows 8..11 through 4x4 transposes of 128-bit
+ * halves (a MatMul's activations arrive row-major, and a scalar gather of one
+ * float per row per k cost more than the GEMM on some layers).  Returns how
+ * many k were packed (a multiple of 8). */
+__attribute__((target("avx2"))) static int64_t pack_a_t(const float *src, int64_t rs, int64_t kc,
+                                                       int MR, float *dst)
 {
     int64_t k = 0;
     for (; k + 8 <= kc; k += 8) {
@@ -432,62 +433,29 @@ __attribute__((target("avx2"))) static int64_t pack_a8_t(const float *src, int64
         __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
         __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
         __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-        float *d = dst + k * 8;
-        _mm256_storeu_ps(d + 0, _mm256_permute2f128_ps(u0, u4, 0x20));
-        _mm256_storeu_ps(d + 8, _mm256_permute2f128_ps(u1, u5, 0x20));
-        _mm256_storeu_ps(d + 16, _mm256_permute2f128_ps(u2, u6, 0x20));
-        _mm256_storeu_ps(d + 24, _mm256_permute2f128_ps(u3, u7, 0x20));
-        _mm256_storeu_ps(d + 32, _mm256_permute2f128_ps(u0, u4, 0x31));
-        _mm256_storeu_ps(d + 40, _mm256_permute2f128_ps(u1, u5, 0x31));
-        _mm256_storeu_ps(d + 48, _mm256_permute2f128_ps(u2, u6, 0x31));
-        _mm256_storeu_ps(d + 56, _mm256_permute2f128_ps(u3, u7, 0x31));
-    }
-    return k;
-}
-/* Twelve row-major rows into a 12-wide A panel: the first eight as in
- * pack_a8_t, the other four through 4x4 transposes of 128-bit halves.
- * Returns how many k were packed (a multiple of 8). */
-__attribute__((target("avx2"))) static int64_t pack_a12_t(const float *src, int64_t rs,
-                                                         int64_t kc, float *dst)
-{
-    int64_t k = 0;
-    for (; k + 8 <= kc; k += 8) {
-        __m256 r0 = _mm256_loadu_ps(src + 0 * rs + k), r1 = _mm256_loadu_ps(src + 1 * rs + k);
-        __m256 r2 = _mm256_loadu_ps(src + 2 * rs + k), r3 = _mm256_loadu_ps(src + 3 * rs + k);
-        __m256 r4 = _mm256_loadu_ps(src + 4 * rs + k), r5 = _mm256_loadu_ps(src + 5 * rs + k);
-        __m256 r6 = _mm256_loadu_ps(src + 6 * rs + k), r7 = _mm256_loadu_ps(src + 7 * rs + k);
-        __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-        __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-        __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-        __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-        __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-        __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-        __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-        __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-        /* rows 8..11: q_j holds k+j in its low half and k+j+4 in its high half */
-        __m256 s8 = _mm256_loadu_ps(src + 8 * rs + k), s9 = _mm256_loadu_ps(src + 9 * rs + k);
-        __m256 s10 = _mm256_loadu_ps(src + 10 * rs + k), s11 = _mm256_loadu_ps(src + 11 * rs + k);
-        __m256 v0 = _mm256_unpacklo_ps(s8, s9), v1 = _mm256_unpackhi_ps(s8, s9);
-        __m256 v2 = _mm256_unpacklo_ps(s10, s11), v3 = _mm256_unpackhi_ps(s10, s11);
-        __m256 q0 = _mm256_shuffle_ps(v0, v2, 0x44), q1 = _mm256_shuffle_ps(v0, v2, 0xEE);
-        __m256 q2 = _mm256_shuffle_ps(v1, v3, 0x44), q3 = _mm256_shuffle_ps(v1, v3, 0xEE);
-        float *d = dst + k * 12;
-        _mm256_storeu_ps(d + 0, _mm256_permute2f128_ps(u0, u4, 0x20));
-        _mm_storeu_ps(d + 8, _mm256_castps256_ps128(q0));
-        _mm256_storeu_ps(d + 12, _mm256_permute2f128_ps(u1, u5, 0x20));
-        _mm_storeu_ps(d + 20, _mm256_castps256_ps128(q1));
-        _mm256_storeu_ps(d + 24, _mm256_permute2f128_ps(u2, u6, 0x20));
-        _mm_storeu_ps(d + 32, _mm256_castps256_ps128(q2));
-        _mm256_storeu_ps(d + 36, _mm256_permute2f128_ps(u3, u7, 0x20));
-        _mm_storeu_ps(d + 44, _mm256_castps256_ps128(q3));
-        _mm256_storeu_ps(d + 48, _mm256_permute2f128_ps(u0, u4, 0x31));
-        _mm_storeu_ps(d + 56, _mm256_extractf128_ps(q0, 1));
-        _mm256_storeu_ps(d + 60, _mm256_permute2f128_ps(u1, u5, 0x31));
-        _mm_storeu_ps(d + 68, _mm256_extractf128_ps(q1, 1));
-        _mm256_storeu_ps(d + 72, _mm256_permute2f128_ps(u2, u6, 0x31));
-        _mm_storeu_ps(d + 80, _mm256_extractf128_ps(q2, 1));
-        _mm256_storeu_ps(d + 84, _mm256_permute2f128_ps(u3, u7, 0x31));
-        _mm_storeu_ps(d + 92, _mm256_extractf128_ps(q3, 1));
+        /* column j of the 8x8 block: k + j for rows 0..7 */
+        const __m256 col[8] = {
+            _mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
+            _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
+            _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
+            _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
+        float *d = dst + k * MR;
+        for (int j = 0; j < 8; j++)
+            _mm256_storeu_ps(d + j * MR, col[j]);
+        if (MR == 12) {
+            /* rows 8..11: q_j holds k+j in its low half and k+j+4 in its high half */
+            __m256 s8 = _mm256_loadu_ps(src + 8 * rs + k), s9 = _mm256_loadu_ps(src + 9 * rs + k);
+            __m256 s10 = _mm256_loadu_ps(src + 10 * rs + k);
+            __m256 s11 = _mm256_loadu_ps(src + 11 * rs + k);
+            __m256 v0 = _mm256_unpacklo_ps(s8, s9), v1 = _mm256_unpackhi_ps(s8, s9);
+            __m256 v2 = _mm256_unpacklo_ps(s10, s11), v3 = _mm256_unpackhi_ps(s10, s11);
+            const __m256 q[4] = {_mm256_shuffle_ps(v0, v2, 0x44), _mm256_shuffle_ps(v0, v2, 0xEE),
+                                 _mm256_shuffle_ps(v1, v3, 0x44), _mm256_shuffle_ps(v1, v3, 0xEE)};
+            for (int j = 0; j < 4; j++) {
+                _mm_storeu_ps(d + j * 12 + 8, _mm256_castps256_ps128(q[j]));
+                _mm_storeu_ps(d + (j + 4) * 12 + 8, _mm256_extractf128_ps(q[j], 1));
+            }
+        }
     }
     return k;
 }
@@ -501,23 +469,14 @@ void cvm_gemm_pack_a(const cvm_gemm_kernel *kern, const float *a, int64_t rs, in
         int rows = mc - p < MR ? (int)(mc - p) : MR;
         const float *src = a + (m0 + p) * rs + k0 * cs;
 #ifdef CVM_GEMM_X86
-        if (cs == 1 && alpha == 1.0f && MR == 8 && rows == 8 && __builtin_cpu_supports("avx2")) {
-            int64_t k = pack_a8_t(src, rs, kc, dst);
-            dst += k * 8;
+        if (cs == 1 && alpha == 1.0f && (MR == 8 || MR == 12) && rows == MR &&
+            __builtin_cpu_supports("avx2")) {
+            int64_t k = pack_a_t(src, rs, kc, MR, dst);
+            dst += k * MR;
             for (; k < kc; k++) {
-                for (int r = 0; r < 8; r++)
+                for (int r = 0; r < MR; r++)
                     dst[r] = src[r * rs + k];
-                dst += 8;
-            }
-            continue;
-        }
-        if (cs == 1 && alpha == 1.0f && MR == 12 && rows == 12 && __builtin_cpu_supports("avx2")) {
-            int64_t k = pack_a12_t(src, rs, kc, dst);
-            dst += k * 12;
-            for (; k < kc; k++) {
-                for (int r = 0; r < 12; r++)
-                    dst[r] = src[r * rs + k];
-                dst += 12;
+                dst += MR;
             }
             continue;
         }
@@ -753,7 +712,7 @@ static void gemm_item(const gemm_job *j, float *bbuf, float *abuf, int64_t item)
 
 static void gemm_slot(void *arg, size_t begin, size_t end)
 {
-    const gemm_job *j = arg;
+    gemm_job *j = arg;
     for (size_t s = begin; s < end; s++) {
         float *base = j->scratch + s * SLOT_FLOATS;
         float *bbuf = base;
@@ -762,9 +721,8 @@ static void gemm_slot(void *arg, size_t begin, size_t end)
             /* items go to whichever worker is free: a worker that the OS
              * (or a hypervisor) holds back takes fewer, instead of the
              * whole product waiting for its fixed share */
-            gemm_job *jm = (gemm_job *)j;
             for (;;) {
-                int64_t it = atomic_fetch_add_explicit(&jm->next, 1, memory_order_relaxed);
+                int64_t it = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
                 if (it >= j->items)
                     break;
                 gemm_item(j, bbuf, abuf, it);
@@ -830,8 +788,8 @@ void cvm_gemm_run(const cvm_gemm_op *op, cvm_threadpool *pool, void *scratch, in
     j.msplit = 1;
     /* With prepacked B, rows are cut too, for about 4 items per worker:
      * free of packing, and the dynamic hand-out below has room to even out
-     * a worker that runs slower (RF-DETR on 2 threads of a shared VM: 2-13%
-     * faster by the best and 10th-percentile runs, in alternation). */
+     * a worker that runs slower (RF-DETR nano on 2 threads of a shared VM:
+     * 9-13% faster by the best run than fixed shares, in alternation). */
     int64_t per = T > 1 && op->b_prepacked ? 4 * (int64_t)T : T;
     if (op->batch * j.ntiles < per) {
         int64_t mpanels = (op->M + MR - 1) / MR;
@@ -839,8 +797,6 @@ void cvm_gemm_run(const cvm_gemm_op *op, cvm_threadpool *pool, void *scratch, in
         if (per > T && want > mpanels / 4)
             want = mpanels / 4 > 0 ? mpanels / 4 : 1; /* parts of 4+ panels */
         j.msplit = want < mpanels ? want : mpanels;
-        if (j.msplit < 1)
-            j.msplit = 1;
     }
     j.items = op->batch * j.ntiles * j.msplit;
     j.dynamic = T > 1;
