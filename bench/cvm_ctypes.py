@@ -2,6 +2,7 @@
 import ctypes
 import os
 
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # see compare_ort.py
 import numpy as np
 
 MAX_DIMS = 8
@@ -33,6 +34,12 @@ class ValueInfo(ctypes.Structure):
                 ("dims", ctypes.c_int64 * MAX_DIMS), ("dim_names", ctypes.c_char_p * MAX_DIMS)]
 
 
+class NodeTime(ctypes.Structure):
+    # must match cvm_node_time in include/cvm/cvm.h
+    _fields_ = [("name", ctypes.c_char * 64), ("op_type", ctypes.c_char * 48), ("shapes", ctypes.c_char * 160),
+                ("calls", ctypes.c_size_t), ("total_ms", ctypes.c_double)]
+
+
 class CvmError(RuntimeError):
     pass
 
@@ -52,6 +59,8 @@ class Library:
         L.cvm_session_output_count.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t)]
         L.cvm_session_output_info.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ValueInfo)]
         L.cvm_session_get_stats.argtypes = [ctypes.c_void_p, ctypes.POINTER(Stats)]
+        L.cvm_session_get_node_profile.argtypes = [ctypes.c_void_p, ctypes.POINTER(NodeTime), ctypes.c_size_t,
+                                                   ctypes.POINTER(ctypes.c_size_t)]
 
     def check(self, status):
         if status != 0:
@@ -59,11 +68,12 @@ class Library:
 
 
 class Session:
-    def __init__(self, lib, path, threads=0):
+    def __init__(self, lib, path, threads=0, profile=False):
         self.L = lib
         o = Options()
         lib.lib.cvm_session_options_init(ctypes.byref(o))
         o.threads = threads
+        o.profile = 1 if profile else 0
         self.h = ctypes.c_void_p()
         lib.check(lib.lib.cvm_session_create(path.encode(), ctypes.byref(o), ctypes.byref(self.h)))
         n = ctypes.c_size_t()
@@ -79,6 +89,14 @@ class Session:
         s = Stats()
         self.L.lib.cvm_session_get_stats(self.h, ctypes.byref(s))
         return {n: getattr(s, n) for n, _ in Stats._fields_}
+
+    def node_profile(self):
+        """{node name: (op type, shapes, total ms over all runs so far)} (profile=True sessions)."""
+        n = ctypes.c_size_t()
+        self.L.check(self.L.lib.cvm_session_get_node_profile(self.h, None, 0, ctypes.byref(n)))
+        buf = (NodeTime * max(1, n.value))()
+        self.L.check(self.L.lib.cvm_session_get_node_profile(self.h, buf, n.value, ctypes.byref(n)))
+        return {t.name.decode(): (t.op_type.decode(), t.shapes.decode(), t.total_ms) for t in buf[:n.value]}
 
     def run(self, feeds):
         """feeds: dict name -> contiguous numpy array. Returns a list of numpy outputs."""

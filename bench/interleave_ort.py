@@ -20,6 +20,9 @@ import os
 import sys
 import time
 
+# numpy's OpenBLAS threads spin after a BLAS call and take CPU time from the
+# engines being timed (seen in perf profiles of these scripts)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -266,6 +266,10 @@ static const conv2d shapes[] = {
     {1, 2, 8, 1, 4, 130, 1, 7, 1, 1, 1, 1, 0, 3, 0, 3},   /* 1x7 kernel, wide rows */
     {1, 3, 4, 1, 8, 9, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1},     /* stride 3: the generic gather */
     {1, 8, 24, 1, 6, 6, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},    /* pointwise */
+    /* pointwise, B packed by the kernel on one thread: K in two chunks, 13
+     * rows (a short row panel), 340 columns (two tiles, a short panel) */
+    {2, 500, 13, 1, 20, 17, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},
+    {1, 12, 10, 2, 9, 31, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},  /* grouped pointwise */
     {1, 6, 6, 6, 11, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* depthwise */
     {2, 4, 8, 4, 9, 10, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},    /* depthwise x2, stride 2 */
     {1, 300, 20, 1, 5, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* K over one chunk */

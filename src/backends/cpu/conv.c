@@ -483,6 +483,16 @@ __attribute__((target("avx512f,bmi2"))) static void gather_nr32(const conv_state
 }
 #endif
 
+/* A 1x1 convolution's B is its input as it stands: channels by positions. */
+static const float *conv_raw_b(const void *vctx, int64_t b, int64_t *ldb)
+{
+    const conv_run *r = vctx;
+    const conv_state *s = r->s;
+    int64_t n = b / s->G, g = b % s->G;
+    *ldb = s->IN;
+    return r->x + (n * s->C + g * s->Cg) * s->IN;
+}
+
 /* Gathers im2col rows k0..k0+kc, columns n0..n0+nc into NR-wide panels. */
 static const float *conv_get_b(const void *vctx, int64_t b, int64_t k0, int64_t kc, int64_t n0,
                                int64_t nc, float *buf)
@@ -946,7 +956,8 @@ cvm_status cvm_nn_conv_run(const cvm_kernel_ctx *c)
                       .epilogue = fused ? conv_epilogue : NULL,
                       /* in registers unless the residual broadcasts along space */
                       .epi = fused && (!r.res || s->res_mode == 0) ? &epi : NULL,
-                      .res_of = r.res ? conv_res_of : NULL};
+                      .res_of = r.res ? conv_res_of : NULL,
+                      .raw_b_of = s->pointwise ? conv_raw_b : NULL};
     cvm_gemm_run(&op, c->pool, c->scratch, s->slots);
     return CVM_OK;
 }

@@ -58,11 +58,21 @@ typedef void (*cvm_gemm_ukr_epi)(int64_t kc, const float *a, const float *b, flo
                                  int64_t ldc, int mr, int nr, int acc, const float *bias,
                                  const cvm_gemm_epi *epi, const float *res, int64_t ldr);
 
+/* Like cvm_gemm_ukr_epi (epi may be NULL), but B is read unpacked, row k
+ * of the panel at b + k * ldb (only the first nr columns; the rest count as
+ * zero), and written packed to bpack (kc * nr floats) on the way, so that
+ * the other row panels of the tile read the packed copy. */
+typedef void (*cvm_gemm_ukr_packb)(int64_t kc, const float *a, const float *b, int64_t ldb,
+                                   float *bpack, float *c, int64_t ldc, int mr, int nr, int acc,
+                                   const float *bias, const cvm_gemm_epi *epi, const float *res,
+                                   int64_t ldr);
+
 typedef struct cvm_gemm_kernel {
     const char *name;
     int mr, nr;
     cvm_gemm_ukr ukr;
     cvm_gemm_ukr_epi ukr_epi; /* NULL: the driver falls back on the op's epilogue callback */
+    cvm_gemm_ukr_packb ukr_packb; /* NULL: B always comes through get_b */
 } cvm_gemm_kernel;
 
 /* The fastest kernel this CPU supports (chosen once). */
@@ -140,6 +150,12 @@ typedef struct cvm_gemm_op {
     /* get_b returns prepacked data without work: the driver may then cut
      * the rows of one N tile between workers at no cost in packing. */
     int b_prepacked;
+    /* Optional: B of product `batch` as a plain matrix, B(k, n) = p[k * ldb
+     * + n] (a 1x1 convolution's input).  With a kernel that has ukr_packb,
+     * and when the product runs on one worker, the first row panel of each
+     * tile packs B while it multiplies, instead of a separate packing pass
+     * over the tile before it; get_b is then not called. */
+    const float *(*raw_b_of)(const void *ctx, int64_t batch, int64_t *ldb);
 } cvm_gemm_op;
 
 /* Worker slots to size scratch for, given the pool a kernel will run on. */
