@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -9,34 +10,52 @@
 
 /*
  * Each job is one parallel_for cut into at most `size` chunks, which the
- * threads (the caller included) claim from an atomic counter until none is
- * left, so no queue is needed; a generation counter tells workers that a new
- * job has arrived.  Claiming instead of fixed chunk-per-thread assignment lets
- * the caller run a chunk whose worker has not woken up yet (or is held back
- * by the OS or a hypervisor) instead of waiting for it.  (Finer chunks, 4 per
- * thread, measured no better on YOLO11n, YOLOX-nano or YOLOv8n on 2 threads.)
+ * threads (the caller included) claim until none is left, so no queue is
+ * needed.  Claiming instead of fixed chunk-per-thread assignment lets the
+ * caller run a chunk whose worker has not woken up yet (or is held back by
+ * the OS or a hypervisor).  (Finer chunks, 4 per thread, measured no better
+ * on YOLO11n, YOLOX-nano or YOLOv8n on 2 threads.)
+ *
+ * A job is over when its chunks are done, not when every worker has looked
+ * at it: a worker that sleeps, or whose vCPU the host has descheduled, costs
+ * the caller nothing once the caller has run that worker's share itself.
+ * Waiting for every worker to check in made a 2-thread run wait for a
+ * wake-up on every operator (on a busy VM, tens to hundreds of
+ * microseconds each).  A worker that wakes late must then not take a chunk
+ * of a later job with a stale view of it, so the claim word carries the
+ * job's number and chunk count next to the next chunk index, and a chunk is
+ * taken by compare-and-swap on the whole word; the job's fields are written
+ * before the word is published and change only after all its chunks are
+ * done, so whoever holds a chunk reads them safely.
+ *
  * Between the back-to-back jobs of an inference (one per operator, often
  * well under a millisecond) workers and caller spin briefly on the atomics
  * before falling back to condition variables: a futex wake-up per job costs
- * more than many small operators take.  Only one job runs at a time: a second
- * caller (another session run on another thread) does not wait for the pool
- * but runs its loop inline, which keeps concurrent runs deadlock-free.
+ * more than many small operators take.  Only one job runs at a time: a
+ * second caller (another session run on another thread) does not wait for
+ * the pool but runs its loop inline, which keeps concurrent runs
+ * deadlock-free.
  */
 #define SPIN_ROUNDS 4000
+
+/* claim word: job number (32 bits) | chunk count (16) | next chunk (16) */
+#define CLAIM_JOB(v) ((uint32_t)((v) >> 32))
+#define CLAIM_COUNT(v) ((unsigned)(((v) >> 16) & 0xFFFFu))
+#define CLAIM_NEXT(v) ((unsigned)((v)&0xFFFFu))
 
 struct cvm_threadpool {
     int size;
     pthread_t *threads;
     pthread_mutex_t lock;      /* guards sleeping and waking */
-    pthread_cond_t wake, done;
+    pthread_cond_t wake, done_cv;
     pthread_mutex_t busy;      /* held by the caller that owns the current job */
-    atomic_ulong generation;   /* bumped (release) after the job fields are written */
-    atomic_int remaining;      /* chunks of the current job not finished yet */
+    atomic_ullong claim;       /* published (release) after the job fields are written */
+    atomic_uint done;          /* chunks of the current job finished */
     atomic_int quit;
+    uint32_t job;              /* the last job number (written by the busy holder) */
     cvm_range_fn fn;
     void *arg;
-    size_t n, chunk, nchunks;
-    atomic_size_t next;        /* the next chunk not claimed yet */
+    size_t n, chunk;
 };
 
 static inline void cpu_relax(void)
@@ -46,44 +65,50 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static void run_chunks(cvm_threadpool *p)
+/* Runs chunks of job `job` until none is left unclaimed. */
+static void run_chunks(cvm_threadpool *p, uint32_t job)
 {
+    unsigned long long v = atomic_load_explicit(&p->claim, memory_order_acquire);
     for (;;) {
-        size_t c = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
-        if (c >= p->nchunks)
+        if (CLAIM_JOB(v) != job || CLAIM_NEXT(v) >= CLAIM_COUNT(v))
             return;
-        size_t b = c * p->chunk, e = b + p->chunk;
+        if (!atomic_compare_exchange_weak_explicit(&p->claim, &v, v + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue; /* v now holds the current word */
+        unsigned count = CLAIM_COUNT(v);
+        size_t b = CLAIM_NEXT(v) * p->chunk, e = b + p->chunk;
         if (e > p->n)
             e = p->n;
         if (b < e)
             p->fn(p->arg, b, e);
+        if (atomic_fetch_add_explicit(&p->done, 1, memory_order_acq_rel) + 1 == count) {
+            pthread_mutex_lock(&p->lock);
+            pthread_cond_signal(&p->done_cv);
+            pthread_mutex_unlock(&p->lock);
+        }
+        v = atomic_load_explicit(&p->claim, memory_order_acquire);
     }
 }
 
 static void *worker_main(void *varg)
 {
     cvm_threadpool *p = varg;
-    unsigned long seen = 0;
+    uint32_t seen = 0;
     for (;;) {
         int spins = 0;
-        while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen &&
+        while (CLAIM_JOB(atomic_load_explicit(&p->claim, memory_order_acquire)) == seen &&
                !atomic_load_explicit(&p->quit, memory_order_relaxed) && spins++ < SPIN_ROUNDS)
             cpu_relax();
-        if (atomic_load_explicit(&p->generation, memory_order_acquire) == seen) {
+        if (CLAIM_JOB(atomic_load_explicit(&p->claim, memory_order_acquire)) == seen) {
             pthread_mutex_lock(&p->lock);
-            while (!atomic_load(&p->quit) && atomic_load(&p->generation) == seen)
+            while (!atomic_load(&p->quit) && CLAIM_JOB(atomic_load(&p->claim)) == seen)
                 pthread_cond_wait(&p->wake, &p->lock);
             pthread_mutex_unlock(&p->lock);
         }
         if (atomic_load(&p->quit))
             break;
-        seen = atomic_load_explicit(&p->generation, memory_order_acquire);
-        run_chunks(p);
-        if (atomic_fetch_sub_explicit(&p->remaining, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&p->lock);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->lock);
-        }
+        seen = CLAIM_JOB(atomic_load_explicit(&p->claim, memory_order_acquire));
+        run_chunks(p, seen);
     }
     return NULL;
 }
@@ -108,7 +133,7 @@ cvm_status cvm_threadpool_create(int threads, cvm_threadpool **out)
     pthread_mutex_init(&p->lock, NULL);
     pthread_mutex_init(&p->busy, NULL);
     pthread_cond_init(&p->wake, NULL);
-    pthread_cond_init(&p->done, NULL);
+    pthread_cond_init(&p->done_cv, NULL);
     if (threads > 1) {
         p->threads = calloc((size_t)threads - 1, sizeof *p->threads);
         if (!p->threads) {
@@ -141,7 +166,7 @@ void cvm_threadpool_free(cvm_threadpool *p)
     pthread_mutex_destroy(&p->lock);
     pthread_mutex_destroy(&p->busy);
     pthread_cond_destroy(&p->wake);
-    pthread_cond_destroy(&p->done);
+    pthread_cond_destroy(&p->done_cv);
     free(p);
 }
 
@@ -160,26 +185,31 @@ void cvm_parallel_for(cvm_threadpool *p, size_t n, size_t grain, cvm_range_fn fn
         fn(arg, 0, n);
         return;
     }
+    size_t most = (n + grain - 1) / grain;
+    size_t nchunks = most < (size_t)p->size ? most : (size_t)p->size;
     p->fn = fn;
     p->arg = arg;
     p->n = n;
-    size_t most = (n + grain - 1) / grain;
-    p->nchunks = most < (size_t)p->size ? most : (size_t)p->size;
-    p->chunk = (n + p->nchunks - 1) / p->nchunks;
-    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->remaining, p->size - 1, memory_order_relaxed);
+    p->chunk = (n + nchunks - 1) / nchunks;
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    /* job 0 is what a new worker has seen: skip it when the count wraps */
+    if (++p->job == 0)
+        p->job = 1;
+    uint32_t job = p->job;
     pthread_mutex_lock(&p->lock);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    atomic_store_explicit(&p->claim,
+                          (unsigned long long)job << 32 | (unsigned long long)nchunks << 16,
+                          memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
-    run_chunks(p);
+    run_chunks(p, job);
     int spins = 0;
-    while (atomic_load_explicit(&p->remaining, memory_order_acquire) > 0 && spins++ < SPIN_ROUNDS)
+    while (atomic_load_explicit(&p->done, memory_order_acquire) < nchunks && spins++ < SPIN_ROUNDS)
         cpu_relax();
-    if (atomic_load_explicit(&p->remaining, memory_order_acquire) > 0) {
+    if (atomic_load_explicit(&p->done, memory_order_acquire) < nchunks) {
         pthread_mutex_lock(&p->lock);
-        while (atomic_load(&p->remaining) > 0)
-            pthread_cond_wait(&p->done, &p->lock);
+        while (atomic_load(&p->done) < nchunks)
+            pthread_cond_wait(&p->done_cv, &p->lock);
         pthread_mutex_unlock(&p->lock);
     }
     pthread_mutex_unlock(&p->busy);

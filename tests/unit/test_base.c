@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "base/half.h"
@@ -76,6 +77,33 @@ static void test_threadpool(void **st)
     cvm_threadpool_free(p);
 }
 
+static void count_range(void *arg, size_t b, size_t e)
+{
+    _Atomic int *hits = arg;
+    for (size_t i = b; i < e; i++)
+        atomic_fetch_add(&hits[i], 1);
+}
+
+/* Many small jobs back to back: workers that wake late (a job may be over
+ * before a worker has looked at it) must never run a chunk twice, skip one,
+ * or run a chunk of a job that is over. */
+static void test_threadpool_back_to_back(void **st)
+{
+    (void)st;
+    cvm_threadpool *p;
+    assert_int_equal(cvm_threadpool_create(4, &p), CVM_OK);
+    _Atomic int hits[64];
+    for (int rep = 0; rep < 20000; rep++) {
+        size_t n = 1 + (size_t)(rep * 7919) % 64, grain = 1 + (size_t)rep % 5;
+        for (size_t i = 0; i < 64; i++)
+            atomic_init(&hits[i], 0);
+        cvm_parallel_for(p, n, grain, count_range, hits);
+        for (size_t i = 0; i < 64; i++)
+            assert_int_equal(atomic_load(&hits[i]), i < n ? 1 : 0);
+    }
+    cvm_threadpool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -83,6 +111,7 @@ int main(void)
         cmocka_unit_test(test_tensor_create_limits),
         cmocka_unit_test(test_half_roundtrip),
         cmocka_unit_test(test_threadpool),
+        cmocka_unit_test(test_threadpool_back_to_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
