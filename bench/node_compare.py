@@ -10,7 +10,7 @@ of that run is taken (cvmodels: the difference of its accumulated node
 profile; ORT: its profiler's node events), and each node keeps its best run:
 the best of many runs is what a busy, drifting host moves least.  Nodes are
 matched by name (ORT's NCHWc convolutions, named after their output
-tensor, are mapped back to the Conv's name).  cvmodels' fused nodes keep the name of the Conv or MatMul
+tensor, are mapped back to the name of the node that produced it).  cvmodels' fused nodes keep the name of the Conv or MatMul
 they grew from, so the ORT side of a match is that node alone, and ORT nodes
 that cvmodels folded into a neighbour (the Sigmoid and Mul of a SiLU, a
 BatchNorm, a bias Add) are listed as unmatched.  With more than one thread
@@ -105,9 +105,18 @@ def main():
     for f in files:
         os.remove(f)
     os.rmdir(tmp)
+    # ORT names a node it rewrote after its output tensor: map those back to
+    # the model's node that produced the tensor
+    import onnx
+    producer = {}
+    for node in onnx.load(a.model, load_external_data=False).graph.node:
+        for out in node.output:
+            producer.setdefault(out, node.name)
     obest = {}
     for run in oruns[3:]:  # the warm-up runs first
         for name, us in run.items():
+            if name not in cbest and name in producer:
+                name = producer[name]
             obest[name] = min(obest.get(name, us / 1e3), us / 1e3)
     cw, ow = min(wall["cvm"]), min(wall["ort"])
     print(f"# {a.model}: {a.threads} thread(s), {a.rounds} rounds of {a.per} runs; best whole run cvm {cw:.2f} ms, "

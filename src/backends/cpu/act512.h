@@ -10,12 +10,14 @@
 #include "graph/fuse.h"
 
 /* e^x for AVX-512 (the same reduction and polynomial as cvm_vexpf in
- * vmath.h, with scalef doing the 2^n scaling). */
+ * vmath.h, with scalef doing the 2^n scaling; n rounded by the 1.5 * 2^23
+ * shift in one fused multiply-add, as in cvm_sigmoid512 below). */
 __attribute__((target("avx512f"))) static inline __m512 cvm_exp512(__m512 x)
 {
     x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 shifter = _mm512_set1_ps(12582912.0f);
+    __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), shifter),
+                             shifter);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
     r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860682030941723e-06f), r);
     __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
