@@ -238,6 +238,20 @@ AVX512 static void input_tf(const cvm_wino *w, const float *x, const seg *sg, fl
     __m512 h[36], d[6], r6[6];
     for (int64_t c = 0; c < w->C; c++) {
         const float *xc = x + c * H * W;
+        if (c + 1 < w->C) {
+            /* the next channel's six rows, one channel ahead: a plane
+             * apart, the hardware prefetchers do not see them coming (the
+             * loads below stalled on them) */
+            const float *nx = xc + H * W;
+            for (int i = 0; i < 6; i++) {
+                int64_t yy = y0 + i;
+                if (yy < 0 || yy >= H)
+                    continue;
+                for (int q = 0; q < 5; q++)
+                    if (mk[q])
+                        _mm_prefetch((const char *)(nx + yy * W + x0 + 16 * q), _MM_HINT_T0);
+            }
+        }
         for (int i = 0; i < 6; i++) {
             int64_t yy = y0 + i;
             if (yy < 0 || yy >= H) {
@@ -307,8 +321,19 @@ AVX512 static void output_tf(const cvm_wino *w, const float *M, size_t ms, const
     for (int q = 0; q < 4; q++)
         sm[q] = lane_mask(0, valid - 16 * q);
     __m512 mv[6], s[24], o[4];
+    const int pf_res = e && out->res;
     for (int64_t m = m_lo; m < m_hi; m++) {
         const float *mm = M + (m - m_lo) * WT + sg->col;
+        if (pf_res && m + 1 < m_hi) {
+            /* The residual comes from L3 or memory, and its loads sit right
+             * before the stores: fetch the next channel's rows one channel
+             * ahead (YOLOv8n's C2f blocks stalled here). */
+            const float *nr = out->res + n * out->res_n + (m + 1) * out->res_c +
+                              4 * sg->ty * OW + ox;
+            for (int r = 0; r < 4 && 4 * sg->ty + r < OH; r++)
+                for (int64_t q = 0; q < valid; q += 16)
+                    _mm_prefetch((const char *)(nr + r * OW + q), _MM_HINT_T0);
+        }
         for (int j = 0; j < 6; j++) {
             for (int i = 0; i < 6; i++)
                 mv[i] = _mm512_loadu_ps(mm + (size_t)(i * 6 + j) * ms);
