@@ -16,8 +16,9 @@ int cvm_threadpool_size(const cvm_threadpool *p);
 typedef void (*cvm_range_fn)(void *arg, size_t begin, size_t end);
 
 /* Runs fn over [0, n) split into contiguous chunks of at least `grain` items,
- * one chunk per thread, and returns when all are done.  p may be NULL
- * (runs inline).  Not reentrant: fn must not call cvm_parallel_for on the same
+ * at most one per thread, which the caller and the workers claim as they come
+ * free, and returns when all are done (whether or not every worker took
+ * part).  p may be NULL (runs inline).  Not reentrant: fn must not call cvm_parallel_for on the same
  * pool. */
 void cvm_parallel_for(cvm_threadpool *p, size_t n, size_t grain, cvm_range_fn fn, void *arg);
 
