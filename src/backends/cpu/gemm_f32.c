@@ -171,9 +171,10 @@ ukr8x32(int packb, int64_t kc, const float *a, const float *b, int64_t ldb, floa
         __m512 b0, b1;
         if (packb) {
             /* this row's columns two panels on, read two calls later: the
-             * hardware prefetchers do not follow kc rows at once (one panel
-             * ahead measured slower than the separate packing pass, two
-             * faster, four no better) */
+             * hardware prefetchers do not follow kc rows at once (on lone
+             * layers one panel ahead measured slower than the separate
+             * packing pass and two faster; in YOLOX-nano one to three panels
+             * were alike, four and eight slower) */
             _mm_prefetch((const char *)(b + 64), _MM_HINT_T0);
             _mm_prefetch((const char *)(b + 80), _MM_HINT_T0);
             b0 = _mm512_maskz_loadu_ps(m0, b);
