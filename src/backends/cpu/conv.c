@@ -30,6 +30,7 @@ typedef struct conv_state {
     int64_t in[3], k[3], s[3], d[3], pb[3], out[3];
     int64_t N, C, M, G, Cg, Mg, K, IN, OUT, KK;
     int depthwise, pointwise, slots;
+    int raw_b;             /* pointwise, and the GEMM may pack the input in its kernel */
     int fast_gather;      /* the AVX-512 im2col gather applies (2-D-or-less, stride 1 or 2) */
     /* FusedConv epilogue: y = act(conv + bias [+ r]) [+ r] */
     int act, add_first, has_res;
@@ -309,6 +310,9 @@ cvm_status cvm_nn_conv_prepare(const cvm_kernel_ctx *c, void **state, size_t *sc
     s->depthwise = s->Cg == 1 && s->G > 1 && nsp <= 2;
     s->pointwise = s->KK == 1 && s->s[0] == 1 && s->s[1] == 1 && s->s[2] == 1 && s->pb[0] == 0 &&
                    s->pb[1] == 0 && s->pb[2] == 0 && s->OUT == s->IN;
+    /* CVM_GEMM_PACKB=0 keeps the separate packing pass (to compare the paths) */
+    const char *packb_env = getenv("CVM_GEMM_PACKB");
+    s->raw_b = s->pointwise && !(packb_env && strcmp(packb_env, "0") == 0);
     s->fast_gather = strcmp(s->kern->name, "avx512") == 0 && s->k[2] <= 16 &&
                      (s->s[2] == 1 || s->s[2] == 2) && s->OUT > 0;
     cvm_status st = fused_setup(c, s);
@@ -957,7 +961,7 @@ cvm_status cvm_nn_conv_run(const cvm_kernel_ctx *c)
                       /* in registers unless the residual broadcasts along space */
                       .epi = fused && (!r.res || s->res_mode == 0) ? &epi : NULL,
                       .res_of = r.res ? conv_res_of : NULL,
-                      .raw_b_of = s->pointwise ? conv_raw_b : NULL};
+                      .raw_b_of = s->raw_b ? conv_raw_b : NULL};
     cvm_gemm_run(&op, c->pool, c->scratch, s->slots);
     return CVM_OK;
 }

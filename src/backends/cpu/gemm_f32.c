@@ -857,13 +857,11 @@ void cvm_gemm_run(const cvm_gemm_op *op, cvm_threadpool *pool, void *scratch, in
     if (j.items < T)
         j.slots = T = (int)j.items;
     /* Packing B inside the first row panel's kernel calls saves a pass over
-     * the tile: 1.5-2.5% of YOLOX-nano, YOLO11n and NanoDet on one thread
-     * (in-process alternation).  On two threads it measured between 5%
-     * slower and 2.6% faster, so products split between workers keep the
-     * separate packing pass.  CVM_GEMM_PACKB=0 turns it off (read on every
-     * call, so that one process can time both). */
-    const char *pe = getenv("CVM_GEMM_PACKB");
-    j.packb = T == 1 && op->raw_b_of && op->kern->ukr_packb && !(pe && pe[0] == '0');
+     * the tile: 1.0-2.5% of YOLOX-nano, YOLO11n, YOLOv8n and NanoDet on one
+     * thread (in-process alternation).  On two threads it measured between
+     * 5% slower and 2.6% faster, so products split between workers keep the
+     * separate packing pass. */
+    j.packb = T == 1 && op->raw_b_of && op->kern->ukr_packb;
     cvm_parallel_for(pool, (size_t)T, 1, gemm_slot, &j);
 }
 
