@@ -19,7 +19,9 @@ class Tensor(ctypes.Structure):
 class Options(ctypes.Structure):
     # must match cvm_session_options in include/cvm/cvm.h field for field
     _fields_ = [("threads", ctypes.c_int), ("optimize", ctypes.c_int), ("max_tensor_bytes", ctypes.c_size_t),
-                ("profile", ctypes.c_int)]
+                ("profile", ctypes.c_int), ("precision", ctypes.c_int)]
+
+PRECISIONS = {"fp32": 0, "bf16": 1}
 
 
 class Stats(ctypes.Structure):
@@ -68,12 +70,13 @@ class Library:
 
 
 class Session:
-    def __init__(self, lib, path, threads=0, profile=False):
+    def __init__(self, lib, path, threads=0, profile=False, precision="fp32"):
         self.L = lib
         o = Options()
         lib.lib.cvm_session_options_init(ctypes.byref(o))
         o.threads = threads
         o.profile = 1 if profile else 0
+        o.precision = PRECISIONS[precision]
         self.h = ctypes.c_void_p()
         lib.check(lib.lib.cvm_session_create(path.encode(), ctypes.byref(o), ctypes.byref(self.h)))
         n = ctypes.c_size_t()

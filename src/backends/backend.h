@@ -29,6 +29,7 @@ typedef struct cvm_kernel_ctx {
      * read again because the state holds all it needs (weights transformed or
      * packed), so that the runtime may drop a constant no other step reads. */
     unsigned *released;
+    int precision;                /* prepare() only: the session's cvm_precision */
 } cvm_kernel_ctx;
 
 enum {
@@ -57,5 +58,10 @@ typedef struct cvm_backend {
 } cvm_backend;
 
 const cvm_backend *cvm_backend_cpu(void);
+
+/* The CPU backend's bf16 kernels on this machine: 0 none, 1 AVX512_BF16
+ * dot products, 2 AMX tiles (CVM_BF16_* in backends/cpu/conv_bf16.h). */
+int cvm_bf16_kind(void);
+const char *cvm_bf16_kind_name(int kind);
 
 #endif

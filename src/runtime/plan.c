@@ -363,7 +363,7 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
                     outs[j] = node->out[j] >= 0 ? &p->values[node->out[j]].t : NULL;
                 cvm_kernel_ctx kc = {.node = node, .opset = node->opset, .n_in = node->n_in,
                                      .n_out = node->n_out, .in = in, .out = outs, .pool = o->pool,
-                                     .released = &s->released};
+                                     .released = &s->released, .precision = o->precision};
                 st = s->kernel->prepare(&kc, &s->state, &s->scratch_bytes);
                 if (st != CVM_OK)
                     goto fail;

@@ -79,6 +79,7 @@ typedef struct cvm_plan_options {
      * only node reading it has copied it into its kernel state (Winograd's
      * transformed weights are 4x the filters; the raw copy need not stay). */
     int release_weights;
+    int precision;               /* cvm_precision, handed to kernels' prepare() */
 } cvm_plan_options;
 
 /* Builds a plan for `g` with the given input headers (data ignored).  `order`

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/backend.h"
 #include "graph/fuse.h"
 #include "onnx/onnx_loader.h"
 #include "runtime/plan.h"
@@ -115,7 +116,7 @@ static cvm_status plan_acquire(cvm_session *s, const cvm_tensor *const *inputs, 
         hdr[i] = *inputs[i];
     cvm_plan_options po = {.optimize = s->opts.optimize, .max_tensor_bytes = s->opts.max_tensor_bytes,
                            .pool = s->pool, .profile = s->opts.profile,
-                           .release_weights = s->planning_eagerly};
+                           .release_weights = s->planning_eagerly, .precision = s->opts.precision};
     cvm_plan *p = NULL;
     cvm_status st = cvm_plan_build(s->g, s->order, hdr, &po, &p);
     free(hdr);
@@ -214,6 +215,16 @@ cvm_status cvm_session_create_from_graph(cvm_graph *g, const cvm_session_options
         cvm_session_free(s);
         return cvm_errorf(CVM_E_INVALID_ARG, "session option threads is %d; use 0 for all cores or a positive count",
                           opts->threads);
+    }
+    if (s->opts.precision != CVM_PRECISION_FP32 && s->opts.precision != CVM_PRECISION_BF16) {
+        cvm_session_free(s);
+        return cvm_errorf(CVM_E_INVALID_ARG, "session option precision is %d; use CVM_PRECISION_FP32 "
+                          "(0) or CVM_PRECISION_BF16 (1)", (int)opts->precision);
+    }
+    if (s->opts.precision == CVM_PRECISION_BF16 && cvm_bf16_kind() == 0) {
+        cvm_session_free(s);
+        return cvm_errorf(CVM_E_UNSUPPORTED, "bf16 precision needs a CPU with AMX-BF16 or "
+                          "AVX512_BF16 (and an OS that enables AVX-512); this one has neither");
     }
     if (!s->opts.max_tensor_bytes)
         s->opts.max_tensor_bytes = DEFAULT_MAX_TENSOR_BYTES;

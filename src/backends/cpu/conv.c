@@ -18,6 +18,7 @@
 
 #include "backends/cpu/gemm_f32.h"
 #include "backends/cpu/clones.h"
+#include "backends/cpu/conv_bf16.h"
 #include "backends/cpu/conv_winograd.h"
 #include "backends/cpu/nn_kernels.h"
 #include "backends/cpu/vmath.h"
@@ -44,7 +45,9 @@ typedef struct conv_state {
     size_t gemm_scratch;  /* bytes of GEMM scratch at the start of c->scratch */
     int use_wino;         /* 3x3 stride-1 layers: Winograd F(4x4,3x3) instead of im2col */
     int dw_avx512;        /* depthwise on the AVX-512 row kernel */
+    int use_bf16;         /* bf16 precision: the implicit-GEMM bf16 kernel */
     cvm_wino wino;
+    cvm_cbf bf16;
 } conv_state;
 
 void cvm_nn_free_state(void *state)
@@ -53,6 +56,7 @@ void cvm_nn_free_state(void *state)
         return;
     conv_state *s = state;
     cvm_wino_free(&s->wino);
+    cvm_cbf_free(&s->bf16);
     free(s->packed);
     free(s);
 }
@@ -287,6 +291,14 @@ static int wino_applies(const conv_state *s, int nsp, int const_w)
     return cvm_wino_usable(s->kern, s->C, s->M, s->out[1], s->out[2]);
 }
 
+/* bf16 precision: ungrouped 1-D and 2-D convolutions with constant weights
+ * (grouped and depthwise ones stay float32: memory-bound, little to gain). */
+static int bf16_applies(const cvm_kernel_ctx *c, const conv_state *s, int nsp, int const_w)
+{
+    return c->precision == CVM_PRECISION_BF16 && (nsp == 1 || nsp == 2) && const_w && s->G == 1 &&
+           s->C > 0 && cvm_bf16_kind() != CVM_BF16_NONE;
+}
+
 cvm_status cvm_nn_conv_prepare(const cvm_kernel_ctx *c, void **state, size_t *scratch)
 {
     const cvm_tensor *x = c->in[0], *w = c->in[1];
@@ -324,7 +336,21 @@ cvm_status cvm_nn_conv_prepare(const cvm_kernel_ctx *c, void **state, size_t *sc
     s->dw_avx512 = s->depthwise && nsp == 2 && (s->s[2] == 1 || s->s[2] == 2) && s->d[1] == 1 &&
                    s->d[2] == 1 && __builtin_cpu_supports("avx512f");
 #endif
-    if (wino_applies(s, nsp, w->data != NULL)) {
+    if (bf16_applies(c, s, nsp, w->data != NULL)) {
+        st = cvm_cbf_prepare(&s->bf16, cvm_bf16_kind(), s->N, s->C, s->M, s->in[1], s->in[2],
+                             s->k[1], s->k[2], s->out[1], s->out[2], s->s[1], s->s[2], s->d[1],
+                             s->d[2], s->pb[1], s->pb[2], w->data, s->slots);
+        if (st != CVM_OK) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "%s", cvm_last_error());
+            free(s);
+            return cvm_node_error(c->node, st, "%s", msg);
+        }
+        s->use_bf16 = 1;
+        *scratch = cvm_cbf_scratch_bytes(&s->bf16);
+        if (c->released)
+            *c->released |= 1u << 1; /* the run reads the packed bf16 weights only */
+    } else if (wino_applies(s, nsp, w->data != NULL)) {
         st = cvm_wino_prepare(&s->wino, s->kern, s->N, s->C, s->M, s->in[1], s->in[2], s->out[1],
                               s->out[2], s->pb[1], s->pb[2], w->data, s->slots);
         if (st != CVM_OK) {
@@ -945,6 +971,14 @@ cvm_status cvm_nn_conv_run(const cvm_kernel_ctx *c)
     }
     int fused = s->act != CVM_FUSED_NONE || r.res;
     cvm_gemm_epi epi = {s->act, s->add_first, s->alpha, s->beta};
+    if (s->use_bf16) {
+        int regs = fused && (!r.res || s->res_mode == 0);
+        cvm_cbf_out bo = {.bias = r.bias, .epi = regs ? &epi : NULL, .res = regs ? r.res : NULL,
+                          .res_n = s->rs_n, .res_c = s->rs_c,
+                          .span = fused && !regs ? wino_epi : NULL, .span_ctx = &r};
+        cvm_cbf_run(&s->bf16, r.x, r.y, &bo, c->pool, c->scratch);
+        return CVM_OK;
+    }
     if (s->use_wino) {
         /* in registers unless the residual broadcasts along some axis */
         int regs = fused && (!r.res || s->res_mode == 0);
