@@ -24,6 +24,7 @@ typedef enum cvm_task {
 
 typedef struct cvm_model_options {
     int threads;               /* 0 = all cores */
+    cvm_precision precision;   /* CVM_PRECISION_FP32 (default) or _BF16; see cvm.h */
     const char *api_key;       /* Roboflow API key; NULL = ROBOFLOW_API_KEY from the environment */
     const char *cache_dir;     /* NULL = $INFERENCE_HOME or the default */
     int offline;               /* never touch the network */

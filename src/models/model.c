@@ -300,6 +300,7 @@ cvm_status cvm_model_load(const char *model, const cvm_model_options *opts, cvm_
     cvm_session_options so;
     cvm_session_options_init(&so);
     so.threads = opts->threads;
+    so.precision = opts->precision;
     s = cvm_session_create(m->pkg->weights, &so, &m->session);
     if (s != CVM_OK) {
         cvm_error_wrap(s, "loading weights '%s'", m->pkg->weights);

@@ -62,6 +62,7 @@ def check_model_report(label, rc, out, err, arch, threads):
     check(rep.get("peak_rss_mb", 0) > 1, f"{label}: peak_rss_mb = {rep.get('peak_rss_mb')}")
     check(rep.get("runs") == 2, f"{label}: runs = {rep.get('runs')!r}")
     check(rep.get("threads") == threads, f"{label}: threads = {rep.get('threads')!r}")
+    check(rep.get("precision") == "fp32", f"{label}: precision = {rep.get('precision')!r}")
     check(rep.get("architecture") == arch, f"{label}: architecture = {rep.get('architecture')!r}")
     check(rep.get("task") == "object-detection", f"{label}: task = {rep.get('task')!r}")
     check(isinstance(rep.get("image_width"), int) and rep["image_width"] > 0, f"{label}: image_width")
@@ -113,9 +114,19 @@ def mode_json(cvm, data, work):
         rep = None
         check(False, f"raw graph: not JSON ({e}): {out!r}")
     if rep is not None:
-        want = {"model", "load_ms", "median_ms", "p90_ms", "min_ms", "runs", "warmup", "threads", "peak_rss_mb"}
+        want = {"model", "load_ms", "median_ms", "p90_ms", "min_ms", "runs", "warmup", "threads", "precision",
+                "peak_rss_mb"}
         check(set(rep) == want, f"raw graph: keys {sorted(rep)}")
         check(rep.get("runs") == 2, f"raw graph: runs = {rep.get('runs')!r}")
+
+    # bf16 where the CPU has it; otherwise a clear refusal naming the precision.
+    rc, out, err = run(cvm, onnx_file, "--runs", "2", "--warmup", "0", "--precision", "bf16", "--json")
+    if rc == 0:
+        rep = json.loads(out)
+        check(rep.get("precision") == "bf16", f"raw graph bf16: precision = {rep.get('precision')!r}")
+    else:
+        check(rc == 1 and "bf16" in err and "AVX512_BF16" in err,
+              f"raw graph bf16 refused: exit code {rc}, stderr {err.strip()!r}")
 
 
 def mode_errors(cvm, data, work):
@@ -142,6 +153,10 @@ def mode_errors(cvm, data, work):
     no_weights = os.path.join(data, "packages", "yolo26-det-160")
     rc, out, err = run(cvm, no_weights, "--image", image, "--runs", "2")
     check(rc == 1 and "weights" in err, f"package without weights: exit code {rc}, stderr {err.strip()!r}")
+
+    rc, out, err = run(cvm, pkg, "--image", image, "--runs", "2", "--precision", "fp64")
+    check(rc == 2 and "--precision" in err and "fp64" in err,
+          f"--precision fp64: exit code {rc}, stderr {err.strip()!r}")
 
     rc, out, err = run(cvm, pkg, "--image", image, "--runs", "0")
     check(rc == 2 and "--runs" in err, f"--runs 0: exit code {rc}, stderr {err.strip()!r}")

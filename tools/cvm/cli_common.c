@@ -1,7 +1,9 @@
 #include "cli_common.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "base/tensor.h"
@@ -60,4 +62,22 @@ int cli_parse_dims(const char *s, int *ndim, int64_t *dims)
             return 0;
     }
     return 1;
+}
+
+int cli_parse_precision(const char *cmd, const char *s, cvm_precision *out)
+{
+    if (strcmp(s, "fp32") == 0)
+        *out = CVM_PRECISION_FP32;
+    else if (strcmp(s, "bf16") == 0)
+        *out = CVM_PRECISION_BF16;
+    else {
+        fprintf(stderr, "cvm %s: --precision expects fp32 or bf16, got '%s'\n", cmd, s);
+        return 0;
+    }
+    return 1;
+}
+
+const char *cli_precision_name(cvm_precision p)
+{
+    return p == CVM_PRECISION_BF16 ? "bf16" : "fp32";
 }

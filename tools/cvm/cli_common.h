@@ -12,6 +12,11 @@ double cli_now_ms(void);
  * (last dim <= 4, second dim > 4) using their last dim as the channel. */
 void cli_fill_pattern(cvm_tensor *t);
 
+/* Parses --precision's value ("fp32" or "bf16"); on anything else prints
+ * "cvm CMD: ..." to stderr and returns 0. */
+int cli_parse_precision(const char *cmd, const char *s, cvm_precision *out);
+const char *cli_precision_name(cvm_precision p);
+
 /* Parses "1x3x640x640" (or comma-separated) into dims; returns 0 if malformed. */
 int cli_parse_dims(const char *s, int *ndim, int64_t *dims);
 

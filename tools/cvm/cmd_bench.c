@@ -1,7 +1,9 @@
 /* `cvm bench`: time a raw ONNX graph or a vision model.
  *
- *   cvm bench MODEL.onnx [--threads N] [--runs K] [--warmup W] [--shape NAME=D0xD1x...]... [--json]
- *   cvm bench MODEL --image FILE [--threads N] [--runs K] [--warmup W] [--conf F] [--json]
+ *   cvm bench MODEL.onnx [--threads N] [--runs K] [--warmup W] [--shape NAME=D0xD1x...]...
+ *                        [--precision fp32|bf16] [--json]
+ *   cvm bench MODEL --image FILE [--threads N] [--runs K] [--warmup W] [--conf F]
+ *                        [--precision fp32|bf16] [--json]
  *             [--arch A --task T --classes-file F] [--offline]
  *
  * A raw graph (an .onnx file without --arch) is fed the test pattern
@@ -105,9 +107,9 @@ static void bench_usage(void)
 {
     fprintf(stderr,
             "usage: cvm bench MODEL.onnx [--threads N] [--runs K] [--warmup W] "
-            "[--shape NAME=1x3x640x640]... [--json]\n"
+            "[--shape NAME=1x3x640x640]... [--precision fp32|bf16] [--json]\n"
             "       cvm bench MODEL --image FILE [--threads N] [--runs K] [--warmup W] [--conf F] [--json]\n"
-            "                 [--arch yolov8 --task object-detection --classes-file names.txt] [--offline]\n"
+            "                 [--precision fp32|bf16] [--arch yolov8 --task object-detection --classes-file names.txt] [--offline]\n"
             "  a raw .onnx (no --arch) is timed as one graph run on the test pattern; a package\n"
             "  folder, a model id or an .onnx with --arch/--task is timed as a vision model on the\n"
             "  image, split into pre-processing, inference and post-processing\n");
@@ -128,6 +130,9 @@ static int bench_parse(int argc, char **argv, bench_args *a)
         int has_val = i + 1 < argc;
         if (strcmp(o, "--threads") == 0 && has_val) {
             if (!bench_int(o, argv[++i], 1, &a->threads))
+                return 2;
+        } else if (strcmp(o, "--precision") == 0 && has_val) {
+            if (!cli_parse_precision("bench", argv[++i], &a->mo.precision))
                 return 2;
         } else if (strcmp(o, "--runs") == 0 && has_val) {
             if (!bench_int(o, argv[++i], 1, &a->runs))
@@ -210,6 +215,7 @@ static int bench_raw(bench_args *a)
     cvm_session_options_init(&opts);
     opts.threads = a->threads;
     opts.optimize = a->optimize;
+    opts.precision = a->mo.precision;
     double *times = malloc(sizeof(double) * (size_t)a->runs);
     if (!times) {
         fprintf(stderr, "cvm bench: out of memory\n");
@@ -287,14 +293,16 @@ static int bench_raw(bench_args *a)
         printf("{\"model\": ");
         json_string(a->model);
         printf(", \"load_ms\": %.3f, \"median_ms\": %.3f, \"p90_ms\": %.3f, \"min_ms\": %.3f, "
-               "\"runs\": %d, \"warmup\": %d, \"threads\": %d, \"peak_rss_mb\": %.1f}\n",
-               load_ms, st.median, st.p90, st.min, a->runs, a->warmup, a->threads, rss_mb);
+               "\"runs\": %d, \"warmup\": %d, \"threads\": %d, \"precision\": \"%s\", "
+               "\"peak_rss_mb\": %.1f}\n",
+               load_ms, st.median, st.p90, st.min, a->runs, a->warmup, a->threads,
+               cli_precision_name(a->mo.precision), rss_mb);
     } else {
         printf("model: %s\n", a->model);
         printf("load: %.1f ms\n", load_ms);
         printf("run: median %.2f ms, p90 %.2f ms, min %.2f ms (%d runs after %d warm-up, %d "
-               "thread%s)\n", st.median, st.p90, st.min, a->runs, a->warmup, a->threads,
-               a->threads > 1 ? "s" : "");
+               "thread%s, %s)\n", st.median, st.p90, st.min, a->runs, a->warmup, a->threads,
+               a->threads > 1 ? "s" : "", cli_precision_name(a->mo.precision));
         printf("peak RSS: %.1f MiB\n", rss_mb);
     }
     rc = 0;
@@ -403,8 +411,9 @@ static int bench_model(bench_args *a)
         json_stat("pre_ms", s_pre);
         json_stat("infer_ms", s_inf);
         json_stat("post_ms", s_post);
-        printf(", \"results\": %zu, \"runs\": %d, \"warmup\": %d, \"threads\": %d, \"peak_rss_mb\": %.1f}\n",
-               n_found, a->runs, a->warmup, a->threads, rss_mb);
+        printf(", \"results\": %zu, \"runs\": %d, \"warmup\": %d, \"threads\": %d, \"precision\": \"%s\", "
+               "\"peak_rss_mb\": %.1f}\n",
+               n_found, a->runs, a->warmup, a->threads, cli_precision_name(a->mo.precision), rss_mb);
     } else {
         printf("model: %s (%s, %s, %zu classes)\n", a->model, info.architecture, task ? task : "?",
                info.n_classes);
@@ -415,8 +424,9 @@ static int bench_model(bench_args *a)
         printf("%-14s %9.2f %9.2f %9.2f\n", "inference", s_inf.median, s_inf.p90, s_inf.min);
         printf("%-14s %9.2f %9.2f %9.2f\n", "post-process", s_post.median, s_post.p90, s_post.min);
         printf("%-14s %9.2f %9.2f %9.2f\n", "total", s_tot.median, s_tot.p90, s_tot.min);
-        printf("%d runs after %d warm-up, %d thread%s; %zu result%s on the last run\n", a->runs, a->warmup,
-               a->threads, a->threads > 1 ? "s" : "", n_found, n_found == 1 ? "" : "s");
+        printf("%d runs after %d warm-up, %d thread%s, %s; %zu result%s on the last run\n", a->runs,
+               a->warmup, a->threads, a->threads > 1 ? "s" : "", cli_precision_name(a->mo.precision),
+               n_found, n_found == 1 ? "" : "s");
         printf("peak RSS: %.1f MiB\n", rss_mb);
     }
     rc = 0;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_common.h"
 #include "commands.h"
 #include "progress.h"
 #include "cvm/vision.h"
@@ -235,6 +236,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: cvm predict MODEL INPUT... [--conf F] [--iou F] [--max-det N] [--class-agnostic]\n"
             "                   [--classes 0,2] [--kp-conf F] [--json] [--rle] [--save DIR] [--threads N]\n"
+            "                   [--precision fp32|bf16]\n"
             "                   [--arch yolov8 --task object-detection --classes-file names.txt] [--offline]\n"
             "  MODEL: a package folder, a model id, or an .onnx file with --arch/--task\n"
             "  INPUT: image files, folders or glob patterns\n");
@@ -279,6 +281,12 @@ int cmd_predict(int argc, char **argv)
             save = argv[++i];
         else if (!strcmp(a, "--threads") && hv)
             mo.threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--precision") && hv) {
+            if (!cli_parse_precision("predict", argv[++i], &mo.precision)) {
+                rc = 2;
+                goto out;
+            }
+        }
         else if (!strcmp(a, "--arch") && hv)
             mo.architecture = argv[++i];
         else if (!strcmp(a, "--task") && hv) {

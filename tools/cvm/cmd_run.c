@@ -46,6 +46,9 @@ int cmd_run(int argc, char **argv)
                 fprintf(stderr, "cvm run: --threads must be at least 1\n");
                 return 2;
             }
+        } else if (strcmp(a, "--precision") == 0 && has_val) {
+            if (!cli_parse_precision("run", argv[++i], &opts.precision))
+                return 2;
         } else if (strcmp(a, "--runs") == 0 && has_val) {
             runs = atoi(argv[++i]);
             if (runs < 1) {
@@ -71,7 +74,8 @@ int cmd_run(int argc, char **argv)
     }
     if (!model) {
         fprintf(stderr, "usage: cvm run MODEL.onnx [--input NAME=FILE.npy]... [--shape NAME=1x3x640x640]... "
-                        "[--out DIR] [--threads N] [--runs K] [--no-optimize] [--profile|--profile-all]\n");
+                        "[--out DIR] [--threads N] [--runs K] [--precision fp32|bf16] [--no-optimize] "
+                        "[--profile|--profile-all]\n");
         return 2;
     }
 
