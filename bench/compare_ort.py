@@ -216,13 +216,13 @@ def load_feeds(npz):
         return {k: np.ascontiguousarray(z[k]) for k in z.files}
 
 
-def cvm_block(lib_path, path, feeds_npz, threads, runs, warmup):
+def cvm_block(lib_path, path, feeds_npz, threads, runs, warmup, precision="fp32"):
     """Child process: one block of cvmodels runs, printed as JSON."""
     feeds = load_feeds(feeds_npz)
     lib = cvm_ctypes.Library(lib_path)
     base = rss_peak_mb()
     t0 = time.perf_counter()
-    s = cvm_ctypes.Session(lib, path, int(threads))
+    s = cvm_ctypes.Session(lib, path, int(threads), precision=precision)
     load = (time.perf_counter() - t0) * 1e3
     times = timed_runs(s.run, feeds, int(runs), int(warmup))
     peak = rss_peak_mb()
@@ -266,7 +266,7 @@ def bench_model(a, path, lib_path, thread_counts, peak, per_block, bases, tmp):
         for _ in range(a.rounds):
             for eng in ("cvm", "ort"):
                 args = [f"--{eng}-block", path, feeds_npz, str(thr), str(per_block), str(a.warmup)]
-                block = run_child(args + (["--lib", lib_path] if eng == "cvm" else []))
+                block = run_child(args + (["--lib", lib_path, "--precision", a.precision] if eng == "cvm" else []))
                 res[eng]["times"] += block["times"]
                 res[eng]["loads"].append(block["load_ms"])
                 res[eng]["rss"].append(block["peak_rss_mb"])
@@ -293,6 +293,8 @@ def bench_model(a, path, lib_path, thread_counts, peak, per_block, bases, tmp):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lib", default="build/libcvm.so")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                    help="cvmodels' session precision (ONNX Runtime always runs fp32)")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=3)
@@ -312,7 +314,7 @@ def main():
     if a.ort_block:
         return ort_block(*a.ort_block)
     if a.cvm_block:
-        return cvm_block(a.lib, *a.cvm_block)
+        return cvm_block(a.lib, *a.cvm_block, precision=a.precision)
     import onnxruntime as ort
     lib_path = os.path.abspath(a.lib)
     if not os.path.exists(lib_path):
@@ -324,6 +326,8 @@ def main():
     md = a.markdown
     intro = (f"onnxruntime {ort.__version__}; {a.rounds} alternating blocks of {per_block} timed runs per engine, "
              f"{a.warmup} warm-up runs per block, each block in a fresh process; {time.strftime('%Y-%m-%d')}")
+    if a.precision != "fp32":
+        intro += f"; cvmodels in {a.precision} precision, ONNX Runtime in fp32"
     if peak:
         intro += ("; measured fp32 peak (bench/peak_fma.c, " + isa + "): " +
                   ", ".join(f"{g:.1f} GFLOP/s on {t} thread{'s' if t > 1 else ''}" for t, g in peak.items()))
