@@ -97,16 +97,42 @@ cvm_status cvm_cbf_prepare(cvm_cbf *p, int kind, int64_t N, int64_t C, int64_t M
                    .sh = sh, .sw = sw, .dh = dh, .dw = dw, .pt = pt, .pl = pl, .KH = KH, .KW = KW,
                    .slots = slots < 1 ? 1 : slots};
     /* The padded extent the outputs read, split into stride phases. */
-    int64_t hp = (OH - 1) * sh + (KH - 1) * dh + 1, wp = (OW - 1) * sw + (KW - 1) * dw + 1;
-    p->Hq = ceil_div(hp, sh);
+    int64_t wp = (OW - 1) * sw + (KW - 1) * dw + 1;
     p->Wq = ceil_div(wp, sw);
     p->nph = sh * sw;
     p->ntaps = (int)(KH * KW);
-    p->npos = ceil_div(OH * p->Wq, 32) * 32;
+    p->cp = ceil_div(C, 2);
+    p->nkb = ceil_div(p->cp, 16);
+    p->kb = ceil_div(p->cp, p->nkb);
+    p->mblk = ceil_div(M, 16);
+    /* Bands of R output rows: a worker packs the phase rows a band reads
+     * (R plus the taps' reach below) into its own buffer and multiplies
+     * them while they are in cache.  R keeps the band's sums within ~192
+     * KiB and its pair planes within ~768 KiB, gives each worker a few
+     * bands to even out, and is at least 4 rows where the image allows,
+     * so that the rows packed twice stay few. */
+    int64_t reach = ((KH - 1) * dh) / sh, npl = p->nkb * p->kb, rows = p->mblk * 16;
+    int64_t r_acc = (192 * 1024 / 4 / rows - 48) / p->Wq;
+    int64_t r_pack = (768 * 1024 / 4 / npl) / (p->Wq * (p->nph + 1)) - reach;
+    int64_t R = ceil_div(OH, 4 * (int64_t)p->slots);
+    if (R < 4)
+        R = 4;
+    if (R > r_acc)
+        R = r_acc;
+    if (R > r_pack)
+        R = r_pack;
+    if (R < 1)
+        R = 1;
+    if (R > OH)
+        R = OH;
+    p->R = R;
+    p->Rq = R + reach;
+    p->nbands = ceil_div(OH, R);
+    p->bpos = ceil_div(R * p->Wq, 32) * 32;
     p->tap = malloc(sizeof *p->tap * (size_t)p->ntaps);
     if (!p->tap)
         return cvm_errorf(CVM_E_NOMEM, "out of memory");
-    int64_t phase_len = p->Hq * p->Wq, max_tap = 0;
+    int64_t phase_len = p->Rq * p->Wq, max_tap = 0;
     for (int64_t ky = 0; ky < KH; ky++)
         for (int64_t kx = 0; kx < KW; kx++) {
             int64_t y = ky * dh, x = kx * dw;
@@ -115,29 +141,16 @@ cvm_status cvm_cbf_prepare(cvm_cbf *p, int kind, int64_t N, int64_t C, int64_t M
             if (off > max_tap)
                 max_tap = off;
         }
-    /* Garbage positions past the last row read a little beyond the phases;
-     * an odd number of cache lines between planes keeps a tile's 16 rows
-     * off one cache set. */
+    /* Dropped positions past a band's last row read a little beyond the
+     * phases; an odd number of cache lines between planes keeps a tile's 16
+     * rows off one cache set. */
     int64_t len = p->nph * phase_len;
-    if (max_tap + p->npos > len)
-        len = max_tap + p->npos;
+    if (max_tap + p->bpos > len)
+        len = max_tap + p->bpos;
     len = ceil_div(len, 16) * 16;
     if ((len / 16) % 2 == 0)
         len += 16;
     p->plane = len;
-    p->cp = ceil_div(C, 2);
-    p->nkb = ceil_div(p->cp, 16);
-    p->kb = ceil_div(p->cp, p->nkb);
-    p->mblk = ceil_div(M, 16);
-    /* Accumulators of one work item stay within ~128 KiB (L2), and there
-     * are a few items per worker to even out. */
-    int64_t rows = p->mblk * 16, nb = (32768 / rows) / 32 * 32;
-    if (nb < 32)
-        nb = 32;
-    int64_t want = ceil_div(ceil_div(p->npos, 4 * (int64_t)p->slots), 32) * 32;
-    p->nb = want < nb ? want : nb;
-    if (p->nb < 32)
-        p->nb = 32;
 
     size_t welems = (size_t)p->mblk * 16 * (size_t)p->ntaps * (size_t)(p->nkb * p->kb) * 2;
     p->w = calloc(welems ? welems : 1, sizeof *p->w);
@@ -169,7 +182,7 @@ void cvm_cbf_free(cvm_cbf *p)
 
 static int64_t acc_ld(const cvm_cbf *p)
 {
-    return p->nb + 16; /* rows a line apart from a power of two */
+    return p->bpos + 16; /* rows a line apart from a power of two */
 }
 
 static size_t in_bytes(const cvm_cbf *p)
@@ -182,22 +195,25 @@ static size_t acc_bytes(const cvm_cbf *p)
     return (size_t)(p->mblk * 16) * (size_t)acc_ld(p) * 4;
 }
 
+static size_t slot_bytes(const cvm_cbf *p)
+{
+    return (in_bytes(p) + acc_bytes(p) + 63) & ~(size_t)63;
+}
+
 size_t cvm_cbf_scratch_bytes(const cvm_cbf *p)
 {
-    return in_bytes(p) + (size_t)p->slots * acc_bytes(p) + 128;
+    return (size_t)p->slots * slot_bytes(p) + 64;
 }
 
 /* ---------------------------------------------------------- input packing */
 
 typedef struct cbf_job {
     const cvm_cbf *p;
-    const float *x; /* this image */
+    const float *x;
     float *y;
-    int64_t n;
     const cvm_cbf_out *out;
-    uint32_t *in;   /* pair planes */
-    float *acc;
-    int64_t items;
+    char *scratch;  /* per slot: pair planes of a band, then its sums */
+    int64_t items;  /* bands of all images */
     atomic_long next;
 } cbf_job;
 
@@ -252,21 +268,20 @@ CBF_AVX512 static void pack_span(uint32_t *dst, const float *xa, const float *xb
     }
 }
 
-/* Fills pair planes [begin, end): every phase row, zeros where the padded
- * image has no data, and the tail read by the dropped positions. */
-CBF_AVX512 static void pack_planes(void *arg, size_t begin, size_t end)
+/* Fills the pair planes of the band starting at output row oy0 of image x:
+ * every phase row it reads, zeros where the padded image has no data, and
+ * the tail read by the dropped positions. */
+CBF_AVX512 static void pack_band(const cvm_cbf *p, const float *x, int64_t oy0, uint32_t *in)
 {
-    const cbf_job *j = arg;
-    const cvm_cbf *p = j->p;
-    const int64_t HW = p->H * p->W, phase_len = p->Hq * p->Wq;
-    for (size_t pp = begin; pp < end; pp++) {
-        uint32_t *plane = j->in + (int64_t)pp * p->plane;
-        int64_t ch = 2 * (int64_t)pp;
+    const int64_t HW = p->H * p->W, phase_len = p->Rq * p->Wq;
+    for (int64_t pp = 0; pp < p->nkb * p->kb; pp++) {
+        uint32_t *plane = in + pp * p->plane;
+        int64_t ch = 2 * pp;
         if (ch >= p->C) {
             memset(plane, 0, (size_t)p->plane * 4);
             continue;
         }
-        const float *xa = j->x + ch * HW, *xb = ch + 1 < p->C ? xa + HW : NULL;
+        const float *xa = x + ch * HW, *xb = ch + 1 < p->C ? xa + HW : NULL;
         for (int64_t a = 0; a < p->sh; a++)
             for (int64_t b = 0; b < p->sw; b++) {
                 uint32_t *ph = plane + (a * p->sw + b) * phase_len;
@@ -278,16 +293,18 @@ CBF_AVX512 static void pack_planes(void *arg, size_t begin, size_t end)
                     jhi = p->Wq;
                 if (jlo > jhi)
                     jlo = jhi;
-                for (int64_t i = 0; i < p->Hq; i++) {
+                for (int64_t i = 0; i < p->Rq; i++) {
                     uint32_t *row = ph + i * p->Wq;
-                    int64_t r = i * p->sh + a - p->pt;
+                    int64_t r = (oy0 + i) * p->sh + a - p->pt;
                     if (r < 0 || r >= p->H || jlo == jhi) {
                         memset(row, 0, (size_t)p->Wq * 4);
                         continue;
                     }
-                    memset(row, 0, (size_t)jlo * 4);
+                    for (int64_t j = 0; j < jlo; j++)
+                        row[j] = 0;
                     pack_span(row, xa + r * p->W, xb ? xb + r * p->W : NULL, jlo, jhi, p->sw, c0);
-                    memset(row + jhi, 0, (size_t)(p->Wq - jhi) * 4);
+                    for (int64_t j = jhi; j < p->Wq; j++)
+                        row[j] = 0;
                 }
             }
         int64_t used = p->nph * phase_len;
@@ -428,56 +445,47 @@ CBF_AVX512 static void avx512_item(const cvm_cbf *p, const uint32_t *in, int64_t
             }
 }
 
-/* Moves the valid positions of an item's sums (plus bias) into the output
- * and lets the span callback finish them. */
-CBF_AVX512 static void item_out(const cbf_job *j, int64_t p0, int64_t len, const float *acc,
-                                int64_t ld)
+/* Moves the valid positions of a band's sums (plus bias) into the output:
+ * rows oy0..oy0+rows-1 of image n, finished in registers or by the span
+ * callback. */
+CBF_AVX512 static void band_out(const cbf_job *j, int64_t n, int64_t oy0, int64_t rows,
+                                const float *acc, int64_t ld)
 {
     const cvm_cbf *p = j->p;
-    const int64_t OHW = p->OH * p->OW;
+    const int64_t OHW = p->OH * p->OW, OW = p->OW;
     const cvm_gemm_epi *epi = j->out->epi;
-    const float *res = j->out->res ? j->out->res + j->n * j->out->res_n : NULL;
+    const float *res = j->out->res ? j->out->res + n * j->out->res_n : NULL;
+    float *y = j->y + n * p->M * OHW;
     for (int64_t oc = 0; oc < p->M; oc++) {
-        const float *arow = acc + oc * ld;
         const __m512 bv = _mm512_set1_ps(j->out->bias ? j->out->bias[oc] : 0.0f);
-        float *yc = j->y + oc * OHW;
-        int64_t q = p0, end = p0 + len;
-        while (q < end) {
-            int64_t oy = q / p->Wq, ox = q % p->Wq;
-            if (oy >= p->OH)
-                break;
-            if (ox >= p->OW) {
-                q = (oy + 1) * p->Wq;
-                continue;
-            }
-            int64_t seg = p->OW - ox < end - q ? p->OW - ox : end - q;
-            float *dst = yc + oy * p->OW + ox;
-            const float *src = arow + (q - p0);
+        const float *rc = res ? res + oc * j->out->res_c : NULL;
+        for (int64_t i = 0; i < rows; i++) {
+            const float *src = acc + oc * ld + i * p->Wq;
+            int64_t o0 = (oy0 + i) * OW;
+            float *dst = y + oc * OHW + o0;
             if (epi) {
-                const float *rs = res ? res + oc * j->out->res_c + oy * p->OW + ox : NULL;
-                for (int64_t i = 0; i < seg; i += 16) {
-                    int64_t cnt = seg - i < 16 ? seg - i : 16;
+                const float *rs = rc ? rc + o0 : NULL;
+                for (int64_t q = 0; q < OW; q += 16) {
+                    int64_t cnt = OW - q < 16 ? OW - q : 16;
                     __mmask16 m = (__mmask16)((1u << cnt) - 1);
-                    __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, src + i), bv);
-                    __m512 r = rs ? _mm512_maskz_loadu_ps(m, rs + i) : _mm512_setzero_ps();
+                    __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, src + q), bv);
+                    __m512 r = rs ? _mm512_maskz_loadu_ps(m, rs + q) : _mm512_setzero_ps();
                     if (rs && epi->add_first)
                         v = _mm512_add_ps(v, r);
                     v = cvm_act512(v, epi);
                     if (rs && !epi->add_first)
                         v = _mm512_add_ps(v, r);
-                    _mm512_mask_storeu_ps(dst + i, m, v);
+                    _mm512_mask_storeu_ps(dst + q, m, v);
                 }
-                q += seg;
                 continue;
             }
-            for (int64_t i = 0; i < seg; i += 16) {
-                int64_t cnt = seg - i < 16 ? seg - i : 16;
+            for (int64_t q = 0; q < OW; q += 16) {
+                int64_t cnt = OW - q < 16 ? OW - q : 16;
                 __mmask16 m = (__mmask16)((1u << cnt) - 1);
-                _mm512_mask_storeu_ps(dst + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, src + i), bv));
+                _mm512_mask_storeu_ps(dst + q, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, src + q), bv));
             }
             if (j->out->span)
-                j->out->span(j->out->span_ctx, j->n, oc, oy * p->OW + ox, seg, dst);
-            q += seg;
+                j->out->span(j->out->span_ctx, n, oc, o0, OW, dst);
         }
     }
 }
@@ -488,19 +496,23 @@ static void cbf_slot(void *arg, size_t begin, size_t end)
     const cvm_cbf *p = j->p;
     const int64_t ld = acc_ld(p);
     for (size_t s = begin; s < end; s++) {
-        float *acc = (float *)((char *)j->acc + s * acc_bytes(p));
+        uint32_t *in = (uint32_t *)(j->scratch + s * slot_bytes(p));
+        float *acc = (float *)((char *)in + in_bytes(p));
         if (p->kind == CVM_BF16_AMX)
             amx_config(p);
         for (;;) {
             int64_t it = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
             if (it >= j->items)
                 break;
-            int64_t p0 = it * p->nb, len = p->npos - p0 < p->nb ? p->npos - p0 : p->nb;
+            int64_t n = it / p->nbands, oy0 = (it % p->nbands) * p->R;
+            int64_t rows = p->OH - oy0 < p->R ? p->OH - oy0 : p->R;
+            int64_t len = ceil_div(rows * p->Wq, 32) * 32;
+            pack_band(p, j->x + n * p->C * p->H * p->W, oy0, in);
             if (p->kind == CVM_BF16_AMX)
-                amx_item(p, j->in, p0, len, acc, ld);
+                amx_item(p, in, 0, len, acc, ld);
             else
-                avx512_item(p, j->in, p0, len, acc, ld);
-            item_out(j, p0, len, acc, ld);
+                avx512_item(p, in, 0, len, acc, ld);
+            band_out(j, n, oy0, rows, acc, ld);
         }
         if (p->kind == CVM_BF16_AMX)
             cbf_release_tiles();
@@ -512,10 +524,9 @@ void cvm_cbf_run(const cvm_cbf *p, const float *x, float *y, const cvm_cbf_out *
                  cvm_threadpool *pool, void *scratch)
 {
 #ifdef CBF_X86
-    uint32_t *in = (uint32_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-    cbf_job j = {.p = p, .out = out, .in = in,
-                 .acc = (float *)((char *)in + ((in_bytes(p) + 63) & ~(size_t)63)),
-                 .items = ceil_div(p->npos, p->nb)};
+    cbf_job j = {.p = p, .x = x, .y = y, .out = out,
+                 .scratch = (char *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63),
+                 .items = p->N * p->nbands};
     int T = pool ? cvm_threadpool_size(pool) : 1;
     if (T > p->slots)
         T = p->slots;
@@ -523,14 +534,8 @@ void cvm_cbf_run(const cvm_cbf *p, const float *x, float *y, const cvm_cbf_out *
         T = (int)j.items;
     if (T < 1)
         T = 1;
-    for (int64_t n = 0; n < p->N; n++) {
-        j.n = n;
-        j.x = x + n * p->C * p->H * p->W;
-        j.y = y + n * p->M * p->OH * p->OW;
-        cvm_parallel_for(pool, (size_t)(p->nkb * p->kb), 1, pack_planes, &j);
-        atomic_store(&j.next, 0);
-        cvm_parallel_for(pool, (size_t)T, 1, cbf_slot, &j);
-    }
+    atomic_init(&j.next, 0);
+    cvm_parallel_for(pool, (size_t)T, 1, cbf_slot, &j);
 #else
     (void)p, (void)x, (void)y, (void)out, (void)pool, (void)scratch;
 #endif

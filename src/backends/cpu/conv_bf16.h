@@ -1,6 +1,7 @@
 /* 2-D convolution in bfloat16 with float32 sums (the opt-in bf16 precision).
  *
- * An implicit GEMM: the input is copied once per run into "pair planes",
+ * An implicit GEMM: each band of output rows copies the input rows it reads
+ * into "pair planes",
  * each holding two neighbouring channels as interleaved bf16 pairs over the
  * zero-padded image (split into stride phases when the stride is not 1),
  * so that for any kernel tap the 16 pairs x 16 output positions a tile
@@ -30,13 +31,14 @@ typedef struct cvm_cbf {
     int kind;
     int64_t N, C, M, H, W, OH, OW;
     int64_t sh, sw, dh, dw, pt, pl, KH, KW;
-    int64_t Hq, Wq;       /* one stride phase of the padded image */
+    int64_t Wq;           /* width of one stride phase of the padded image */
     int64_t nph;          /* stride phases (sh * sw) */
-    int64_t plane;        /* 4-byte pairs from one pair plane to the next */
-    int64_t npos;         /* flat output positions computed (OH * Wq rounded up to 32) */
-    int64_t nb;           /* positions per work item, a multiple of 32 */
+    int64_t R, Rq;        /* output rows per band, phase rows a band reads */
+    int64_t nbands;       /* bands per image */
+    int64_t bpos;         /* positions computed per full band (R * Wq rounded up to 32) */
+    int64_t plane;        /* 4-byte pairs from one pair plane to the next in a band buffer */
     int ntaps;
-    int64_t *tap;         /* pair offset of each tap inside a plane */
+    int64_t *tap;         /* pair offset of each tap inside a band's plane */
     int64_t cp;           /* channel pairs holding data, ceil(C / 2) */
     int64_t kb, nkb;      /* pairs per K block (at most 16) and K blocks; kb * nkb >= cp */
     int64_t mblk;         /* 16-row blocks of output channels */
