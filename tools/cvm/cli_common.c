@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backends/backend.h"
 #include "base/tensor.h"
 
 double cli_now_ms(void)
@@ -80,4 +81,11 @@ int cli_parse_precision(const char *cmd, const char *s, cvm_precision *out)
 const char *cli_precision_name(cvm_precision p)
 {
     return p == CVM_PRECISION_BF16 ? "bf16" : "fp32";
+}
+
+const char *cli_precision_detail(cvm_precision p)
+{
+    if (p != CVM_PRECISION_BF16)
+        return "fp32";
+    return cvm_bf16_kind() == 2 ? "bf16 on AMX" : "bf16 on AVX512_BF16";
 }

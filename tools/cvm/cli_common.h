@@ -16,6 +16,8 @@ void cli_fill_pattern(cvm_tensor *t);
  * "cvm CMD: ..." to stderr and returns 0. */
 int cli_parse_precision(const char *cmd, const char *s, cvm_precision *out);
 const char *cli_precision_name(cvm_precision p);
+/* For text reports: the precision and, for bf16, the kernel that runs it. */
+const char *cli_precision_detail(cvm_precision p);
 
 /* Parses "1x3x640x640" (or comma-separated) into dims; returns 0 if malformed. */
 int cli_parse_dims(const char *s, int *ndim, int64_t *dims);

@@ -302,7 +302,7 @@ static int bench_raw(bench_args *a)
         printf("load: %.1f ms\n", load_ms);
         printf("run: median %.2f ms, p90 %.2f ms, min %.2f ms (%d runs after %d warm-up, %d "
                "thread%s, %s)\n", st.median, st.p90, st.min, a->runs, a->warmup, a->threads,
-               a->threads > 1 ? "s" : "", cli_precision_name(a->mo.precision));
+               a->threads > 1 ? "s" : "", cli_precision_detail(a->mo.precision));
         printf("peak RSS: %.1f MiB\n", rss_mb);
     }
     rc = 0;
@@ -425,7 +425,7 @@ static int bench_model(bench_args *a)
         printf("%-14s %9.2f %9.2f %9.2f\n", "post-process", s_post.median, s_post.p90, s_post.min);
         printf("%-14s %9.2f %9.2f %9.2f\n", "total", s_tot.median, s_tot.p90, s_tot.min);
         printf("%d runs after %d warm-up, %d thread%s, %s; %zu result%s on the last run\n", a->runs,
-               a->warmup, a->threads, a->threads > 1 ? "s" : "", cli_precision_name(a->mo.precision),
+               a->warmup, a->threads, a->threads > 1 ? "s" : "", cli_precision_detail(a->mo.precision),
                n_found, n_found == 1 ? "" : "s");
         printf("peak RSS: %.1f MiB\n", rss_mb);
     }

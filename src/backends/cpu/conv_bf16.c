@@ -218,17 +218,8 @@ typedef struct cbf_job {
 } cbf_job;
 
 #ifdef CBF_X86
-#define CBF_AVX512 __attribute__((target("avx512f,avx512bw,avx512bf16")))
-#define CBF_AMX __attribute__((target("avx512f,avx512bw,avx512bf16,amx-tile,amx-bf16")))
-
-/* 16 pairs (a[i], b[i]) as bf16, a in the low half of each pair. */
-CBF_AVX512 static inline __m512i pair16(__m512 a, __m512 b)
-{
-    static const uint16_t ix[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
-                                    8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-    __m512i v = (__m512i)_mm512_cvtne2ps_pbh(b, a);
-    return _mm512_permutexvar_epi16(_mm512_loadu_si512(ix), v);
-}
+#define CBF_AVX512 CVM_TARGET_BF16
+#define CBF_AMX CVM_TARGET_AMX
 
 /* Pairs j0..j1-1 of one phase row: input columns c = j * sw + c0 (all in range). */
 CBF_AVX512 static void pack_span(uint32_t *dst, const float *xa, const float *xb, int64_t j0,
@@ -264,7 +255,7 @@ CBF_AVX512 static void pack_span(uint32_t *dst, const float *xa, const float *xb
             a = _mm512_loadu_ps(ta);
             b = _mm512_loadu_ps(tb);
         }
-        _mm512_mask_storeu_epi32(dst + j, m, pair16(a, b));
+        _mm512_mask_storeu_epi32(dst + j, m, cvm_bf16_pair16(a, b));
     }
 }
 
@@ -313,42 +304,6 @@ CBF_AVX512 static void pack_band(const cvm_cbf *p, const float *x, int64_t oy0, 
 }
 
 /* ----------------------------------------------------------- the products */
-
-typedef struct tile_cfg {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} tile_cfg;
-
-/* Tiles 0-3: 16x16 float sums; 4-5: weights (16 rows of kb pairs);
- * 6-7: inputs (kb pair rows of 16 positions). */
-CBF_AMX static void amx_config(const cvm_cbf *p)
-{
-    tile_cfg c;
-    memset(&c, 0, sizeof c);
-    c.palette = 1;
-    for (int i = 0; i < 4; i++) {
-        c.rows[i] = 16;
-        c.colsb[i] = 64;
-    }
-    for (int i = 4; i < 6; i++) {
-        c.rows[i] = 16;
-        c.colsb[i] = (uint16_t)(p->kb * 4);
-    }
-    for (int i = 6; i < 8; i++) {
-        c.rows[i] = (uint8_t)p->kb;
-        c.colsb[i] = 64;
-    }
-    /* gcc 12's ldtilecfg asm claims to read 8 bytes only: without this
-     * barrier the stores above are dropped as dead */
-    __asm__ volatile("" : : "r"(&c) : "memory");
-    _tile_loadconfig(&c);
-}
-
-CBF_AMX static void cbf_release_tiles(void)
-{
-    _tile_release();
-}
 
 /* Sums for positions p0..p0+len-1 (len a multiple of 32) of all output
  * channels into acc[row * ld + pos]. */
@@ -499,7 +454,7 @@ static void cbf_slot(void *arg, size_t begin, size_t end)
         uint32_t *in = (uint32_t *)(j->scratch + s * slot_bytes(p));
         float *acc = (float *)((char *)in + in_bytes(p));
         if (p->kind == CVM_BF16_AMX)
-            amx_config(p);
+            cvm_amx_config(p->kb);
         for (;;) {
             int64_t it = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
             if (it >= j->items)
@@ -515,7 +470,7 @@ static void cbf_slot(void *arg, size_t begin, size_t end)
             band_out(j, n, oy0, rows, acc, ld);
         }
         if (p->kind == CVM_BF16_AMX)
-            cbf_release_tiles();
+            cvm_amx_release();
     }
 }
 #endif

@@ -19,13 +19,8 @@
 #include "base/threadpool.h"
 #include "cvm/cvm.h"
 
-#include "backends/backend.h"
+#include "backends/cpu/bf16_tiles.h"
 #include "backends/cpu/gemm_f32.h"
-
-/* cvm_bf16_kind() (backend.h) is the fastest kernel this CPU and OS allow;
- * it asks Linux for the AMX tile state once.  CVM_BF16_KERNEL=avx512 caps
- * it at the AVX512_BF16 kernel, to compare the two. */
-enum { CVM_BF16_NONE = 0, CVM_BF16_AVX512 = 1, CVM_BF16_AMX = 2 };
 
 typedef struct cvm_cbf {
     int kind;

@@ -2,9 +2,11 @@
  * right-hand operands, i.e. weights, are packed once in prepare()); the
  * integer types use a plain loop. */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "backends/cpu/gemm_f32.h"
+#include "backends/cpu/matmul_bf16.h"
 #include "backends/cpu/nn_kernels.h"
 #include "graph/fuse.h"
 
@@ -25,10 +27,13 @@ typedef struct mm_state {
     float *packed_b;                          /* per B batch, or NULL */
     size_t packed_b_stride;
     int64_t b_batches;
+    int use_bf16;                             /* bf16 precision: B packed as bf16 tiles */
+    cvm_mbf bf16;
 } mm_state;
 
 static void mm_free(mm_state *s)
 {
+    cvm_mbf_free(&s->bf16);
     free(s->packed_b);
     free(s);
 }
@@ -265,6 +270,22 @@ cvm_status cvm_nn_matmul_prepare(const cvm_kernel_ctx *c, void **state, size_t *
         s->fused = 1;
         s->epi.add_first = 1;
     }
+    /* bf16 precision: one product with a constant B (weights) */
+    if (a->dtype == CVM_DTYPE_FLOAT32 && c->precision == CVM_PRECISION_BF16 && b->data &&
+        s->batch == 1 && s->b_batches == 1 && cvm_bf16_kind() != CVM_BF16_NONE) {
+        cvm_status st = cvm_mbf_prepare(&s->bf16, cvm_bf16_kind(), s->M, s->N, s->K, b->data,
+                                        s->rsb, s->csb, s->alpha, s->slots);
+        if (st != CVM_OK) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "%s", cvm_last_error());
+            mm_free(s);
+            return cvm_node_error(c->node, st, "%s", msg);
+        }
+        s->use_bf16 = 1;
+        *scratch = cvm_mbf_scratch_bytes(&s->bf16);
+        *state = s;
+        return CVM_OK;
+    }
     if (a->dtype == CVM_DTYPE_FLOAT32) {
         s->kern = cvm_gemm_kernel_rows(s->M);
         *scratch = mm_plan_scratch(s);
@@ -323,6 +344,12 @@ cvm_status cvm_nn_matmul_run(const cvm_kernel_ctx *c)
     const mm_state *s = c->state;
     if (c->in[0]->dtype != CVM_DTYPE_FLOAT32)
         return mm_int(c, s);
+    if (s->use_bf16) {
+        cvm_mbf_run(&s->bf16, c->in[0]->data, s->K, c->out[0]->data, s->N,
+                    s->fused && c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL,
+                    s->fused ? &s->epi : NULL, c->pool, c->scratch);
+        return CVM_OK;
+    }
     mm_run r = {s, c->in[0]->data, c->in[1]->data,
                 s->fused && c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL, c->out[0]->data,
                 mm_packed_a_buf(s, c->scratch)};
