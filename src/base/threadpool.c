@@ -43,9 +43,15 @@
 #define CLAIM_COUNT(v) ((unsigned)(((v) >> 16) & 0xFFFFu))
 #define CLAIM_NEXT(v) ((unsigned)((v)&0xFFFFu))
 
+typedef struct worker_arg {
+    struct cvm_threadpool *pool;
+    int index;
+} worker_arg;
+
 struct cvm_threadpool {
     int size;
     pthread_t *threads;
+    worker_arg *wargs;
     pthread_mutex_t lock;      /* guards sleeping and waking */
     pthread_cond_t wake, done_cv;
     pthread_mutex_t busy;      /* held by the caller that owns the current job */
@@ -90,9 +96,19 @@ static void run_chunks(cvm_threadpool *p, uint32_t job)
     }
 }
 
+/* Which member of its pool this thread is (0: not a worker) */
+static _Thread_local int member_index;
+
+int cvm_threadpool_member(void)
+{
+    return member_index;
+}
+
 static void *worker_main(void *varg)
 {
-    cvm_threadpool *p = varg;
+    const worker_arg *wa = varg;
+    cvm_threadpool *p = wa->pool;
+    member_index = wa->index;
     uint32_t seen = 0;
     for (;;) {
         int spins = 0;
@@ -136,12 +152,15 @@ cvm_status cvm_threadpool_create(int threads, cvm_threadpool **out)
     pthread_cond_init(&p->done_cv, NULL);
     if (threads > 1) {
         p->threads = calloc((size_t)threads - 1, sizeof *p->threads);
-        if (!p->threads) {
+        p->wargs = calloc((size_t)threads - 1, sizeof *p->wargs);
+        if (!p->threads || !p->wargs) {
+            p->size = 1; /* no worker started: nothing to join */
             cvm_threadpool_free(p);
             return cvm_errorf(CVM_E_NOMEM, "out of memory creating a thread pool");
         }
         for (int i = 1; i < threads; i++) {
-            if (pthread_create(&p->threads[i - 1], NULL, worker_main, p) != 0) {
+            p->wargs[i - 1] = (worker_arg){p, i};
+            if (pthread_create(&p->threads[i - 1], NULL, worker_main, &p->wargs[i - 1]) != 0) {
                 p->size = i; /* free joins only the threads that started */
                 cvm_threadpool_free(p);
                 return cvm_errorf(CVM_E_NOMEM, "could not start worker thread %d", i);
@@ -163,6 +182,7 @@ void cvm_threadpool_free(cvm_threadpool *p)
     for (int i = 1; i < p->size; i++)
         pthread_join(p->threads[i - 1], NULL);
     free(p->threads);
+    free(p->wargs);
     pthread_mutex_destroy(&p->lock);
     pthread_mutex_destroy(&p->busy);
     pthread_cond_destroy(&p->wake);

@@ -22,6 +22,14 @@ typedef void (*cvm_range_fn)(void *arg, size_t begin, size_t end);
  * pool. */
 void cvm_parallel_for(cvm_threadpool *p, size_t n, size_t grain, cvm_range_fn fn, void *arg);
 
+/* The calling thread's place in the pool that runs it: worker i of a pool
+ * is i (1..size-1); the thread that calls cvm_parallel_for, and any thread
+ * outside a pool, is 0.  Kernels that split work the same way on
+ * consecutive operators use it to hand a worker the part of the data it
+ * touched last time (a claim by chunk index says nothing about which thread
+ * runs the chunk). */
+int cvm_threadpool_member(void);
+
 /* Number of online CPUs (at least 1). */
 int cvm_cpu_count(void);
 

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -104,6 +105,67 @@ static void test_threadpool_back_to_back(void **st)
     cvm_threadpool_free(p);
 }
 
+/* Each thread that runs a chunk records (its pthread, its member index). */
+typedef struct member_log {
+    pthread_mutex_t lock;
+    pthread_t who[64];
+    int idx[64];
+    int n;
+} member_log;
+
+static void log_member(void *arg, size_t b, size_t e)
+{
+    member_log *l = arg;
+    (void)b, (void)e;
+    pthread_mutex_lock(&l->lock);
+    if (l->n < 64) {
+        l->who[l->n] = pthread_self();
+        l->idx[l->n++] = cvm_threadpool_member();
+    }
+    pthread_mutex_unlock(&l->lock);
+}
+
+/* cvm_threadpool_member: 0 for the calling thread, 1..size-1 for the
+ * workers, one fixed value per thread, different threads different values. */
+static void test_threadpool_member(void **st)
+{
+    (void)st;
+    assert_int_equal(cvm_threadpool_member(), 0);
+    cvm_threadpool *p;
+    assert_int_equal(cvm_threadpool_create(4, &p), CVM_OK);
+    pthread_t seen[4];
+    int seen_idx[4], nseen = 0, workers_seen = 0;
+    for (int rep = 0; rep < 2000 && (rep < 50 || workers_seen < 3); rep++) {
+        member_log l = {.n = 0};
+        pthread_mutex_init(&l.lock, NULL);
+        cvm_parallel_for(p, 4, 1, log_member, &l);
+        pthread_mutex_destroy(&l.lock);
+        for (int i = 0; i < l.n; i++) {
+            assert_true(l.idx[i] >= 0 && l.idx[i] < 4);
+            if (pthread_equal(l.who[i], pthread_self()))
+                assert_int_equal(l.idx[i], 0);
+            int k = 0;
+            while (k < nseen && !pthread_equal(seen[k], l.who[i]))
+                k++;
+            if (k == nseen) {
+                assert_true(nseen < 4);
+                for (int q = 0; q < nseen; q++)
+                    assert_int_not_equal(seen_idx[q], l.idx[i]);
+                seen[nseen] = l.who[i];
+                seen_idx[nseen++] = l.idx[i];
+                if (l.idx[i] != 0)
+                    workers_seen++;
+            } else {
+                assert_int_equal(seen_idx[k], l.idx[i]);
+            }
+        }
+    }
+    /* on a loaded machine a worker may never win a chunk; with 2000 jobs
+     * at least one does */
+    assert_true(workers_seen >= 1);
+    cvm_threadpool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -112,6 +174,7 @@ int main(void)
         cmocka_unit_test(test_half_roundtrip),
         cmocka_unit_test(test_threadpool),
         cmocka_unit_test(test_threadpool_back_to_back),
+        cmocka_unit_test(test_threadpool_member),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
