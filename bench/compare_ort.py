@@ -3,7 +3,7 @@
 
 usage: compare_ort.py [--lib build/libcvm.so] [--threads 1,2] [--runs 30] [--warmup 3]
                       [--rounds 3] [--shared ../shared] [--markdown] [--no-peak]
-                      [--peak-seconds 0.5] [MODEL.onnx ...]
+                      [--peak-seconds 0.5] [--precision fp32|bf16] [MODEL.onnx ...]
 
 Without model arguments it times the real models of the shared folder that the
 engine targets first.  The two engines run in alternating blocks (--rounds of
@@ -19,7 +19,8 @@ build, the runs and the interpreter; see rss_peak_mb for why not ru_maxrss).
 The table reports medians and p90, the ratio cvmodels/ORT of the medians,
 session build time (median over the blocks), the GFLOP/s each achieved
 (multiply-adds of Conv/ConvTranspose/MatMul/Gemm counted twice), that rate as
-a share of the machine's measured fp32 peak at the same thread count
+a share of the machine's measured peak at the same thread count (fp32, or bf16
+with --precision bf16, for cvmodels)
 (bench/peak_fma.c, compiled with the system C compiler, $CC or cc, into a
 temporary folder), and the peak RSS of each engine's child process.
 --markdown prints the table in the layout of docs/PERFORMANCE.md.
@@ -138,8 +139,9 @@ DOC_NAMES = {"yolov8n/yolov8n_deq_fp32.onnx": "YOLOv8n 640", "yolo11n/yolo11n_de
              "deimv2-atto/deimv2_atto_coco_deq_fp32.onnx": "DEIMv2-atto 320"}
 
 
-def measure_peak(threads, seconds):
-    """Compiles and runs bench/peak_fma.c; returns (isa, {threads: GFLOP/s}), or (None, {}) with a warning."""
+def measure_peak(threads, seconds, bf16=False):
+    """Compiles and runs bench/peak_fma.c (its bf16 peak with bf16=True); returns
+    (isa, {threads: GFLOP/s}), or (None, {}) with a warning."""
     cc = os.environ.get("CC") or "cc"
     tmp = tempfile.mkdtemp(prefix="cvm-peak-")
     try:
@@ -153,8 +155,8 @@ def measure_peak(threads, seconds):
         if r.returncode != 0:
             print(f"warning: compiling peak_fma.c with {cc} failed, no % of peak:\n{r.stderr}", file=sys.stderr)
             return None, {}
-        r = subprocess.run([exe, "--seconds", str(seconds)] + [str(t) for t in threads],
-                           capture_output=True, text=True)
+        r = subprocess.run([exe, "--seconds", str(seconds)] + (["--bf16"] if bf16 else []) +
+                           [str(t) for t in threads], capture_output=True, text=True)
         if r.returncode != 0:
             print(f"warning: peak_fma failed, no % of peak: {r.stderr.strip()}", file=sys.stderr)
             return None, {}
@@ -251,7 +253,7 @@ def opt(v, fmt, width=0):
     return (format(v, fmt) if v is not None else "-").rjust(width)
 
 
-def bench_model(a, path, lib_path, thread_counts, peak, per_block, bases, tmp):
+def bench_model(a, path, lib_path, thread_counts, peak, cvm_peak, per_block, bases, tmp):
     """Prints the table rows of one model (one per thread count)."""
     md = a.markdown
     feeds = feeds_for(path)
@@ -277,8 +279,8 @@ def bench_model(a, path, lib_path, thread_counts, peak, per_block, bases, tmp):
         c_rss, o_rss = max(res["cvm"]["rss"]), max(res["ort"]["rss"])
         c_gf = flops / cm / 1e6 if flops else None
         o_gf = flops / om / 1e6 if flops else None
-        pk = peak.get(thr)
-        c_pc = 100.0 * c_gf / pk if c_gf and pk else None
+        pk, cpk = peak.get(thr), cvm_peak.get(thr)
+        c_pc = 100.0 * c_gf / cpk if c_gf and cpk else None
         o_pc = 100.0 * o_gf / pk if o_gf and pk else None
         if md:
             print(f"| {name} | {thr} | {cm:.1f} | {om:.1f} | {cm / om:.2f} | {c_load:.1f} | {o_load:.1f} | "
@@ -322,6 +324,11 @@ def main():
     thread_counts = [int(t) for t in a.threads.split(",")]
     models = a.models or [os.path.join(a.shared, "models", m) for m in DEFAULT_MODELS]
     isa, peak = (None, {}) if a.no_peak else measure_peak(thread_counts, a.peak_seconds)
+    # cvmodels' share is of the peak of the arithmetic it runs: in bf16 the
+    # bf16 peak (AMX tiles or AVX512_BF16), ORT's always of the fp32 peak
+    cvm_isa, cvm_peak = isa, peak
+    if a.precision == "bf16" and not a.no_peak:
+        cvm_isa, cvm_peak = measure_peak(thread_counts, a.peak_seconds, bf16=True)
     per_block = max(1, a.runs // a.rounds)
     md = a.markdown
     intro = (f"onnxruntime {ort.__version__}; {a.rounds} alternating blocks of {per_block} timed runs per engine, "
@@ -331,6 +338,10 @@ def main():
     if peak:
         intro += ("; measured fp32 peak (bench/peak_fma.c, " + isa + "): " +
                   ", ".join(f"{g:.1f} GFLOP/s on {t} thread{'s' if t > 1 else ''}" for t, g in peak.items()))
+    if a.precision == "bf16" and cvm_peak:
+        intro += ("; measured bf16 peak (bench/peak_fma.c --bf16, " + cvm_isa + "): " +
+                  ", ".join(f"{g:.1f} GFLOP/s on {t} thread{'s' if t > 1 else ''}" for t, g in cvm_peak.items()) +
+                  " (cvm % peak is of this one)")
     if md:
         print(intro + ".\n")
         print("| model | threads | cvm ms | ORT ms | ratio | cvm load ms | ORT load ms | cvm GFLOP/s | ORT GFLOP/s "
@@ -345,7 +356,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="cvm-bench-")
     try:
         for path in models:
-            bench_model(a, path, lib_path, thread_counts, peak, per_block, bases, tmp)
+            bench_model(a, path, lib_path, thread_counts, peak, cvm_peak, per_block, bases, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if bases["cvm"] and None not in bases["cvm"] + bases["ort"]:

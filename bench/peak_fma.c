@@ -1,10 +1,15 @@
 /* Measured fp32 peak of this machine: independent FMA chains in vector
  * registers, on 1 thread and on N threads at once.
  *
- *   cc -O2 -pthread bench/peak_fma.c -o peak_fma && ./peak_fma [--seconds S] THREADS...
+ *   cc -O2 -pthread bench/peak_fma.c -o peak_fma && ./peak_fma [--seconds S] [--bf16] THREADS...
  *
  * Prints one JSON line per thread count:
  *   {"isa": "avx512f", "lanes": 16, "threads": 2, "gflops": 250.1}
+ *
+ * --bf16 measures the bf16 peak instead (bf16 products summed in float32,
+ * as cvmodels' bf16 precision runs them): AMX tile products (four 16x16
+ * float accumulators, tdpbf16ps) where the CPU and Linux allow AMX, else
+ * AVX512_BF16 dot products (vdpbf16ps), else it fails.
  *
  * Uses AVX-512 (zmm) when the CPU has avx512f, else AVX2+FMA (ymm); the
  * choice is made at run time so that no -march flag is needed.  Each thread
@@ -81,6 +86,86 @@ __attribute__((target("avx2,fma"))) static void chains_avx2(long iters)
     sink = out[0] + out[7];
 }
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* AVX512_BF16: 16 chains of 16 float lanes, each step 32 bf16 products. */
+__attribute__((target("avx512f,avx512bf16"))) static void chains_bf16(long iters)
+{
+    __m512bh a = (__m512bh)_mm512_set1_epi32(0x3f003f00), b = (__m512bh)_mm512_set1_epi32(0x3a803a80);
+    __m512 acc[CHAINS];
+    for (int i = 0; i < CHAINS; i++)
+        acc[i] = _mm512_set1_ps(0.1f * (float)i);
+    for (long i = 0; i < iters; i++)
+        for (int c = 0; c < CHAINS; c++)
+            acc[c] = _mm512_dpbf16_ps(acc[c], a, b);
+    float out[16];
+    __m512 s = acc[0];
+    for (int i = 1; i < CHAINS; i++)
+        s = _mm512_add_ps(s, acc[i]);
+    _mm512_storeu_ps(out, s);
+    sink = out[0];
+}
+
+typedef struct tile_cfg {
+    unsigned char palette, start_row, reserved[14];
+    unsigned short colsb[16];
+    unsigned char rows[16];
+} tile_cfg;
+
+/* AMX: four 16x16 accumulators fed by two A and two B tiles, each step
+ * 4 x 16 x 16 x 32 bf16 products. */
+__attribute__((target("amx-tile,amx-bf16"))) static void chains_amx(long iters)
+{
+    static const unsigned short ones[16 * 32] = {0};
+    tile_cfg c;
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    for (int i = 0; i < 8; i++) {
+        c.rows[i] = 16;
+        c.colsb[i] = 64;
+    }
+    __asm__ volatile("" : : "r"(&c) : "memory"); /* gcc 12 drops the stores otherwise */
+    _tile_loadconfig(&c);
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    _tile_loadd(4, ones, 64);
+    _tile_loadd(5, ones, 64);
+    _tile_loadd(6, ones, 64);
+    _tile_loadd(7, ones, 64);
+    for (long i = 0; i < iters; i++) {
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    float out[16 * 16];
+    _tile_stored(0, out, 64);
+    _tile_release();
+    sink = out[0];
+}
+
+static int have_amx(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 22)) || !(d & (1u << 24)))
+        return 0;
+    /* Linux hands out the tile state only on request */
+    return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+}
+
+static int have_avx512_bf16(void)
+{
+    unsigned a = 0, b, c, d;
+    return __builtin_cpu_supports("avx512f") && __get_cpuid_count(7, 1, &a, &b, &c, &d) &&
+           (a & (1u << 5));
+}
+#endif
+
 typedef struct job {
     void (*fn)(long);
     long iters;
@@ -123,9 +208,11 @@ static double timed(void (*fn)(long), long iters, int threads)
 int main(int argc, char **argv)
 {
     double seconds = 0.5;
-    int counts[64], n_counts = 0;
+    int counts[64], n_counts = 0, bf16 = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
+        if (!strcmp(argv[i], "--bf16")) {
+            bf16 = 1;
+        } else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
             seconds = atof(argv[++i]);
             if (!(seconds > 0.0 && seconds <= 60.0)) {
                 fprintf(stderr, "peak_fma: --seconds expects a number in (0, 60]\n");
@@ -135,7 +222,7 @@ int main(int argc, char **argv)
             char *end;
             long t = strtol(argv[i], &end, 10);
             if (end == argv[i] || *end || t < 1 || t > MAX_THREADS || n_counts == 64) {
-                fprintf(stderr, "usage: peak_fma [--seconds S] THREADS...  (1 <= THREADS <= %d)\n",
+                fprintf(stderr, "usage: peak_fma [--seconds S] [--bf16] THREADS...  (1 <= THREADS <= %d)\n",
                         MAX_THREADS);
                 return 2;
             }
@@ -148,7 +235,23 @@ int main(int argc, char **argv)
     void (*fn)(long);
     const char *isa;
     int lanes;
-    if (__builtin_cpu_supports("avx512f")) {
+    double flops_per_iter;
+    if (bf16) {
+#if defined(__x86_64__)
+        if (have_amx()) {
+            /* per step: 4 tiles of 16 x 16 sums over 32 products */
+            fn = chains_amx, isa = "amx-bf16", lanes = 256;
+            flops_per_iter = 2.0 * 4 * 16 * 16 * 32;
+        } else if (have_avx512_bf16()) {
+            fn = chains_bf16, isa = "avx512_bf16", lanes = 16;
+            flops_per_iter = 2.0 * 32 * CHAINS;
+        } else
+#endif
+        {
+            fprintf(stderr, "peak_fma: --bf16 needs AMX-BF16 or AVX512_BF16, which this CPU lacks\n");
+            return 1;
+        }
+    } else if (__builtin_cpu_supports("avx512f")) {
         fn = chains_avx512, isa = "avx512f", lanes = 16;
     } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         fn = chains_avx2, isa = "avx2", lanes = 8;
@@ -156,6 +259,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "peak_fma: this CPU has neither AVX-512F nor AVX2+FMA\n");
         return 1;
     }
+    if (!bf16)
+        flops_per_iter = 2.0 * lanes * CHAINS;
     /* Size one repetition to about seconds / 5 on one thread; every thread
      * count then runs the same work per thread. */
     long iters = 1 << 16;
@@ -169,7 +274,6 @@ int main(int argc, char **argv)
     }
     if (iters < 1)
         iters = 1;
-    double flops_per_iter = 2.0 * lanes * CHAINS;
     for (int c = 0; c < n_counts; c++) {
         double best = 0.0;
         for (int rep = 0; rep < 5; rep++) {
