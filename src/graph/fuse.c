@@ -790,6 +790,62 @@ static int quant_scale(const fuse_ctx *f, int v)
     return 0;
 }
 
+/* What follows a ConvIntegerScaled in dynamically quantised YOLOs: the bias
+ * Add (of Reshape(bias), a computed tensor here, so matched as a residual)
+ * and the SiLU, i.e. y = act(conv * S + r), as FusedConv's epilogue: three
+ * passes over the output fewer, applied to each tile while it is in cache. */
+static cvm_status fuse_conv_integer_epilogue(fuse_ctx *f, int ci)
+{
+    cvm_graph *g = f->g;
+    int y = g->nodes[ci].out[0];
+    int absorbed[8], n_abs = 0, act = CVM_FUSED_NONE, add_first = 0, res = -1, nodes[4], nn, addn;
+    float alpha = 0.0f, beta = 0.0f;
+    int v = match_activation(f, y, &act, &alpha, &beta, nodes, &nn);
+    if (v >= 0) {
+        for (int i = 0; i < nn; i++)
+            absorbed[n_abs++] = nodes[i];
+        y = v;
+    }
+    v = match_residual(f, y, &res, &addn);
+    if (v >= 0) {
+        absorbed[n_abs++] = addn;
+        y = v;
+        if (act == CVM_FUSED_NONE) {
+            add_first = 1;
+            v = match_activation(f, y, &act, &alpha, &beta, nodes, &nn);
+            if (v >= 0) {
+                for (int i = 0; i < nn; i++)
+                    absorbed[n_abs++] = nodes[i];
+                y = v;
+            }
+        }
+    }
+    if (n_abs == 0)
+        return CVM_OK;
+    for (int a = 0; a < n_abs; a++) {
+        const cvm_node *d = &g->nodes[absorbed[a]];
+        for (int i = 0; i < d->n_in; i++)
+            if (d->in[i] >= 0 && d->in[i] < f->nv && d->in[i] != res)
+                f->uses[d->in[i]]--;
+        f->dead[absorbed[a]] = 1;
+    }
+    cvm_node *conv = &g->nodes[ci];
+    conv->out[0] = y;
+    if (res >= 0) {
+        int *in = realloc(conv->in, 6 * sizeof(int));
+        if (!in)
+            return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", conv->name ? conv->name : "");
+        in[5] = res;
+        conv->in = in;
+        conv->n_in = 6;
+    }
+    CVM_TRY(set_attr(conv, "activation", CVM_ATTR_STRING, 0.0f, 0, act_name(act)));
+    CVM_TRY(set_attr(conv, "alpha", CVM_ATTR_FLOAT, alpha, 0, NULL));
+    CVM_TRY(set_attr(conv, "beta", CVM_ATTR_FLOAT, beta, 0, NULL));
+    CVM_TRY(set_attr(conv, "add_first", CVM_ATTR_INT, 0.0f, add_first, NULL));
+    return CVM_OK;
+}
+
 static cvm_status fuse_conv_integer(fuse_ctx *f, int ci)
 {
     cvm_graph *g = f->g;
@@ -829,7 +885,7 @@ static cvm_status fuse_conv_integer(fuse_ctx *f, int ci)
     conv->out[0] = mul->out[0];
     f->dead[cast - g->nodes] = 1;
     f->dead[mul - g->nodes] = 1;
-    return CVM_OK;
+    return fuse_conv_integer_epilogue(f, ci);
 }
 
 static cvm_status merge_slices(fuse_ctx *f, int si);

@@ -106,13 +106,30 @@ static cvm_status infer_conv_integer_scaled(const cvm_infer_ctx *c)
     CVM_TRY(ci->infer(&sub));
     cvm_tensor *y = c->out[0];
     cvm_set_shape(y, CVM_DTYPE_FLOAT32, y->ndim, y->dims);
+    /* the fused epilogue's residual (bias) must broadcast to the output */
+    const cvm_tensor *r = c->n_in > 5 ? c->in[5] : NULL;
+    if (r && r->ndim >= 0) {
+        if (r->dtype != CVM_DTYPE_FLOAT32)
+            return cvm_node_error(c->node, CVM_E_SHAPE, "residual has type %s, not float32",
+                                  cvm_dtype_name(r->dtype));
+        if (r->ndim > y->ndim)
+            return cvm_node_error(c->node, CVM_E_SHAPE, "residual of rank %d exceeds output rank %d",
+                                  r->ndim, y->ndim);
+        for (int i = 0; i < r->ndim; i++) {
+            int64_t rd = r->dims[r->ndim - 1 - i], od = y->dims[y->ndim - 1 - i];
+            if (rd != 1 && rd != od)
+                return cvm_node_error(c->node, CVM_E_SHAPE, "residual dimension %d (%lld) does not "
+                                      "broadcast to the output's %lld", r->ndim - 1 - i,
+                                      (long long)rd, (long long)od);
+        }
+    }
     return CVM_OK;
 }
 
 const cvm_op_schema cvm_schemas_fused[] = {
     {CVM_FUSED_DOMAIN, "FusedConv", 2, 4, 1, 1, infer_fused_conv, 0},
     {CVM_FUSED_DOMAIN, "FusedMatMul", 2, 3, 1, 1, infer_fused_matmul, 0},
-    {CVM_FUSED_DOMAIN, "ConvIntegerScaled", 5, 5, 1, 1, infer_conv_integer_scaled, 0},
+    {CVM_FUSED_DOMAIN, "ConvIntegerScaled", 5, 6, 1, 1, infer_conv_integer_scaled, 0},
     {CVM_FUSED_DOMAIN, "ScaleShift", 1, 1, 1, 1, cvm_infer_scale_shift, 0},
     {0},
 };

@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <sched.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -111,6 +113,7 @@ typedef struct member_log {
     pthread_t who[64];
     int idx[64];
     int n;
+    _Atomic int entered;
 } member_log;
 
 static void log_member(void *arg, size_t b, size_t e)
@@ -123,6 +126,17 @@ static void log_member(void *arg, size_t b, size_t e)
         l->idx[l->n++] = cvm_threadpool_member();
     }
     pthread_mutex_unlock(&l->lock);
+    /* Hold the chunk until a second thread has entered one (or 2 s pass):
+     * a caller that finishes every chunk before a worker wakes up would
+     * leave the workers' indices untested. */
+    atomic_fetch_add(&l->entered, 1);
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        sched_yield();
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while (atomic_load(&l->entered) < 2 &&
+             (t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 2000000000L);
 }
 
 /* cvm_threadpool_member: 0 for the calling thread, 1..size-1 for the
@@ -135,8 +149,9 @@ static void test_threadpool_member(void **st)
     assert_int_equal(cvm_threadpool_create(4, &p), CVM_OK);
     pthread_t seen[4];
     int seen_idx[4], nseen = 0, workers_seen = 0;
-    for (int rep = 0; rep < 2000 && (rep < 50 || workers_seen < 3); rep++) {
+    for (int rep = 0; rep < 50; rep++) {
         member_log l = {.n = 0};
+        atomic_init(&l.entered, 0);
         pthread_mutex_init(&l.lock, NULL);
         cvm_parallel_for(p, 4, 1, log_member, &l);
         pthread_mutex_destroy(&l.lock);
@@ -160,8 +175,8 @@ static void test_threadpool_member(void **st)
             }
         }
     }
-    /* on a loaded machine a worker may never win a chunk; with 2000 jobs
-     * at least one does */
+    /* every job holds its first chunk until a second thread arrives, and
+     * only workers can arrive */
     assert_true(workers_seen >= 1);
     cvm_threadpool_free(p);
 }

@@ -443,6 +443,132 @@ static void test_conv_integer_scaled(void **st)
     cvm_tensor_free(ts);
 }
 
+/* ConvInteger -> Cast -> Mul(scale) -> Add(bias) -> Sigmoid -> Mul (YOLO's
+ * dynamically quantised convolution with its bias and SiLU) becomes one
+ * ConvIntegerScaled with the residual input and the activation; the kernel
+ * then matches the separate operations on both paths, for a per-channel, a
+ * full-shape and a partly broadcast residual. */
+static void test_conv_integer_scaled_epilogue(void **st)
+{
+    (void)st;
+    if (!cvm_schema_find("cvm", "ConvIntegerScaled"))
+        skip();
+    cvm_graph *g;
+    assert_int_equal(cvm_graph_create(&g), CVM_OK);
+    int x, w, xz, wz, ci, cf, s, sc, b, a, sg, y;
+    assert_int_equal(cvm_graph_value(g, "x", &x), CVM_OK);
+    assert_int_equal(cvm_graph_value(g, "w", &w), CVM_OK);
+    assert_int_equal(cvm_graph_value(g, "xz", &xz), CVM_OK);
+    assert_int_equal(cvm_graph_value(g, "wz", &wz), CVM_OK);
+    assert_int_equal(cvm_graph_value(g, "ci", &ci), CVM_OK);
+    assert_int_equal(cvm_graph_value(g, "cf", &cf), CVM_OK);
+    assert_int_equal(cvm_graph_value(g, "s", &s), CVM_OK);
+    assert_int_equal(cvm_graph_value(g, "sc", &sc), CVM_OK);
+    assert_int_equal(cvm_graph_value(g, "b", &b), CVM_OK);
+    assert_int_equal(cvm_graph_value(g, "a", &a), CVM_OK);
+    assert_int_equal(cvm_graph_value(g, "sg", &sg), CVM_OK);
+    assert_int_equal(cvm_graph_value(g, "y", &y), CVM_OK);
+    float sv = 0.25f;
+    g->values[s].init = tens(CVM_DTYPE_FLOAT32, 0, NULL, &sv);
+    int idx, cin[4] = {x, w, xz, wz}, cast_in[1] = {ci}, mul_in[2] = {s, cf}, add_in[2] = {sc, b},
+             sig_in[1] = {a}, silu_in[2] = {a, sg};
+    assert_int_equal(cvm_graph_add_node(g, "ConvInteger", "", "conv", 4, cin, 1, &ci, &idx), CVM_OK);
+    assert_int_equal(cvm_graph_add_node(g, "Cast", "", "cast", 1, cast_in, 1, &cf, &idx), CVM_OK);
+    attr_i(&g->nodes[idx], "to", CVM_DTYPE_FLOAT32);
+    assert_int_equal(cvm_graph_add_node(g, "Mul", "", "mul", 2, mul_in, 1, &sc, &idx), CVM_OK);
+    assert_int_equal(cvm_graph_add_node(g, "Add", "", "bias", 2, add_in, 1, &a, &idx), CVM_OK);
+    assert_int_equal(cvm_graph_add_node(g, "Sigmoid", "", "sig", 1, sig_in, 1, &sg, &idx), CVM_OK);
+    assert_int_equal(cvm_graph_add_node(g, "Mul", "", "silu", 2, silu_in, 1, &y, &idx), CVM_OK);
+    assert_int_equal(cvm_graph_fuse(g), CVM_OK);
+    assert_int_equal(g->n_nodes, 1);
+    const cvm_node *fn = &g->nodes[0];
+    assert_string_equal(fn->op_type, "ConvIntegerScaled");
+    assert_int_equal(fn->n_in, 6);
+    assert_int_equal(fn->in[5], b);
+    assert_int_equal(fn->out[0], y);
+    int act;
+    float al, be;
+    assert_int_equal(cvm_fused_act_parse(fn, &act, &al, &be), CVM_OK);
+    assert_int_equal(act, CVM_FUSED_SILU);
+    assert_int_equal(cvm_attr_int(fn, "add_first", 0), 1);
+    cvm_graph_free(g);
+
+    const conv_cfg c = {2, 12, 11, 13, 20, 3, 3, 2, 2, 1, 1, 2, {1, 2, 0, 1}, NULL, 0, 0, 1, 0, 0};
+    int64_t xd[4] = {c.N, c.C, c.H, c.W}, wd[4] = {c.M, c.C / c.group, c.kh, c.kw}, nm = c.M;
+    cvm_tensor *tx = tens(CVM_DTYPE_UINT8, 4, xd, NULL), *tw = tens(CVM_DTYPE_UINT8, 4, wd, NULL);
+    for (size_t i = 0; i < tx->nbytes; i++)
+        ((uint8_t *)tx->data)[i] = (uint8_t)rnd();
+    for (size_t i = 0; i < tw->nbytes; i++)
+        ((uint8_t *)tw->data)[i] = (uint8_t)rnd();
+    uint8_t xzb = 77, wzb[20];
+    int32_t wzi[20];
+    for (int m = 0; m < 20; m++)
+        wzi[m] = wzb[m] = (uint8_t)rnd();
+    float scale = 0.0123f;
+    cvm_tensor *txz = tens(CVM_DTYPE_UINT8, 0, NULL, &xzb), *twz = tens(CVM_DTYPE_UINT8, 1, &nm, wzb),
+               *ts = tens(CVM_DTYPE_FLOAT32, 0, NULL, &scale);
+    int64_t OH = (c.H + 1 - 3) / 2 + 1, OW = (c.W + 3 - 5) / 1 + 1, pads[2] = {1, 2}, total = c.N * c.M * OH * OW;
+    int32_t *want = malloc(sizeof(int32_t) * (size_t)total);
+    naive_conv(&c, tx, tw, xzb, wzi, pads, OH, OW, want);
+    /* residuals: per channel [1, M, 1, 1], the full output, and [M, OH, 1] */
+    int64_t rdims[3][4] = {{1, c.M, 1, 1}, {c.N, c.M, OH, OW}, {c.M, OH, 1, 0}};
+    int rrank[3] = {4, 4, 3};
+    for (int rc = 0; rc < 3; rc++) {
+        cvm_tensor *tr = tens(CVM_DTYPE_FLOAT32, rrank[rc], rdims[rc], NULL);
+        int64_t rn = cvm_tensor_numel(tr);
+        for (int64_t i = 0; i < rn; i++)
+            ((float *)tr->data)[i] = (float)((int)(rnd() % 2001) - 1000) * 0.01f;
+        /* SiLU after the residual (YOLO), ReLU before it */
+        int use_silu = rc != 2, add_first = rc != 2;
+        for (int on = 1; on >= 0; on--) {
+            cvm_q8_enable(on);
+            cvm_node *n;
+            cvm_graph *g2 = mk("ConvIntegerScaled", 6, 1, &n);
+            free(n->domain);
+            n->domain = strdup("cvm");
+            int64_t strides[2] = {c.sh, c.sw}, dil[2] = {c.dh, c.dw};
+            attr_ints(n, "strides", 2, strides);
+            attr_ints(n, "dilations", 2, dil);
+            attr_ints(n, "pads", 4, c.pads);
+            attr_i(n, "group", c.group);
+            attr_s(n, "activation", use_silu ? "SiLU" : "Relu");
+            attr_i(n, "add_first", add_first);
+            const cvm_tensor *in[6] = {tx, tw, txz, twz, ts, tr};
+            cvm_tensor *out;
+            if (cvm_node_eval(n, 10, 6, in, 1, &out, NULL) != CVM_OK)
+                fail_msg("%s", cvm_last_error());
+            for (int64_t i = 0; i < total; i++) {
+                int64_t ow = i % OW, oh = i / OW % OH, m = i / (OW * OH) % c.M, nn = i / (OW * OH * c.M);
+                float r = rc == 0 ? ((float *)tr->data)[m]
+                          : rc == 1 ? ((float *)tr->data)[i]
+                                    : ((float *)tr->data)[m * OH + oh];
+                (void)nn, (void)ow;
+                double v = (double)((float)want[i] * scale), yv;
+                if (add_first) {
+                    v += r;
+                    yv = use_silu ? v / (1.0 + exp(-v)) : (v > 0 ? v : 0);
+                } else {
+                    yv = (use_silu ? v / (1.0 + exp(-v)) : (v > 0 ? v : 0)) + r;
+                }
+                double got = ((float *)out->data)[i];
+                if (fabs(got - yv) > 1e-5 * fabs(yv) + 1e-5)
+                    fail_msg("residual %d, q8 %d, element %lld: got %.7g want %.7g", rc, on, (long long)i, got,
+                             yv);
+            }
+            cvm_tensor_free(out);
+            cvm_graph_free(g2);
+        }
+        cvm_tensor_free(tr);
+    }
+    cvm_q8_enable(1);
+    free(want);
+    cvm_tensor_free(tx);
+    cvm_tensor_free(tw);
+    cvm_tensor_free(txz);
+    cvm_tensor_free(twz);
+    cvm_tensor_free(ts);
+}
+
 /* -------------------------------------------------------- MatMulInteger */
 
 static void test_matmul_integer(void **st)
@@ -557,6 +683,7 @@ int main(void)
         cmocka_unit_test(test_conv_integer_literal),  cmocka_unit_test(test_conv_integer_vs_naive),
         cmocka_unit_test(test_matmul_integer),        cmocka_unit_test(test_qlinear),
         cmocka_unit_test(test_conv_integer_scaled),
+        cmocka_unit_test(test_conv_integer_scaled_epilogue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,8 @@
 #include "backends/cpu/quant_gemm.h"
 #include "backends/cpu/quant_geom.h"
 #include "backends/cpu/quant_vnni.h"
+#include "backends/cpu/nn_kernels.h"
+#include "graph/fuse.h"
 
 /* Longest dot product whose int32 sum cannot overflow (|term| <= 255 * 255). */
 #define MAX_K 33025
@@ -294,6 +296,11 @@ typedef struct qconv_state {
     cvm_q8_conv *q8;          /* the VNNI path, when it applies */
     int slots;
     size_t slot_bytes, wbytes;
+    /* ConvIntegerScaled's fused epilogue: y = act(conv * S [+ r]) [+ r] */
+    int act, add_first, has_res, res_full;
+    float alpha, beta;
+    int ydims;                /* output rank */
+    int64_t odims[CVM_MAX_DIMS], rstr[CVM_MAX_DIMS]; /* output dims, residual strides (0: broadcast) */
 } qconv_state;
 
 static void qconv_release(void *p)
@@ -321,6 +328,85 @@ static void pack_w(const cvm_tensor *w, const cvm_tensor *wzp, int64_t M, int64_
 }
 
 static int is_qlinear(const cvm_kernel_ctx *c) { return c->node->op_type[0] == 'Q'; }
+
+/* ConvIntegerScaled's epilogue attributes, and the residual's strides over
+ * the output's dims (right-aligned, 0 where it broadcasts). */
+static cvm_status qconv_epi_setup(const cvm_kernel_ctx *c, qconv_state *s)
+{
+    s->act = CVM_FUSED_NONE;
+    if (strcmp(c->node->op_type, "ConvIntegerScaled") != 0)
+        return CVM_OK;
+    CVM_TRY(cvm_fused_act_parse(c->node, &s->act, &s->alpha, &s->beta));
+    s->add_first = (int)cvm_attr_int(c->node, "add_first", 0) != 0;
+    const cvm_tensor *r = c->n_in > 5 ? c->in[5] : NULL, *y = c->out[0];
+    s->ydims = y->ndim;
+    for (int i = 0; i < y->ndim; i++)
+        s->odims[i] = y->dims[i];
+    if (!r)
+        return CVM_OK;
+    if (r->dtype != CVM_DTYPE_FLOAT32 || r->ndim > y->ndim)
+        return cvm_node_error(c->node, CVM_E_SHAPE, "residual of type %s and rank %d for an output of rank %d",
+                              cvm_dtype_name(r->dtype), r->ndim, y->ndim);
+    int64_t acc = 1;
+    s->res_full = 1;
+    for (int i = y->ndim - 1; i >= 0; i--) {
+        int j = i - (y->ndim - r->ndim);
+        int64_t rd = j < 0 ? 1 : r->dims[j];
+        if (rd != 1 && rd != y->dims[i])
+            return cvm_node_error(c->node, CVM_E_SHAPE, "residual dimension %d (%lld) does not broadcast "
+                                  "to the output's %lld", j, (long long)rd, (long long)y->dims[i]);
+        s->rstr[i] = rd == 1 ? 0 : acc;
+        if (i >= 2 && rd != y->dims[i])
+            s->res_full = 0;
+        acc *= rd;
+    }
+    s->has_res = 1;
+    return CVM_OK;
+}
+
+typedef struct qconv_epi_ctx {
+    const qconv_state *s;
+    const float *res;
+    float *y;
+} qconv_epi_ctx;
+
+/* Positions p0..p0+len-1 of rows m0..m1-1 of image n, in place. */
+static void qconv_epi(const void *vctx, int64_t n, int64_t m0, int64_t m1, int64_t p0, int64_t len)
+{
+    const qconv_epi_ctx *e = vctx;
+    const qconv_state *s = e->s;
+    const int64_t M = s->g.M, P = s->P;
+    for (int64_t m = m0; m < m1; m++) {
+        float *y = e->y + (n * M + m) * P + p0;
+        if (!e->res) {
+            cvm_act_row(y, len, NULL, 0, s->act, s->add_first, s->alpha, s->beta);
+            continue;
+        }
+        const float *rb = e->res + n * s->rstr[0] + m * s->rstr[1];
+        int spatial_bcast = 1;
+        for (int i = 2; i < s->ydims; i++)
+            spatial_bcast = spatial_bcast && s->rstr[i] == 0;
+        if (s->res_full || spatial_bcast) {
+            /* the output's own layout, or one value per (image, channel) */
+            cvm_act_row(y, len, s->res_full ? rb + p0 : rb, s->res_full ? 1 : 0, s->act, s->add_first,
+                        s->alpha, s->beta);
+            continue;
+        }
+        float tmp[64];
+        for (int64_t j0 = 0; j0 < len; j0 += 64) {
+            int64_t cnt = len - j0 < 64 ? len - j0 : 64;
+            for (int64_t j = 0; j < cnt; j++) {
+                int64_t o = p0 + j0 + j, off = 0;
+                for (int i = s->ydims - 1; i >= 2; i--) {
+                    off += (o % s->odims[i]) * s->rstr[i];
+                    o /= s->odims[i];
+                }
+                tmp[j] = rb[off];
+            }
+            cvm_act_row(y + j0, cnt, tmp, 1, s->act, s->add_first, s->alpha, s->beta);
+        }
+    }
+}
 
 static cvm_status qconv_prepare(const cvm_kernel_ctx *c, void **state, size_t *scratch)
 {
@@ -357,6 +443,11 @@ static cvm_status qconv_prepare(const cvm_kernel_ctx *c, void **state, size_t *s
     s->slots = c->pool ? cvm_threadpool_size(c->pool) : 1;
     if (s->slots < 1)
         s->slots = 1;
+    st = qconv_epi_setup(c, s);
+    if (st != CVM_OK) {
+        free(s);
+        return st;
+    }
     /* Constant 8-bit weights with a per-tensor or per-channel zero point
      * take the VNNI path; depthwise-like groups (few rows per group) would
      * fill its 8-row panels poorly, so they keep the portable one. */
@@ -520,8 +611,10 @@ static cvm_status qconv_run(const cvm_kernel_ctx *c)
                                   cvm_dtype_name(xzp->dtype), cvm_dtype_name(x->dtype));
         if (!c->scratch)
             return cvm_node_error(c->node, CVM_E_INTERNAL, "no scratch");
+        int fused = s->act != CVM_FUSED_NONE || s->has_res;
+        qconv_epi_ctx ec = {s, s->has_res ? c->in[5]->data : NULL, c->out[0]->data};
         cvm_q8_conv_run(s->q8, x->data, x->dtype == CVM_DTYPE_INT8, xz, scale, c->out[0]->data, c->scratch,
-                        c->pool);
+                        c->pool, fused ? qconv_epi : NULL, &ec);
         return CVM_OK;
     }
     qconv_job j = {.s = s, .c = c, .ql = ql};
@@ -568,6 +661,11 @@ static cvm_status qconv_run(const cvm_kernel_ctx *c)
             memcpy(&v, p + 4 * i, 4);
             float f = (float)v * sc;
             memcpy(p + 4 * i, &f, 4);
+        }
+        if (s->act != CVM_FUSED_NONE || s->has_res) {
+            qconv_epi_ctx ec = {s, s->has_res ? c->in[5]->data : NULL, c->out[0]->data};
+            for (int64_t b = 0; b < s->g.N; b++)
+                qconv_epi(&ec, b, 0, s->g.M, 0, s->P);
         }
     }
     return CVM_OK;

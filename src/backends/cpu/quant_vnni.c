@@ -100,6 +100,8 @@ typedef struct q8_job {
     int32_t *y;
     const int32_t *rowc;
     const float *scale;
+    cvm_q8_epi_fn epi;
+    const void *epi_ctx;
     char *slots;
     int T;
     int64_t ntiles, msplit, items; /* items: (image, group, position tile, row part) */
@@ -368,6 +370,11 @@ Q8_TARGET static void q8_item(const q8_job *j, char *slot, int64_t item)
             }
         }
     }
+    if (j->epi && j->scale) {
+        int64_t m1 = m_hi < s->Mg ? m_hi : s->Mg;
+        if (m_lo < m1)
+            j->epi(j->epi_ctx, n, grp * s->Mg + m_lo, grp * s->Mg + m1, p0, nc);
+    }
 }
 
 static void q8_slot(void *arg, size_t b, size_t e)
@@ -382,10 +389,10 @@ static void q8_slot(void *arg, size_t b, size_t e)
 }
 
 void cvm_q8_conv_run(const cvm_q8_conv *s, const void *x, int x_s8, int32_t xz, const float *scale, void *y,
-                     void *scratch, cvm_threadpool *pool)
+                     void *scratch, cvm_threadpool *pool, cvm_q8_epi_fn epi, const void *epi_ctx)
 {
     /* Partial sums of a long K stay int32 in y until the last block converts them. */
-    q8_job j = {.s = s, .x = x, .y = y, .scale = scale};
+    q8_job j = {.s = s, .x = x, .y = y, .scale = scale, .epi = epi, .epi_ctx = epi_ctx};
     int32_t xzu = x_s8 ? xz + 128 : xz;
     j.flip = x_s8 ? 0x80 : 0;
     j.fill = (uint8_t)xzu;
@@ -479,9 +486,10 @@ void cvm_q8_quantize(const float *x, uint8_t *y, int64_t n, float scale, float z
 }
 
 void cvm_q8_conv_run(const cvm_q8_conv *s, const void *x, int x_s8, int32_t xz, const float *scale, void *y,
-                     void *scratch, cvm_threadpool *pool)
+                     void *scratch, cvm_threadpool *pool, cvm_q8_epi_fn epi, const void *epi_ctx)
 {
-    (void)s, (void)x, (void)x_s8, (void)xz, (void)scale, (void)y, (void)scratch, (void)pool;
+    (void)s, (void)x, (void)x_s8, (void)xz, (void)scale, (void)y, (void)scratch, (void)pool, (void)epi,
+        (void)epi_ctx;
 }
 
 #endif

@@ -44,11 +44,16 @@ int cvm_q8_conv_init(cvm_q8_conv *s, const cvm_conv_geom *g, int64_t K, const vo
 void cvm_q8_conv_free(cvm_q8_conv *s);
 /* Scratch bytes cvm_q8_conv_run needs. */
 size_t cvm_q8_conv_scratch(const cvm_q8_conv *s);
+/* Called with float32 outputs (scale set) once rows m0..m1-1, positions
+ * p0..p0+len-1 of image n are final, while they are in cache. */
+typedef void (*cvm_q8_epi_fn)(const void *ctx, int64_t n, int64_t m0, int64_t m1, int64_t p0,
+                              int64_t len);
+
 /* y[N, M, P] from x[N, C, spatial] bytes (x_s8: int8) with zero point xz
  * (in x's own type, e.g. -3 for int8): int32, or with scale set float32
- * values float(sum) * *scale. */
+ * values float(sum) * *scale, then epi (may be NULL) on each finished tile. */
 void cvm_q8_conv_run(const cvm_q8_conv *s, const void *x, int x_s8, int32_t xz, const float *scale, void *y,
-                     void *scratch, cvm_threadpool *pool);
+                     void *scratch, cvm_threadpool *pool, cvm_q8_epi_fn epi, const void *epi_ctx);
 
 /* DynamicQuantizeLinear's two passes in AVX-512 (cvm_q8_avx512() says
  * whether they may run).  The range starts at [0, 0]; NaNs are skipped.
