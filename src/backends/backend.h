@@ -63,5 +63,8 @@ const cvm_backend *cvm_backend_cpu(void);
  * dot products, 2 AMX tiles (CVM_BF16_* in backends/cpu/conv_bf16.h). */
 int cvm_bf16_kind(void);
 const char *cvm_bf16_kind_name(int kind);
+/* Whether AMX-INT8 tile products may run here (the int8 convolutions use
+ * them when so). */
+int cvm_amx_int8(void);
 
 #endif

@@ -260,10 +260,12 @@ static void test_conv_integer_vs_naive(void **st)
     };
     cvm_threadpool *pool;
     assert_int_equal(cvm_threadpool_create(3, &pool), CVM_OK);
-    /* Every case runs on the VNNI path (where this CPU has it) and on the portable one. */
-    for (size_t k = 0; k < 2 * (sizeof cfgs / sizeof cfgs[0]); k++) {
-        const conv_cfg *c = &cfgs[k / 2];
-        cvm_q8_enable(k % 2 == 0);
+    /* Every case runs with AMX-INT8 tiles and with the VNNI products (where
+     * this CPU has them), and on the portable path. */
+    for (size_t k = 0; k < 3 * (sizeof cfgs / sizeof cfgs[0]); k++) {
+        const conv_cfg *c = &cfgs[k / 3];
+        cvm_q8_enable(k % 3 != 2);
+        cvm_q8_amx_enable(k % 3 == 0);
         int64_t xd[4] = {c->N, c->C, c->H, c->W}, wd[4] = {c->M, c->C / c->group, c->kh, c->kw};
         if (c->one_d) {
             xd[2] = c->W;
@@ -350,6 +352,7 @@ static void test_conv_integer_vs_naive(void **st)
         cvm_tensor_free(twz);
     }
     cvm_q8_enable(1);
+    cvm_q8_amx_enable(1);
     cvm_threadpool_free(pool);
 }
 

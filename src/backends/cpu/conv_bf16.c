@@ -21,8 +21,34 @@
 
 /* ------------------------------------------------------------ CPU support */
 
+static int amx_int8_value;
+
 #ifdef CBF_X86
-static int cpu_bf16_kind(void)
+/* AMX-TILE and the OS state for it, and Linux's permission (asked once). */
+static int amx_tiles(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(1, 0, &a, &b, &c, &d) || !(c & (1u << 27))) /* OSXSAVE */
+        return 0;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    uint64_t xcr0 = ((uint64_t)hi << 32) | lo;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) ||
+        (xcr0 & (3u << 17)) != (3u << 17))
+        return 0;
+    /* Linux hands out the 8 KiB tile state only on request (once per process). */
+    enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+}
+
+static int cpu_amx_int8(int tiles)
+{
+    unsigned a, b, c, d;
+    return tiles && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 25)) &&
+           (b & (1u << 16)) && (b & (1u << 30));
+}
+
+static int cpu_bf16_kind(int tiles)
 {
     unsigned a, b, c, d;
     if (!__get_cpuid_count(1, 0, &a, &b, &c, &d) || !(c & (1u << 27))) /* OSXSAVE */
@@ -43,17 +69,25 @@ static int cpu_bf16_kind(void)
     const char *env = getenv("CVM_BF16_KERNEL");
     if (env && strcmp(env, "avx512") == 0)
         return CVM_BF16_AVX512;
-    if (amx && (xcr0 & (3u << 17)) == (3u << 17)) {
-        /* Linux hands out the 8 KiB tile state only on request (once per process). */
-        enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
-        if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0)
-            return CVM_BF16_AMX;
-    }
+    if (amx && tiles)
+        return CVM_BF16_AMX;
     return CVM_BF16_AVX512;
 }
 #else
-static int cpu_bf16_kind(void)
+static int amx_tiles(void)
 {
+    return 0;
+}
+
+static int cpu_amx_int8(int tiles)
+{
+    (void)tiles;
+    return 0;
+}
+
+static int cpu_bf16_kind(int tiles)
+{
+    (void)tiles;
     return CVM_BF16_NONE;
 }
 #endif
@@ -63,7 +97,15 @@ static int kind_value;
 
 static void kind_init(void)
 {
-    kind_value = cpu_bf16_kind();
+    int tiles = amx_tiles();
+    kind_value = cpu_bf16_kind(tiles);
+    amx_int8_value = cpu_amx_int8(tiles);
+}
+
+int cvm_amx_int8(void)
+{
+    pthread_once(&kind_once, kind_init);
+    return amx_int8_value;
 }
 
 int cvm_bf16_kind(void)

@@ -1,5 +1,8 @@
 #include "backends/cpu/quant_vnni.h"
 
+#include "backends/backend.h"
+#include "backends/cpu/bf16_tiles.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,8 +20,10 @@
 
 /* Tests flip this to exercise the portable path on a VNNI machine. */
 static volatile int q8_on = 1;
+static volatile int q8_amx_on = 1;
 
 void cvm_q8_enable(int on) { q8_on = on; }
+void cvm_q8_amx_enable(int on) { q8_amx_on = on; }
 
 int cvm_q8_available(void)
 {
@@ -38,7 +43,9 @@ void cvm_q8_conv_free(cvm_q8_conv *s)
     free(s->w);
     free(s->rowsum);
     free(s->wzs);
+    free(s->wa);
     s->w = NULL;
+    s->wa = NULL;
     s->rowsum = s->wzs = NULL;
 }
 
@@ -49,6 +56,13 @@ int cvm_q8_conv_init(cvm_q8_conv *s, const cvm_conv_geom *g, int64_t K, const vo
     s->g = *g;
     s->K = K;
     s->K4 = (K + 3) & ~(int64_t)3;
+#ifdef Q8_X86
+    /* AMX A tiles hold 64 bytes of K per row: K is padded to 64 (the padding
+     * weights are zero and the padding activations are written as zeros) */
+    s->amx = q8_amx_on && cvm_amx_int8();
+    if (s->amx)
+        s->K4 = (K + 63) & ~(int64_t)63;
+#endif
     s->Mg = g->M / g->group;
     s->Mgp = (s->Mg + Q8_MR - 1) / Q8_MR * Q8_MR;
     s->P = 1;
@@ -61,7 +75,11 @@ int cvm_q8_conv_init(cvm_q8_conv *s, const cvm_conv_geom *g, int64_t K, const vo
     s->w = calloc(wbytes ? wbytes : 1, 1);
     s->rowsum = calloc((size_t)(g->M ? g->M : 1), sizeof(int32_t));
     s->wzs = calloc((size_t)(g->M ? g->M : 1), sizeof(int32_t));
-    if (!s->w || !s->rowsum || !s->wzs) {
+    if (s->amx) {
+        s->arows = (s->Mgp + 31) / 32 * 32 + 32; /* a 32-row step from any 8-row panel stays inside */
+        s->wa = calloc((size_t)g->group * (size_t)(s->K4 / 64) * (size_t)s->arows * 64, 1);
+    }
+    if (!s->w || !s->rowsum || !s->wzs || (s->amx && !s->wa)) {
         cvm_q8_conv_free(s);
         return -1;
     }
@@ -79,6 +97,9 @@ int cvm_q8_conv_init(cvm_q8_conv *s, const cvm_conv_geom *g, int64_t K, const vo
             for (int64_t k = 0; k < K; k++) {
                 int32_t v = w_s8 ? ((const int8_t *)w)[mm * K + k] : ((const uint8_t *)w)[mm * K + k] - 128;
                 dst[(k / 4) * (Q8_MR * 4) + k % 4] = (int8_t)v;
+                if (s->amx)
+                    s->wa[((size_t)(grp * (s->K4 / 64) + k / 64) * (size_t)s->arows + (size_t)m) * 64 + k % 64] =
+                        (int8_t)v;
                 sum += v;
             }
             s->rowsum[mm] = sum;
@@ -309,6 +330,94 @@ Q8_TARGET static void q8_colsum(const uint8_t *block, int64_t steps, int64_t pan
     }
 }
 
+/* One K block on AMX-INT8 tiles: rows m_lo.. of group grp, 32 at a time, by
+ * the block's 32-column panels; A (signed weights) 16 rows x 64 bytes of K,
+ * B (unsigned activations) the block's own 4-byte-interleaved panel rows,
+ * 16 of them per tile.  Partial sums of earlier K blocks come back from y
+ * (int32) through a stage, and the last block applies the zero-point terms
+ * and the scale as the VNNI kernel does. */
+__attribute__((target("avx512f,avx512bw,avx512vl,amx-tile,amx-int8"))) static void q8_amx(const q8_job *j, const uint8_t *block, int64_t steps, int64_t panels,
+                                  int64_t nc, int64_t k0, int last, const int32_t *colsum, int64_t n,
+                                  int64_t grp, int64_t m_lo, int64_t m_hi, int64_t p0)
+{
+    const cvm_q8_conv *s = j->s;
+    const int64_t P = s->P, chunks = steps / 16, mvalid = m_hi < s->Mg ? m_hi : s->Mg;
+    int32_t st[32 * 32];
+    const __m512 sv = _mm512_set1_ps(j->scale ? *j->scale : 1.0f);
+    for (int64_t mb = m_lo; mb < mvalid; mb += 32) {
+        int rows = mvalid - mb < 32 ? (int)(mvalid - mb) : 32;
+        const int8_t *a0 = s->wa + ((size_t)(grp * (s->K4 / 64) + k0 / 64) * (size_t)s->arows + (size_t)mb) * 64;
+        for (int64_t jp = 0; jp < panels; jp++) {
+            int nr = nc - jp * Q8_NR < Q8_NR ? (int)(nc - jp * Q8_NR) : Q8_NR;
+            __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1u);
+            __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1u) : (__mmask16)0;
+            int32_t *yb = j->y + (n * s->g.M + grp * s->Mg + mb) * P + p0 + jp * Q8_NR;
+            if (k0 > 0) {
+                for (int r = 0; r < 32; r++) {
+                    __m512i x0 = _mm512_setzero_si512(), x1 = x0;
+                    if (r < rows) {
+                        x0 = _mm512_maskz_loadu_epi32(m0, yb + r * P);
+                        x1 = _mm512_maskz_loadu_epi32(m1, yb + r * P + 16);
+                    }
+                    _mm512_storeu_si512(st + r * 32, x0);
+                    _mm512_storeu_si512(st + r * 32 + 16, x1);
+                }
+                _tile_loadd(0, st, 128);
+                _tile_loadd(1, st + 16, 128);
+                _tile_loadd(2, st + 16 * 32, 128);
+                _tile_loadd(3, st + 16 * 32 + 16, 128);
+            } else {
+                _tile_zero(0);
+                _tile_zero(1);
+                _tile_zero(2);
+                _tile_zero(3);
+            }
+            const uint8_t *b = block + jp * steps * 4 * Q8_NR;
+            for (int64_t ch = 0; ch < chunks; ch++) {
+                const int8_t *a = a0 + (size_t)ch * (size_t)s->arows * 64;
+                const uint8_t *bc = b + ch * 16 * 4 * Q8_NR;
+                _tile_loadd(4, a, 64);
+                _tile_loadd(6, bc, 4 * Q8_NR);
+                _tile_loadd(7, bc + 64, 4 * Q8_NR);
+                _tile_dpbsud(0, 4, 6);
+                _tile_dpbsud(1, 4, 7);
+                _tile_loadd(5, a + 16 * 64, 64);
+                _tile_dpbsud(2, 5, 6);
+                _tile_dpbsud(3, 5, 7);
+            }
+            _tile_stored(0, st, 128);
+            _tile_stored(1, st + 16, 128);
+            _tile_stored(2, st + 16 * 32, 128);
+            _tile_stored(3, st + 16 * 32 + 16, 128);
+            __m512i s0 = _mm512_setzero_si512(), s1 = s0;
+            if (last) {
+                s0 = _mm512_loadu_si512(colsum + jp * Q8_NR);
+                s1 = _mm512_loadu_si512(colsum + jp * Q8_NR + 16);
+            }
+            for (int r = 0; r < rows; r++) {
+                int64_t m = grp * s->Mg + mb + r;
+                int32_t *cr = yb + r * P;
+                __m512i x0 = _mm512_loadu_si512(st + r * 32), x1 = _mm512_loadu_si512(st + r * 32 + 16);
+                if (!last) {
+                    _mm512_mask_storeu_epi32(cr, m0, x0);
+                    _mm512_mask_storeu_epi32(cr + 16, m1, x1);
+                    continue;
+                }
+                __m512i z = _mm512_set1_epi32(s->wzs[m]), rc = _mm512_set1_epi32(j->rowc[m]);
+                x0 = _mm512_add_epi32(_mm512_sub_epi32(x0, _mm512_mullo_epi32(s0, z)), rc);
+                x1 = _mm512_add_epi32(_mm512_sub_epi32(x1, _mm512_mullo_epi32(s1, z)), rc);
+                if (j->scale) {
+                    _mm512_mask_storeu_ps(cr, m0, _mm512_mul_ps(_mm512_cvtepi32_ps(x0), sv));
+                    _mm512_mask_storeu_ps(cr + 16, m1, _mm512_mul_ps(_mm512_cvtepi32_ps(x1), sv));
+                } else {
+                    _mm512_mask_storeu_epi32(cr, m0, x0);
+                    _mm512_mask_storeu_epi32(cr + 16, m1, x1);
+                }
+            }
+        }
+    }
+}
+
 Q8_TARGET static void q8_item(const q8_job *j, char *slot, int64_t item)
 {
     const cvm_q8_conv *s = j->s;
@@ -358,6 +467,10 @@ Q8_TARGET static void q8_item(const q8_job *j, char *slot, int64_t item)
         }
         q8_colsum(block, steps, panels, colsum);
         int last = k0 + kc >= s->K4;
+        if (s->amx) {
+            q8_amx(j, block, steps, panels, nc, k0, last, colsum, n, grp, m_lo, m_hi, p0);
+            continue;
+        }
         for (int64_t mp = m_lo; mp < m_hi; mp += Q8_MR) {
             int mr = s->Mg - mp < Q8_MR ? (int)(s->Mg - mp) : Q8_MR;
             int64_t m = grp * s->Mg + mp;
@@ -383,8 +496,12 @@ static void q8_slot(void *arg, size_t b, size_t e)
     for (size_t sl = b; sl < e; sl++) {
         char *slot = j->slots + sl * j->s->slot_bytes;
         int64_t lo = j->items * (int64_t)sl / j->T, hi = j->items * (int64_t)(sl + 1) / j->T;
+        if (j->s->amx)
+            cvm_amx_config(16);
         for (int64_t it = lo; it < hi; it++)
             q8_item(j, slot, it);
+        if (j->s->amx)
+            cvm_amx_release();
     }
 }
 

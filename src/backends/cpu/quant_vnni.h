@@ -27,6 +27,9 @@ typedef struct cvm_q8_conv {
     int64_t K, K4, Mg, Mgp, P; /* patch, patch rounded up to 4, rows per group (and padded to panels) */
     int8_t *w;                 /* group, 8-row panel, K/4 steps of 8 rows x 4 bytes */
     int32_t *rowsum, *wzs;     /* [M] */
+    int amx;                   /* AMX-INT8 tiles multiply (K4 then a multiple of 64) */
+    int64_t arows;             /* rows of wa per group and 64-byte K chunk (Mgp + 16, zero padded) */
+    int8_t *wa;                /* [group][K4 / 64][arows][64]: AMX A tiles at any row */
     int slots;
     size_t slot_bytes;
 } cvm_q8_conv;
@@ -35,6 +38,9 @@ typedef struct cvm_q8_conv {
 int cvm_q8_available(void);
 /* Tests: force the portable path (0) or allow the VNNI one again (1). */
 void cvm_q8_enable(int on);
+/* Tests: keep the AVX512-VNNI products (0) or allow AMX-INT8 tiles (1) for
+ * convolutions prepared afterwards. */
+void cvm_q8_amx_enable(int on);
 
 /* Packs constant weights [M, C/group, k...] of type w_s8 ? int8 : uint8 with
  * zero points wz (nwz = 0, 1 or M values, same type).  The geometry must
