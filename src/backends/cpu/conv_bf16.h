@@ -1,15 +1,15 @@
 /* 2-D convolution in bfloat16 with float32 sums (the opt-in bf16 precision).
  *
- * An implicit GEMM: each band of output rows copies the input rows it reads
- * into "pair planes",
- * each holding two neighbouring channels as interleaved bf16 pairs over the
- * zero-padded image (split into stride phases when the stride is not 1),
- * so that for any kernel tap the 16 pairs x 16 output positions a tile
- * multiply needs are 16 rows of 64 contiguous bytes at a fixed stride: no
- * im2col, no Winograd (whose transforms would lose bf16's few bits).
- * Output positions run over the padded width; the few columns past the
- * image are computed and dropped.  AMX tiles do the products where the CPU
- * and the kernel allow them, AVX512_BF16 dot products otherwise. */
+ * An implicit GEMM: the worker that takes a band of output rows copies the
+ * input rows the band reads into "pair planes" of its own, each holding two
+ * neighbouring channels as interleaved bf16 pairs over the zero-padded image
+ * (split into stride phases when the stride is not 1), so that for any kernel
+ * tap the 16 pairs x 16 output positions a tile product needs are 16 rows of
+ * 64 contiguous bytes at a fixed stride: no im2col, no Winograd (whose
+ * transforms would lose bf16's few bits).  Output positions run over the
+ * padded width; the few columns past the image are computed and dropped.
+ * AMX tiles do the products where the CPU and the kernel allow them,
+ * AVX512_BF16 dot products otherwise. */
 #ifndef CVM_BACKENDS_CPU_CONV_BF16_H
 #define CVM_BACKENDS_CPU_CONV_BF16_H
 
