@@ -167,6 +167,19 @@ cvm_status cvm_cbf_prepare(cvm_cbf *p, int kind, int64_t N, int64_t C, int64_t M
         R = 1;
     if (R > OH)
         R = OH;
+    /* Whole bands per worker: a 20-row map in bands of 4 gives two workers
+     * 3 and 2 bands; bands of 5 give 2 and 2.  Taller or shorter bands, up to
+     * a third either way, as the limits above allow. */
+    if (p->slots > 1 && ceil_div(OH, R) % p->slots != 0) {
+        int64_t best = R;
+        for (int64_t d = 1; d <= (R + 2) / 3 && best == R; d++) {
+            if (R + d <= r_acc && R + d <= r_pack && R + d <= OH && ceil_div(OH, R + d) % p->slots == 0)
+                best = R + d;
+            else if (R - d >= 1 && ceil_div(OH, R - d) % p->slots == 0)
+                best = R - d;
+        }
+        R = best;
+    }
     p->R = R;
     p->Rq = R + reach;
     p->nbands = ceil_div(OH, R);
