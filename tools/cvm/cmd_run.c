@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "base/tensor.h"
+#include "base/threadpool.h"
 #include "cli_common.h"
 #include "commands.h"
 #include "cvm/cvm.h"
@@ -173,10 +174,13 @@ int cmd_run(int argc, char **argv)
            "arena %.2f MiB (%.2f MiB without reuse)\n",
            t_load, st.nodes_in_model, st.nodes_folded, st.nodes_planned, st.nodes_viewed,
            st.arena_bytes / 1048576.0, st.naive_bytes / 1048576.0);
+    int thr = opts.threads > 0 ? opts.threads : cvm_cpu_count();
     if (runs > 1)
-        printf("run: %d runs, best %.3f ms, mean %.3f ms (%d threads)\n", runs, best, total / runs, opts.threads);
+        printf("run: %d runs, best %.3f ms, mean %.3f ms (%d thread%s, %s)\n", runs, best, total / runs, thr,
+               thr > 1 ? "s" : "", cli_precision_detail(opts.precision));
     else
-        printf("run: %.2f ms\n", best);
+        printf("run: %.2f ms (%d thread%s, %s)\n", best, thr, thr > 1 ? "s" : "",
+               cli_precision_detail(opts.precision));
     if (opts.profile) {
         /* Every run counts, the first (cold) one included. */
         cvm_op_time ops[64];
