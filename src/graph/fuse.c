@@ -443,6 +443,63 @@ static const char *act_name(int act)
     }
 }
 
+/* The epilogue a FusedConv (or ConvIntegerScaled) takes over: an activation
+ * and a residual Add after the node, either first. */
+typedef struct epi_match {
+    int act, add_first, res; /* res: the residual value, or -1 */
+    float alpha, beta;
+} epi_match;
+
+/* Matches the epilogue that consumes v, appending its nodes to absorbed;
+ * returns the value it ends in (v when nothing matches). */
+static int match_epilogue(const fuse_ctx *f, int v, epi_match *e, int *absorbed, int *n_abs)
+{
+    int nodes[4], nn, addn;
+    *e = (epi_match){.act = CVM_FUSED_NONE, .res = -1};
+    int w = match_activation(f, v, &e->act, &e->alpha, &e->beta, nodes, &nn);
+    if (w >= 0) {
+        for (int i = 0; i < nn; i++)
+            absorbed[(*n_abs)++] = nodes[i];
+        v = w;
+    }
+    w = match_residual(f, v, &e->res, &addn);
+    if (w < 0)
+        return v;
+    absorbed[(*n_abs)++] = addn;
+    v = w;
+    if (e->act == CVM_FUSED_NONE) {
+        e->add_first = 1;
+        w = match_activation(f, v, &e->act, &e->alpha, &e->beta, nodes, &nn);
+        if (w >= 0) {
+            for (int i = 0; i < nn; i++)
+                absorbed[(*n_abs)++] = nodes[i];
+            v = w;
+        }
+    }
+    return v;
+}
+
+/* Drops absorbed nodes; their inputs (the residual, which the fused node
+ * reads instead, excepted) lose a use each, for later matches. */
+static void absorb_nodes(fuse_ctx *f, const int *absorbed, int n_abs, int res)
+{
+    for (int a = 0; a < n_abs; a++) {
+        const cvm_node *d = &f->g->nodes[absorbed[a]];
+        for (int i = 0; i < d->n_in; i++)
+            if (d->in[i] >= 0 && d->in[i] < f->nv && d->in[i] != res)
+                f->uses[d->in[i]]--;
+        f->dead[absorbed[a]] = 1;
+    }
+}
+
+static cvm_status set_epilogue_attrs(cvm_node *n, const epi_match *e)
+{
+    CVM_TRY(set_attr(n, "activation", CVM_ATTR_STRING, 0.0f, 0, act_name(e->act)));
+    CVM_TRY(set_attr(n, "alpha", CVM_ATTR_FLOAT, e->alpha, 0, NULL));
+    CVM_TRY(set_attr(n, "beta", CVM_ATTR_FLOAT, e->beta, 0, NULL));
+    return set_attr(n, "add_first", CVM_ATTR_INT, 0.0f, e->add_first, NULL);
+}
+
 static cvm_status fuse_conv(fuse_ctx *f, int ci)
 {
     cvm_graph *g = f->g;
@@ -464,41 +521,14 @@ static cvm_status fuse_conv(fuse_ctx *f, int ci)
     }
     CVM_TRY(fold_scalar_affine(f, ci, &y, absorbed, &n_abs));
     conv = &g->nodes[ci];
-    int act = CVM_FUSED_NONE, add_first = 0, res = -1, nodes[4], nn;
-    float alpha = 0.0f, beta = 0.0f;
-    int v = match_activation(f, y, &act, &alpha, &beta, nodes, &nn);
-    if (v >= 0) {
-        for (int i = 0; i < nn; i++)
-            absorbed[n_abs++] = nodes[i];
-        y = v;
-    }
-    int addn;
-    v = match_residual(f, y, &res, &addn);
-    if (v >= 0) {
-        absorbed[n_abs++] = addn;
-        y = v;
-        if (act == CVM_FUSED_NONE) {
-            add_first = 1;
-            v = match_activation(f, y, &act, &alpha, &beta, nodes, &nn);
-            if (v >= 0) {
-                for (int i = 0; i < nn; i++)
-                    absorbed[n_abs++] = nodes[i];
-                y = v;
-            }
-        }
-    }
+    epi_match e;
+    y = match_epilogue(f, y, &e, absorbed, &n_abs);
+    int res = e.res;
     if (n_abs == 0)
         return CVM_OK;
-    /* the absorbed nodes' inputs lose a use each (for later matches) */
-    for (int a = 0; a < n_abs; a++) {
-        const cvm_node *d = &g->nodes[absorbed[a]];
-        for (int i = 0; i < d->n_in; i++)
-            if (d->in[i] >= 0 && d->in[i] < f->nv && d->in[i] != res)
-                f->uses[d->in[i]]--;
-        f->dead[absorbed[a]] = 1;
-    }
+    absorb_nodes(f, absorbed, n_abs, res);
     conv->out[0] = y;
-    if (act == CVM_FUSED_NONE && res < 0)
+    if (e.act == CVM_FUSED_NONE && res < 0)
         return CVM_OK; /* a plain Conv with folded weights */
     int *in = realloc(conv->in, 4 * sizeof(int));
     if (!in)
@@ -518,11 +548,7 @@ static cvm_status fuse_conv(fuse_ctx *f, int ci)
     free(conv->domain);
     conv->op_type = type;
     conv->domain = dom;
-    CVM_TRY(set_attr(conv, "activation", CVM_ATTR_STRING, 0.0f, 0, act_name(act)));
-    CVM_TRY(set_attr(conv, "alpha", CVM_ATTR_FLOAT, alpha, 0, NULL));
-    CVM_TRY(set_attr(conv, "beta", CVM_ATTR_FLOAT, beta, 0, NULL));
-    CVM_TRY(set_attr(conv, "add_first", CVM_ATTR_INT, 0.0f, add_first, NULL));
-    return CVM_OK;
+    return set_epilogue_attrs(conv, &e);
 }
 
 /* Transpose(perm P) -> Softmax or LogSoftmax over axis a -> Transpose(Q)
@@ -796,54 +822,23 @@ static int quant_scale(const fuse_ctx *f, int v)
  * passes over the output fewer, applied to each tile while it is in cache. */
 static cvm_status fuse_conv_integer_epilogue(fuse_ctx *f, int ci)
 {
-    cvm_graph *g = f->g;
-    int y = g->nodes[ci].out[0];
-    int absorbed[8], n_abs = 0, act = CVM_FUSED_NONE, add_first = 0, res = -1, nodes[4], nn, addn;
-    float alpha = 0.0f, beta = 0.0f;
-    int v = match_activation(f, y, &act, &alpha, &beta, nodes, &nn);
-    if (v >= 0) {
-        for (int i = 0; i < nn; i++)
-            absorbed[n_abs++] = nodes[i];
-        y = v;
-    }
-    v = match_residual(f, y, &res, &addn);
-    if (v >= 0) {
-        absorbed[n_abs++] = addn;
-        y = v;
-        if (act == CVM_FUSED_NONE) {
-            add_first = 1;
-            v = match_activation(f, y, &act, &alpha, &beta, nodes, &nn);
-            if (v >= 0) {
-                for (int i = 0; i < nn; i++)
-                    absorbed[n_abs++] = nodes[i];
-                y = v;
-            }
-        }
-    }
+    int absorbed[8], n_abs = 0;
+    epi_match e;
+    int y = match_epilogue(f, f->g->nodes[ci].out[0], &e, absorbed, &n_abs);
     if (n_abs == 0)
         return CVM_OK;
-    for (int a = 0; a < n_abs; a++) {
-        const cvm_node *d = &g->nodes[absorbed[a]];
-        for (int i = 0; i < d->n_in; i++)
-            if (d->in[i] >= 0 && d->in[i] < f->nv && d->in[i] != res)
-                f->uses[d->in[i]]--;
-        f->dead[absorbed[a]] = 1;
-    }
-    cvm_node *conv = &g->nodes[ci];
+    absorb_nodes(f, absorbed, n_abs, e.res);
+    cvm_node *conv = &f->g->nodes[ci];
     conv->out[0] = y;
-    if (res >= 0) {
+    if (e.res >= 0) {
         int *in = realloc(conv->in, 6 * sizeof(int));
         if (!in)
             return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", conv->name ? conv->name : "");
-        in[5] = res;
+        in[5] = e.res;
         conv->in = in;
         conv->n_in = 6;
     }
-    CVM_TRY(set_attr(conv, "activation", CVM_ATTR_STRING, 0.0f, 0, act_name(act)));
-    CVM_TRY(set_attr(conv, "alpha", CVM_ATTR_FLOAT, alpha, 0, NULL));
-    CVM_TRY(set_attr(conv, "beta", CVM_ATTR_FLOAT, beta, 0, NULL));
-    CVM_TRY(set_attr(conv, "add_first", CVM_ATTR_INT, 0.0f, add_first, NULL));
-    return CVM_OK;
+    return set_epilogue_attrs(conv, &e);
 }
 
 static cvm_status fuse_conv_integer(fuse_ctx *f, int ci)

@@ -24,6 +24,7 @@
 #include "graph/fuse.h"
 #include "graph/graph.h"
 #include "runtime/session.h"
+#include "bf16_test.h"
 
 static cvm_threadpool *pool2;
 
@@ -65,26 +66,6 @@ static const shape cases[] = {
 
 static int64_t out_h(const shape *s) { return (s->H + s->pt + s->pb - s->dh * (s->KH - 1) - 1) / s->sh + 1; }
 static int64_t out_w(const shape *s) { return (s->W + s->pl + s->pr - s->dw * (s->KW - 1) - 1) / s->sw + 1; }
-
-static float lcg(unsigned *seed)
-{
-    *seed = *seed * 1103515245u + 12345u;
-    return (float)((*seed >> 16) % 2001) / 1000.0f - 1.0f;
-}
-
-/* Values in [-1, 1], with exact zeros and a few of magnitude 8 among them. */
-static void fill(float *d, int64_t n, unsigned seed)
-{
-    for (int64_t i = 0; i < n; i++) {
-        float v = lcg(&seed);
-        d[i] = i % 11 == 3 ? 0.0f : i % 13 == 5 ? (v < 0 ? -8.0f : 8.0f) : v;
-    }
-}
-
-static float bf(float v)
-{
-    return cvm_bf16_to_f32(cvm_f32_to_bf16(v));
-}
 
 typedef struct conv_data {
     shape s;
@@ -163,21 +144,6 @@ static double ref_act(int act, double v)
     default: return v;
     }
 }
-
-/* The kernels this machine can run: the AVX512_BF16 one wherever there is
- * any bf16 support, AMX on top where the CPU and OS allow it. */
-static int kinds(int *k)
-{
-    int n = 0, best = cvm_bf16_kind();
-    if (best >= CVM_BF16_AVX512)
-        k[n++] = CVM_BF16_AVX512;
-    if (best == CVM_BF16_AMX)
-        k[n++] = CVM_BF16_AMX;
-    return n;
-}
-
-#define GUARD 16
-#define CANARY 12345.0f
 
 /* Runs one convolution into y (ny + GUARD floats): outputs start as NaN so
  * that any the kernel skips fail the comparison, and the canary behind them

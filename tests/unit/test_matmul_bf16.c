@@ -23,6 +23,7 @@
 #include "graph/fuse.h"
 #include "graph/graph.h"
 #include "runtime/session.h"
+#include "bf16_test.h"
 
 static cvm_threadpool *pool2;
 
@@ -70,26 +71,6 @@ static const mm_case cases[] = {
     {100, 64, 17, 1, 1, 1, 1.0f, 1, EPI_NULL},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
-
-static float lcg(unsigned *seed)
-{
-    *seed = *seed * 1103515245u + 12345u;
-    return (float)((*seed >> 16) % 2001) / 1000.0f - 1.0f;
-}
-
-/* Values in [-1, 1], with exact zeros and a few of magnitude 8 among them. */
-static void fill(float *d, int64_t n, unsigned seed)
-{
-    for (int64_t i = 0; i < n; i++) {
-        float v = lcg(&seed);
-        d[i] = i % 11 == 3 ? 0.0f : i % 13 == 5 ? (v < 0 ? -8.0f : 8.0f) : v;
-    }
-}
-
-static float bf(float v)
-{
-    return cvm_bf16_to_f32(cvm_f32_to_bf16(v));
-}
 
 typedef struct mm_data {
     mm_case c;
@@ -156,21 +137,6 @@ static void data_free(mm_data *d)
     free(d->ref);
     free(d->mag);
 }
-
-/* The kernels this machine can run: the AVX512_BF16 one wherever there is
- * any bf16 support, AMX on top where the CPU and OS allow it. */
-static int kinds(int *k)
-{
-    int n = 0, best = cvm_bf16_kind();
-    if (best >= CVM_BF16_AVX512)
-        k[n++] = CVM_BF16_AVX512;
-    if (best == CVM_BF16_AMX)
-        k[n++] = CVM_BF16_AMX;
-    return n;
-}
-
-#define GUARD 16
-#define CANARY 12345.0f
 
 /* Runs one product into y (ny + GUARD floats): outputs start as NaN so that
  * any the kernel skips fail the comparison, and the canary in the row

@@ -358,6 +358,68 @@ static void test_conv_integer_vs_naive(void **st)
 
 /* ------------------------------------------- ConvInteger -> Cast -> Mul */
 
+/* The int8 convolution both ConvIntegerScaled tests run: random uint8 input
+ * and weights, per-channel weight zero points, scale 0.0123, and the naive
+ * int32 result. */
+typedef struct scaled_case {
+    conv_cfg c;
+    cvm_tensor *x, *w, *xz, *wz, *s;
+    float scale;
+    int64_t OH, OW, total;
+    int32_t *want;
+} scaled_case;
+
+static void scaled_case_make(scaled_case *q)
+{
+    const conv_cfg c = {2, 12, 11, 13, 20, 3, 3, 2, 2, 1, 1, 2, {1, 2, 0, 1}, NULL, 0, 0, 1, 0, 0};
+    q->c = c;
+    int64_t xd[4] = {c.N, c.C, c.H, c.W}, wd[4] = {c.M, c.C / c.group, c.kh, c.kw}, nm = c.M;
+    q->x = tens(CVM_DTYPE_UINT8, 4, xd, NULL);
+    q->w = tens(CVM_DTYPE_UINT8, 4, wd, NULL);
+    for (size_t i = 0; i < q->x->nbytes; i++)
+        ((uint8_t *)q->x->data)[i] = (uint8_t)rnd();
+    for (size_t i = 0; i < q->w->nbytes; i++)
+        ((uint8_t *)q->w->data)[i] = (uint8_t)rnd();
+    uint8_t xzb = 77, wzb[20];
+    int32_t wzi[20];
+    for (int m = 0; m < 20; m++)
+        wzi[m] = wzb[m] = (uint8_t)rnd();
+    q->scale = 0.0123f;
+    q->xz = tens(CVM_DTYPE_UINT8, 0, NULL, &xzb);
+    q->wz = tens(CVM_DTYPE_UINT8, 1, &nm, wzb);
+    q->s = tens(CVM_DTYPE_FLOAT32, 0, NULL, &q->scale);
+    int64_t pads[2] = {1, 2};
+    q->OH = (c.H + 1 - 3) / 2 + 1;
+    q->OW = (c.W + 3 - 5) / 1 + 1;
+    q->total = c.N * c.M * q->OH * q->OW;
+    q->want = malloc(sizeof(int32_t) * (size_t)q->total);
+    naive_conv(&c, q->x, q->w, xzb, wzi, pads, q->OH, q->OW, q->want);
+}
+
+static void scaled_case_free(scaled_case *q)
+{
+    free(q->want);
+    cvm_tensor_free(q->x);
+    cvm_tensor_free(q->w);
+    cvm_tensor_free(q->xz);
+    cvm_tensor_free(q->wz);
+    cvm_tensor_free(q->s);
+}
+
+/* A ConvIntegerScaled node with c's geometry and n_in inputs. */
+static cvm_graph *scaled_node(const conv_cfg *c, int n_in, cvm_node **n)
+{
+    cvm_graph *g = mk("ConvIntegerScaled", n_in, 1, n);
+    free((*n)->domain);
+    (*n)->domain = strdup("cvm");
+    int64_t strides[2] = {c->sh, c->sw}, dil[2] = {c->dh, c->dw};
+    attr_ints(*n, "strides", 2, strides);
+    attr_ints(*n, "dilations", 2, dil);
+    attr_ints(*n, "pads", 4, c->pads);
+    attr_i(*n, "group", c->group);
+    return g;
+}
+
 /* The rewrite (part of cvm_graph_fuse) and the fused kernel. */
 static void test_conv_integer_scaled(void **st)
 {
@@ -395,34 +457,17 @@ static void test_conv_integer_scaled(void **st)
 
     /* The kernel on both paths against the naive conv, converted and scaled
      * as Cast and Mul would: float(int32) * scale, bit for bit. */
-    const conv_cfg c = {2, 12, 11, 13, 20, 3, 3, 2, 2, 1, 1, 2, {1, 2, 0, 1}, NULL, 0, 0, 1, 0, 0};
-    int64_t xd[4] = {c.N, c.C, c.H, c.W}, wd[4] = {c.M, c.C / c.group, c.kh, c.kw}, nm = c.M;
-    cvm_tensor *tx = tens(CVM_DTYPE_UINT8, 4, xd, NULL), *tw = tens(CVM_DTYPE_UINT8, 4, wd, NULL);
-    for (size_t i = 0; i < tx->nbytes; i++)
-        ((uint8_t *)tx->data)[i] = (uint8_t)rnd();
-    for (size_t i = 0; i < tw->nbytes; i++)
-        ((uint8_t *)tw->data)[i] = (uint8_t)rnd();
-    uint8_t xzb = 77, wzb[20];
-    int32_t wzi[20];
-    for (int m = 0; m < 20; m++)
-        wzi[m] = wzb[m] = (uint8_t)rnd();
-    float scale = 0.0123f;
-    cvm_tensor *txz = tens(CVM_DTYPE_UINT8, 0, NULL, &xzb), *twz = tens(CVM_DTYPE_UINT8, 1, &nm, wzb),
-               *ts = tens(CVM_DTYPE_FLOAT32, 0, NULL, &scale);
-    int64_t OH = (c.H + 1 - 3) / 2 + 1, OW = (c.W + 3 - 5) / 1 + 1, pads[2] = {1, 2}, total = c.N * c.M * OH * OW;
-    int32_t *want = malloc(sizeof(int32_t) * (size_t)total);
-    naive_conv(&c, tx, tw, xzb, wzi, pads, OH, OW, want);
+    scaled_case q;
+    scaled_case_make(&q);
+    const conv_cfg c = q.c;
+    cvm_tensor *tx = q.x, *tw = q.w, *txz = q.xz, *twz = q.wz, *ts = q.s;
+    const float scale = q.scale;
+    const int64_t OH = q.OH, OW = q.OW, total = q.total;
+    const int32_t *want = q.want;
     for (int on = 1; on >= 0; on--) {
         cvm_q8_enable(on);
         cvm_node *n;
-        cvm_graph *g2 = mk("ConvIntegerScaled", 5, 1, &n);
-        free(n->domain);
-        n->domain = strdup("cvm");
-        int64_t strides[2] = {c.sh, c.sw}, dil[2] = {c.dh, c.dw};
-        attr_ints(n, "strides", 2, strides);
-        attr_ints(n, "dilations", 2, dil);
-        attr_ints(n, "pads", 4, c.pads);
-        attr_i(n, "group", c.group);
+        cvm_graph *g2 = scaled_node(&c, 5, &n);
         const cvm_tensor *in[5] = {tx, tw, txz, twz, ts};
         cvm_tensor *out;
         if (cvm_node_eval(n, 10, 5, in, 1, &out, NULL) != CVM_OK)
@@ -438,12 +483,7 @@ static void test_conv_integer_scaled(void **st)
         cvm_graph_free(g2);
     }
     cvm_q8_enable(1);
-    free(want);
-    cvm_tensor_free(tx);
-    cvm_tensor_free(tw);
-    cvm_tensor_free(txz);
-    cvm_tensor_free(twz);
-    cvm_tensor_free(ts);
+    scaled_case_free(&q);
 }
 
 /* ConvInteger -> Cast -> Mul(scale) -> Add(bias) -> Sigmoid -> Mul (YOLO's
@@ -496,23 +536,13 @@ static void test_conv_integer_scaled_epilogue(void **st)
     assert_int_equal(cvm_attr_int(fn, "add_first", 0), 1);
     cvm_graph_free(g);
 
-    const conv_cfg c = {2, 12, 11, 13, 20, 3, 3, 2, 2, 1, 1, 2, {1, 2, 0, 1}, NULL, 0, 0, 1, 0, 0};
-    int64_t xd[4] = {c.N, c.C, c.H, c.W}, wd[4] = {c.M, c.C / c.group, c.kh, c.kw}, nm = c.M;
-    cvm_tensor *tx = tens(CVM_DTYPE_UINT8, 4, xd, NULL), *tw = tens(CVM_DTYPE_UINT8, 4, wd, NULL);
-    for (size_t i = 0; i < tx->nbytes; i++)
-        ((uint8_t *)tx->data)[i] = (uint8_t)rnd();
-    for (size_t i = 0; i < tw->nbytes; i++)
-        ((uint8_t *)tw->data)[i] = (uint8_t)rnd();
-    uint8_t xzb = 77, wzb[20];
-    int32_t wzi[20];
-    for (int m = 0; m < 20; m++)
-        wzi[m] = wzb[m] = (uint8_t)rnd();
-    float scale = 0.0123f;
-    cvm_tensor *txz = tens(CVM_DTYPE_UINT8, 0, NULL, &xzb), *twz = tens(CVM_DTYPE_UINT8, 1, &nm, wzb),
-               *ts = tens(CVM_DTYPE_FLOAT32, 0, NULL, &scale);
-    int64_t OH = (c.H + 1 - 3) / 2 + 1, OW = (c.W + 3 - 5) / 1 + 1, pads[2] = {1, 2}, total = c.N * c.M * OH * OW;
-    int32_t *want = malloc(sizeof(int32_t) * (size_t)total);
-    naive_conv(&c, tx, tw, xzb, wzi, pads, OH, OW, want);
+    scaled_case q;
+    scaled_case_make(&q);
+    const conv_cfg c = q.c;
+    cvm_tensor *tx = q.x, *tw = q.w, *txz = q.xz, *twz = q.wz, *ts = q.s;
+    const float scale = q.scale;
+    const int64_t OH = q.OH, OW = q.OW, total = q.total;
+    const int32_t *want = q.want;
     /* residuals: per channel [1, M, 1, 1], the full output, and [M, OH, 1] */
     int64_t rdims[3][4] = {{1, c.M, 1, 1}, {c.N, c.M, OH, OW}, {c.M, OH, 1, 0}};
     int rrank[3] = {4, 4, 3};
@@ -526,14 +556,7 @@ static void test_conv_integer_scaled_epilogue(void **st)
         for (int on = 1; on >= 0; on--) {
             cvm_q8_enable(on);
             cvm_node *n;
-            cvm_graph *g2 = mk("ConvIntegerScaled", 6, 1, &n);
-            free(n->domain);
-            n->domain = strdup("cvm");
-            int64_t strides[2] = {c.sh, c.sw}, dil[2] = {c.dh, c.dw};
-            attr_ints(n, "strides", 2, strides);
-            attr_ints(n, "dilations", 2, dil);
-            attr_ints(n, "pads", 4, c.pads);
-            attr_i(n, "group", c.group);
+            cvm_graph *g2 = scaled_node(&c, 6, &n);
             attr_s(n, "activation", use_silu ? "SiLU" : "Relu");
             attr_i(n, "add_first", add_first);
             const cvm_tensor *in[6] = {tx, tw, txz, twz, ts, tr};
@@ -564,12 +587,7 @@ static void test_conv_integer_scaled_epilogue(void **st)
         cvm_tensor_free(tr);
     }
     cvm_q8_enable(1);
-    free(want);
-    cvm_tensor_free(tx);
-    cvm_tensor_free(tw);
-    cvm_tensor_free(txz);
-    cvm_tensor_free(twz);
-    cvm_tensor_free(ts);
+    scaled_case_free(&q);
 }
 
 /* -------------------------------------------------------- MatMulInteger */

@@ -299,6 +299,16 @@ static int bf16_applies(const cvm_kernel_ctx *c, const conv_state *s, int nsp, i
            s->C > 0 && cvm_bf16_kind() != CVM_BF16_NONE;
 }
 
+/* A preparing helper's failure (its message in cvm_last_error) as this
+ * node's error; frees the state. */
+static cvm_status prepare_failed(const cvm_kernel_ctx *c, conv_state *s, cvm_status st)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", cvm_last_error());
+    free(s);
+    return cvm_node_error(c->node, st, "%s", msg);
+}
+
 cvm_status cvm_nn_conv_prepare(const cvm_kernel_ctx *c, void **state, size_t *scratch)
 {
     const cvm_tensor *x = c->in[0], *w = c->in[1];
@@ -340,12 +350,8 @@ cvm_status cvm_nn_conv_prepare(const cvm_kernel_ctx *c, void **state, size_t *sc
         st = cvm_cbf_prepare(&s->bf16, cvm_bf16_kind(), s->N, s->C, s->M, s->in[1], s->in[2],
                              s->k[1], s->k[2], s->out[1], s->out[2], s->s[1], s->s[2], s->d[1],
                              s->d[2], s->pb[1], s->pb[2], w->data, s->slots);
-        if (st != CVM_OK) {
-            char msg[256];
-            snprintf(msg, sizeof msg, "%s", cvm_last_error());
-            free(s);
-            return cvm_node_error(c->node, st, "%s", msg);
-        }
+        if (st != CVM_OK)
+            return prepare_failed(c, s, st);
         s->use_bf16 = 1;
         *scratch = cvm_cbf_scratch_bytes(&s->bf16);
         if (c->released)
@@ -353,12 +359,8 @@ cvm_status cvm_nn_conv_prepare(const cvm_kernel_ctx *c, void **state, size_t *sc
     } else if (wino_applies(s, nsp, w->data != NULL)) {
         st = cvm_wino_prepare(&s->wino, s->kern, s->N, s->C, s->M, s->in[1], s->in[2], s->out[1],
                               s->out[2], s->pb[1], s->pb[2], w->data, s->slots);
-        if (st != CVM_OK) {
-            char msg[256];
-            snprintf(msg, sizeof msg, "%s", cvm_last_error());
-            free(s);
-            return cvm_node_error(c->node, st, "%s", msg);
-        }
+        if (st != CVM_OK)
+            return prepare_failed(c, s, st);
         s->use_wino = 1;
         *scratch = cvm_wino_scratch_bytes(&s->wino);
         if (c->released)

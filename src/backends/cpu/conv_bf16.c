@@ -361,9 +361,9 @@ CBF_AVX512 static void pack_band(const cvm_cbf *p, const float *x, int64_t oy0, 
 
 /* ----------------------------------------------------------- the products */
 
-/* Sums for positions p0..p0+len-1 (len a multiple of 32) of all output
+/* Sums for a band's positions 0..len-1 (len a multiple of 32) of all output
  * channels into acc[row * ld + pos]. */
-CBF_AMX static void amx_item(const cvm_cbf *p, const uint32_t *in, int64_t p0, int64_t len,
+CBF_AMX static void amx_item(const cvm_cbf *p, const uint32_t *in, int64_t len,
                              float *acc, int64_t ld)
 {
     const int64_t ablk = 16 * p->kb * 2, astride = p->kb * 4, bstride = p->plane * 4;
@@ -378,7 +378,7 @@ CBF_AMX static void amx_item(const cvm_cbf *p, const uint32_t *in, int64_t p0, i
             _tile_zero(3);
             const uint16_t *a0 = p->w + mb * per_m, *a1 = a0 + per_m;
             for (int t = 0; t < p->ntaps; t++) {
-                const uint32_t *b = in + p->tap[t] + p0 + j;
+                const uint32_t *b = in + p->tap[t] + j;
                 for (int64_t kk = 0; kk < p->nkb; kk++, b += kstep, a0 += ablk, a1 += ablk) {
                     _tile_loadd(4, a0, astride);
                     _tile_loadd(6, b, bstride);
@@ -403,7 +403,7 @@ CBF_AMX static void amx_item(const cvm_cbf *p, const uint32_t *in, int64_t p0, i
             _tile_zero(1);
             const uint16_t *a0 = p->w + mb * per_m;
             for (int t = 0; t < p->ntaps; t++) {
-                const uint32_t *b = in + p->tap[t] + p0 + j;
+                const uint32_t *b = in + p->tap[t] + j;
                 for (int64_t kk = 0; kk < p->nkb; kk++, b += kstep, a0 += ablk) {
                     _tile_loadd(4, a0, astride);
                     _tile_loadd(6, b, bstride);
@@ -421,7 +421,7 @@ CBF_AMX static void amx_item(const cvm_cbf *p, const uint32_t *in, int64_t p0, i
 
 /* The same sums with AVX512_BF16 dot products: 8 channels x 32 positions in
  * 16 registers, a weight pair broadcast from memory per product. */
-CBF_AVX512 static void avx512_item(const cvm_cbf *p, const uint32_t *in, int64_t p0, int64_t len,
+CBF_AVX512 static void avx512_item(const cvm_cbf *p, const uint32_t *in, int64_t len,
                                    float *acc, int64_t ld)
 {
     const int64_t kb = p->kb, ablk = 16 * kb, per_m = (int64_t)p->ntaps * p->nkb * ablk;
@@ -434,7 +434,7 @@ CBF_AVX512 static void avx512_item(const cvm_cbf *p, const uint32_t *in, int64_t
                     s[i][0] = s[i][1] = _mm512_setzero_ps();
                 const uint32_t *a = wq + mb * per_m + h * 8 * kb;
                 for (int t = 0; t < p->ntaps; t++) {
-                    const uint32_t *b = in + p->tap[t] + p0 + j;
+                    const uint32_t *b = in + p->tap[t] + j;
                     for (int64_t kk = 0; kk < p->nkb; kk++, a += ablk) {
                         for (int64_t r = 0; r < kb; r++) {
                             const uint32_t *br = b + (kk * kb + r) * p->plane;
@@ -529,9 +529,9 @@ static void cbf_slot(void *arg, size_t begin, size_t end)
             int64_t len = ceil_div(rows * p->Wq, 32) * 32;
             pack_band(p, j->x + n * p->C * p->H * p->W, oy0, in);
             if (p->kind == CVM_BF16_AMX)
-                amx_item(p, in, 0, len, acc, ld);
+                amx_item(p, in, len, acc, ld);
             else
-                avx512_item(p, in, 0, len, acc, ld);
+                avx512_item(p, in, len, acc, ld);
             band_out(j, n, oy0, rows, acc, ld);
             }
         }
