@@ -10,10 +10,11 @@
  *      transformed and prepacked once, in prepare;
  *   3. output transform, bias, and the caller's epilogue on each output row.
  * Blocks are independent, so workers take whole blocks and the transformed
- * data stays in their own L2.  The transforms run 16 tiles per vector: the
- * 16 tiles of a segment of one tile row read the input at x0 + 4t + j, which
- * two permutes gather from four masked loads (the masks also give the zero
- * padding at the borders). */
+ * data stays in their own L2.  The transforms run 16 tiles per vector, in
+ * raster order: a vector may hold pieces of several tile rows (a 20x20 map
+ * has 5 tiles per row).  The tiles of a piece read the input at x0 + 4t + j,
+ * which two permutes gather from four masked loads (the masks also give the
+ * zero padding at the borders). */
 #include "backends/cpu/conv_winograd.h"
 
 #include <stdatomic.h>
@@ -207,9 +208,9 @@ static int block_segments(const cvm_wino *w, int64_t b, seg *out)
     int64_t t0 = b * WT, t1 = t0 + WT < w->T ? t0 + WT : w->T;
     for (int64_t t = t0; t < t1;) {
         int64_t ty = t / w->TW, tx = t % w->TW;
-        int64_t cnt = w->TW - tx;
-        if (cnt > 16)
-            cnt = 16;
+        int64_t cnt = w->TW - tx, lane = (t - t0) % 16;
+        if (cnt > 16 - lane)
+            cnt = 16 - lane;
         if (cnt > t1 - t)
             cnt = t1 - t;
         out[n++] = (seg){ty, tx, cnt, t - t0};
@@ -218,77 +219,115 @@ static int block_segments(const cvm_wino *w, int64_t b, seg *out)
     return n;
 }
 
-/* Input transform of one segment for every channel into V (36 matrices of
- * C x 32, `vs` floats apart).  Per input row: five loads cover the 66 values
- * the 16 tiles need; four 4-way deinterleaves give x0 + 4t + j for j < 4 and
- * a one-lane shift of two of them j = 4, 5.  Rows are transformed first
- * (B^T d B = B^T (d B)), so only one row of six vectors is live at a time. */
-AVX512 static void input_tf(const cvm_wino *w, const float *x, const seg *sg, float *V, size_t vs)
+/* The segments of one 16-lane group, as the transforms see them.  A piece
+ * whose first tile sits on lane L is loaded as if its tile row began L tiles
+ * earlier, so that lane l always reads x0 + 4l + j: one set of deinterleave
+ * indices serves every piece, and the piece's lanes are blended in. */
+typedef struct piece {
+    int64_t x0, y0;  /* input column read by lane 0, first input row */
+    __mmask16 mk[5]; /* the five row loads: inside the row and needed here */
+    __mmask16 lanes; /* the piece's lanes */
+} piece;
+
+AVX512 static void make_pieces(const cvm_wino *w, const seg *sg, int nsg, piece *pc)
+{
+    for (int k = 0; k < nsg; k++) {
+        int64_t L = sg[k].col % 16, cnt = sg[k].cnt;
+        pc[k].x0 = 4 * (sg[k].tx0 - L) - w->pl;
+        pc[k].y0 = 4 * sg[k].ty - w->pt;
+        for (int q = 0; q < 5; q++) {
+            int64_t b = pc[k].x0 + 16 * q;
+            pc[k].mk[q] = lane_mask(-b, w->W - b) & lane_mask(4 * L - 16 * q, 4 * (L + cnt) + 2 - 16 * q);
+        }
+        pc[k].lanes = lane_mask(L, L + cnt);
+    }
+}
+
+/* Input transform of one group of segments (tiles of up to 16 lanes, from
+ * one or more tile rows) for every channel into V (36 matrices of C x 32,
+ * `vs` floats apart, V at the group's first column).  Per input row and
+ * piece: five loads cover the 66 values 16 tiles need; four 4-way
+ * deinterleaves give x0 + 4t + j for j < 4 and a one-lane shift of two of
+ * them j = 4, 5.  Rows are transformed first (B^T d B = B^T (d B)), so only
+ * one row of six vectors is live at a time.  Packing the tile rows of a
+ * small map into one vector (a 20x20 map has 5 tiles per row) keeps the
+ * transforms' lanes busy. */
+AVX512 static void input_tf(const cvm_wino *w, const float *x, const seg *sg, int nsg, float *V,
+                            size_t vs)
 {
     const int64_t H = w->H, W = w->W;
-    const int64_t x0 = 4 * sg->tx0 - w->pl, y0 = 4 * sg->ty - w->pt;
     __m512i idx[4];
     for (int r = 0; r < 4; r++)
         idx[r] = _mm512_set_epi32(28 + r, 24 + r, 20 + r, 16 + r, 12 + r, 8 + r, 4 + r, r, 28 + r,
                                   24 + r, 20 + r, 16 + r, 12 + r, 8 + r, 4 + r, r);
-    __mmask16 mk[5];
-    for (int q = 0; q < 5; q++)
-        mk[q] = lane_mask(-(x0 + 16 * q), W - (x0 + 16 * q));
-    const __mmask16 store = lane_mask(0, sg->cnt);
-    __m512 h[36], d[6], r6[6];
+    piece pc[16];
+    make_pieces(w, sg, nsg, pc);
+    __m512 h[36], d[6], e[6], r6[6];
     for (int64_t c = 0; c < w->C; c++) {
         const float *xc = x + c * H * W;
         if (c + 1 < w->C) {
-            /* the next channel's six rows, one channel ahead: a plane
-             * apart, the hardware prefetchers do not see them coming (the
-             * loads below stalled on them) */
+            /* the next channel's rows, one channel ahead: a plane apart,
+             * the hardware prefetchers do not see them coming (the loads
+             * below stalled on them) */
             const float *nx = xc + H * W;
-            for (int i = 0; i < 6; i++) {
-                int64_t yy = y0 + i;
-                if (yy < 0 || yy >= H)
-                    continue;
-                for (int q = 0; q < 5; q++)
-                    if (mk[q])
-                        _mm_prefetch((const char *)(nx + yy * W + x0 + 16 * q), _MM_HINT_T0);
-            }
+            for (int k = 0; k < nsg; k++)
+                for (int i = 0; i < 6; i++) {
+                    int64_t yy = pc[k].y0 + i;
+                    if (yy < 0 || yy >= H)
+                        continue;
+                    for (int q = 0; q < 5; q++)
+                        if (pc[k].mk[q])
+                            _mm_prefetch((const char *)(nx + yy * W + pc[k].x0 + 16 * q),
+                                         _MM_HINT_T0);
+                }
         }
         for (int i = 0; i < 6; i++) {
-            int64_t yy = y0 + i;
-            if (yy < 0 || yy >= H) {
+            for (int j = 0; j < 6; j++)
+                d[j] = _mm512_setzero_ps();
+            for (int k = 0; k < nsg; k++) {
+                int64_t yy = pc[k].y0 + i;
+                if (yy < 0 || yy >= H) {
+                    for (int j = 0; j < 6; j++)
+                        e[j] = _mm512_setzero_ps();
+                } else {
+                    /* Masked lanes are never read, so a base before the row
+                     * or past it is harmless. */
+                    const float *row = xc + yy * W + pc[k].x0;
+                    __m512 l0 = _mm512_maskz_loadu_ps(pc[k].mk[0], row);
+                    __m512 l1 = _mm512_maskz_loadu_ps(pc[k].mk[1], row + 16);
+                    __m512 l2 = _mm512_maskz_loadu_ps(pc[k].mk[2], row + 32);
+                    __m512 l3 = _mm512_maskz_loadu_ps(pc[k].mk[3], row + 48);
+                    __m512 l4 = _mm512_maskz_loadu_ps(pc[k].mk[4], row + 64);
+                    for (int r = 0; r < 4; r++)
+                        e[r] = _mm512_mask_blend_ps(0xFF00, _mm512_permutex2var_ps(l0, idx[r], l1),
+                                                    _mm512_permutex2var_ps(l2, idx[r], l3));
+                    __m512i l4i = _mm512_castps_si512(l4);
+                    e[4] = _mm512_castsi512_ps(
+                        _mm512_alignr_epi32(l4i, _mm512_castps_si512(e[0]), 1));
+                    e[5] = _mm512_castsi512_ps(_mm512_alignr_epi32(
+                        _mm512_alignr_epi32(l4i, l4i, 1), _mm512_castps_si512(e[1]), 1));
+                }
+                /* Lanes of no piece keep the first piece's values: finite,
+                 * and they only reach GEMM columns that are never read. */
                 for (int j = 0; j < 6; j++)
-                    h[i * 6 + j] = _mm512_setzero_ps();
-                continue;
+                    d[j] = k == 0 ? e[j] : _mm512_mask_blend_ps(pc[k].lanes, d[j], e[j]);
             }
-            /* Masked lanes are never read, so a base before the row or past
-             * it is harmless. */
-            const float *row = xc + yy * W + x0;
-            __m512 l0 = _mm512_maskz_loadu_ps(mk[0], row);
-            __m512 l1 = _mm512_maskz_loadu_ps(mk[1], row + 16);
-            __m512 l2 = _mm512_maskz_loadu_ps(mk[2], row + 32);
-            __m512 l3 = _mm512_maskz_loadu_ps(mk[3], row + 48);
-            __m512 l4 = _mm512_maskz_loadu_ps(mk[4], row + 64);
-            for (int r = 0; r < 4; r++)
-                d[r] = _mm512_mask_blend_ps(0xFF00, _mm512_permutex2var_ps(l0, idx[r], l1),
-                                            _mm512_permutex2var_ps(l2, idx[r], l3));
-            __m512i l4i = _mm512_castps_si512(l4);
-            d[4] = _mm512_castsi512_ps(_mm512_alignr_epi32(l4i, _mm512_castps_si512(d[0]), 1));
-            d[5] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_alignr_epi32(l4i, l4i, 1),
-                                                           _mm512_castps_si512(d[1]), 1));
             bt6(d, &h[i * 6]);
         }
-        float *vc = V + c * WT + sg->col;
+        float *vc = V + c * WT;
         for (int j = 0; j < 6; j++) {
             for (int i = 0; i < 6; i++)
                 d[i] = h[i * 6 + j];
             bt6(d, r6);
             for (int i = 0; i < 6; i++)
-                _mm512_mask_storeu_ps(vc + (size_t)(i * 6 + j) * vs, store, r6[i]);
+                _mm512_storeu_ps(vc + (size_t)(i * 6 + j) * vs, r6[i]);
         }
     }
 }
 
-/* Output transform of one segment for channels m_lo..m_hi-1 from M (36
- * matrices of mpart x 32, `ms` floats apart), then bias and epilogue. */
+/* Output transform of one group of segments for channels m_lo..m_hi-1 from
+ * M (36 matrices of mpart x 32, `ms` floats apart, M at the group's first
+ * column), then bias and epilogue. */
 AVX512 static inline __m512 finish(__m512 v, const cvm_gemm_epi *e, const float *r, __mmask16 m)
 {
     if (!e)
@@ -302,7 +341,14 @@ AVX512 static inline __m512 finish(__m512 v, const cvm_gemm_epi *e, const float 
     return v;
 }
 
-AVX512 static void output_tf(const cvm_wino *w, const float *M, size_t ms, const seg *sg,
+typedef struct opiece {
+    int64_t oy0, ox, valid; /* first output row and column, columns written */
+    int nv;                 /* vectors per output row */
+    __mmask16 sm[4];        /* store masks of those vectors */
+    __m512i ilo, ihi;       /* o[0..1] lanes L + t interleaved (t < 8, t >= 8) */
+} opiece;
+
+AVX512 static void output_tf(const cvm_wino *w, const float *M, size_t ms, const seg *sg, int nsg,
                              int64_t n, int64_t m_lo, int64_t m_hi, float *y,
                              const cvm_wino_out *out)
 {
@@ -315,24 +361,34 @@ AVX512 static void output_tf(const cvm_wino *w, const float *M, size_t ms, const
     const __m512i j1 =
         _mm512_set_epi32(31, 30, 15, 14, 29, 28, 13, 12, 27, 26, 11, 10, 25, 24, 9, 8);
     const int64_t OH = w->OH, OW = w->OW;
-    const int64_t ox = 4 * sg->tx0;
-    int64_t valid = OW - ox < 4 * sg->cnt ? OW - ox : 4 * sg->cnt;
-    __mmask16 sm[4];
-    for (int q = 0; q < 4; q++)
-        sm[q] = lane_mask(0, valid - 16 * q);
+    opiece pc[16];
+    for (int k = 0; k < nsg; k++) {
+        int64_t L = sg[k].col % 16;
+        pc[k].oy0 = 4 * sg[k].ty;
+        pc[k].ox = 4 * sg[k].tx0;
+        pc[k].valid = OW - pc[k].ox < 4 * sg[k].cnt ? OW - pc[k].ox : 4 * sg[k].cnt;
+        pc[k].nv = (int)((pc[k].valid + 15) / 16);
+        for (int q = 0; q < 4; q++)
+            pc[k].sm[q] = lane_mask(0, pc[k].valid - 16 * q);
+        /* indices past 31 (lanes beyond the piece) wrap: never stored */
+        pc[k].ilo = _mm512_add_epi32(i_lo, _mm512_set1_epi32((int)L));
+        pc[k].ihi = _mm512_add_epi32(i_hi, _mm512_set1_epi32((int)L));
+    }
     __m512 mv[6], s[24], o[4];
     const int pf_res = e && out->res;
     for (int64_t m = m_lo; m < m_hi; m++) {
-        const float *mm = M + (m - m_lo) * WT + sg->col;
+        const float *mm = M + (m - m_lo) * WT;
         if (pf_res && m + 1 < m_hi) {
             /* The residual comes from L3 or memory, and its loads sit right
              * before the stores: fetch the next channel's rows one channel
              * ahead (YOLOv8n's C2f blocks stalled here). */
-            const float *nr = out->res + n * out->res_n + (m + 1) * out->res_c +
-                              4 * sg->ty * OW + ox;
-            for (int r = 0; r < 4 && 4 * sg->ty + r < OH; r++)
-                for (int64_t q = 0; q < valid; q += 16)
-                    _mm_prefetch((const char *)(nr + r * OW + q), _MM_HINT_T0);
+            for (int k = 0; k < nsg; k++) {
+                const float *nr = out->res + n * out->res_n + (m + 1) * out->res_c +
+                                  pc[k].oy0 * OW + pc[k].ox;
+                for (int r = 0; r < 4 && pc[k].oy0 + r < OH; r++)
+                    for (int64_t q = 0; q < pc[k].valid; q += 16)
+                        _mm_prefetch((const char *)(nr + r * OW + q), _MM_HINT_T0);
+            }
         }
         for (int j = 0; j < 6; j++) {
             for (int i = 0; i < 6; i++)
@@ -344,38 +400,45 @@ AVX512 static void output_tf(const cvm_wino *w, const float *M, size_t ms, const
         const __m512 bv = _mm512_set1_ps(bias ? bias[m] : 0.0f);
         float *ym = y + (n * w->K + m) * OH * OW;
         for (int r = 0; r < 4; r++) {
-            int64_t oy = 4 * sg->ty + r;
-            if (oy >= OH)
-                break;
             at6(&s[r * 6], o);
             for (int j = 0; j < 4; j++)
                 o[j] = _mm512_add_ps(o[j], bv);
-            /* o[j][t] is x = 4t + j: interleave the four back into rows. */
-            __m512 p01l = _mm512_permutex2var_ps(o[0], i_lo, o[1]);
-            __m512 p01h = _mm512_permutex2var_ps(o[0], i_hi, o[1]);
-            __m512 p23l = _mm512_permutex2var_ps(o[2], i_lo, o[3]);
-            __m512 p23h = _mm512_permutex2var_ps(o[2], i_hi, o[3]);
-            float *yr = ym + oy * OW + ox;
-            const float *rr = e && out->res ? out->res + n * out->res_n + m * out->res_c +
-                                                  oy * OW + ox
-                                            : NULL;
-            __m512 v[4] = {_mm512_permutex2var_ps(p01l, j0, p23l),
-                           _mm512_permutex2var_ps(p01l, j1, p23l),
-                           _mm512_permutex2var_ps(p01h, j0, p23h),
-                           _mm512_permutex2var_ps(p01h, j1, p23h)};
-            if (e && !rr && e->act == CVM_FUSED_SILU) {
-                /* the common SiLU without the per-vector dispatch: the four
-                 * sigmoids interleave */
-                for (int q = 0; q < 4; q++)
-                    v[q] = _mm512_mul_ps(v[q], cvm_sigmoid512(v[q]));
-            } else {
-                for (int q = 0; q < 4; q++)
-                    v[q] = finish(v[q], e, rr ? rr + 16 * q : NULL, sm[q]);
+            for (int k = 0; k < nsg; k++) {
+                const opiece *p = &pc[k];
+                int64_t oy = p->oy0 + r;
+                if (oy >= OH)
+                    continue;
+                /* o[j][L + t] is x = 4t + j: interleave the four back into
+                 * rows (the second half only for pieces past 8 tiles). */
+                __m512 v[4];
+                __m512 p01 = _mm512_permutex2var_ps(o[0], p->ilo, o[1]);
+                __m512 p23 = _mm512_permutex2var_ps(o[2], p->ilo, o[3]);
+                v[0] = _mm512_permutex2var_ps(p01, j0, p23);
+                v[1] = _mm512_permutex2var_ps(p01, j1, p23);
+                if (p->nv > 2) {
+                    p01 = _mm512_permutex2var_ps(o[0], p->ihi, o[1]);
+                    p23 = _mm512_permutex2var_ps(o[2], p->ihi, o[3]);
+                    v[2] = _mm512_permutex2var_ps(p01, j0, p23);
+                    v[3] = _mm512_permutex2var_ps(p01, j1, p23);
+                }
+                float *yr = ym + oy * OW + p->ox;
+                const float *rr = e && out->res ? out->res + n * out->res_n + m * out->res_c +
+                                                      oy * OW + p->ox
+                                                : NULL;
+                if (e && !rr && e->act == CVM_FUSED_SILU) {
+                    /* the common SiLU without the per-vector dispatch: the
+                     * sigmoids interleave */
+                    for (int q = 0; q < p->nv; q++)
+                        v[q] = _mm512_mul_ps(v[q], cvm_sigmoid512(v[q]));
+                } else {
+                    for (int q = 0; q < p->nv; q++)
+                        v[q] = finish(v[q], e, rr ? rr + 16 * q : NULL, p->sm[q]);
+                }
+                for (int q = 0; q < p->nv; q++)
+                    _mm512_mask_storeu_ps(yr + 16 * q, p->sm[q], v[q]);
+                if (out->span)
+                    out->span(out->span_ctx, n, m, oy * OW + p->ox, p->valid, yr);
             }
-            for (int q = 0; q < 4; q++)
-                _mm512_mask_storeu_ps(yr + 16 * q, sm[q], v[q]);
-            if (out->span)
-                out->span(out->span_ctx, n, m, oy * OW + ox, valid, yr);
         }
     }
 }
@@ -421,16 +484,20 @@ static void wino_slot(void *arg, size_t begin, size_t end)
             int nseg = block_segments(w, b, sg);
             if (nb != have) {
                 const float *xn = jb->x + n * w->C * w->H * w->W;
-                int64_t used = sg[nseg - 1].col + sg[nseg - 1].cnt;
-                /* Columns past the last tile feed only output columns that
-                 * are never read; zero them so that nothing is uninitialised. */
-                if (used < WT)
+                /* A block with fewer than 17 tiles leaves the second
+                 * group's columns to the GEMM alone: they feed only output
+                 * columns that are never read; zero them so that nothing
+                 * is uninitialised.  (Lanes of a group that no tile uses
+                 * get finite values from the input transform.) */
+                if (sg[nseg - 1].col < 16)
                     for (int p = 0; p < 36; p++)
                         for (int64_t c = 0; c < w->C; c++)
-                            memset(V + p * vs + c * WT + used, 0,
-                                   (size_t)(WT - used) * sizeof(float));
-                for (int i = 0; i < nseg; i++)
-                    input_tf(w, xn, &sg[i], V, vs);
+                            memset(V + p * vs + c * WT + 16, 0, 16 * sizeof(float));
+                for (int i = 0, g; i < nseg; i = g) {
+                    for (g = i; g < nseg && sg[g].col / 16 == sg[i].col / 16; g++)
+                        ;
+                    input_tf(w, xn, &sg[i], g - i, V + sg[i].col / 16 * 16, vs);
+                }
                 have = nb;
             }
             for (int p = 0; p < 36; p++) {
@@ -447,8 +514,12 @@ static void wino_slot(void *arg, size_t begin, size_t end)
                     }
                 }
             }
-            for (int i = 0; i < nseg; i++)
-                output_tf(w, M, ms, &sg[i], n, m_lo, m_hi, jb->y, jb->out);
+            for (int i = 0, g; i < nseg; i = g) {
+                for (g = i; g < nseg && sg[g].col / 16 == sg[i].col / 16; g++)
+                    ;
+                output_tf(w, M + sg[i].col / 16 * 16, ms, &sg[i], g - i, n, m_lo, m_hi, jb->y,
+                          jb->out);
+            }
         }
     }
 }
