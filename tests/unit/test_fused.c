@@ -368,8 +368,9 @@ static void test_fused_conv_epilogues(void **st)
  * F(4x4,3x3) path on AVX-512 machines: extents that are not multiples of
  * the 4x4 tile, tile rows narrower and wider than the 16-tile vectors and
  * the 32-tile blocks, asymmetric and zero padding, more input channels
- * than one GEMM K chunk, a batch of 2, and output channels that do not
- * fill the last 8-row panel. */
+ * than one GEMM K chunk, a batch of 2, output channels that do not fill
+ * the last 8-row panel, and a last block of 16 tiles or fewer (multiplied
+ * as a 16-column panel). */
 static const conv2d wino_shapes[] = {
     /* N C   M   G  H   W   KH KW SH SW DH DW PT PL PB PR */
     {1, 8, 8, 1, 13, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* 16 tiles, the last row and column partial */
@@ -379,6 +380,8 @@ static const conv2d wino_shapes[] = {
     {1, 300, 17, 1, 17, 19, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
     {1, 32, 64, 1, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
     {1, 10, 8, 1, 18, 18, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0}, /* no padding */
+    {1, 64, 24, 1, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* 100 tiles: 3 blocks and 4 tiles */
+    {2, 8, 17, 1, 16, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* 20 tiles per image, one block */
 };
 
 static void test_conv_winograd(void **st)

@@ -37,8 +37,11 @@ int cvm_wino_usable(const cvm_gemm_kernel *kern, int64_t C, int64_t K, int64_t O
 {
 #ifdef CVM_WINO_X86
     /* Below ~8 channels either way the transforms cost more than they save.
-     * Under 16 tiles (a 10x10 map has 9) most of the 32-tile GEMM panel is
-     * padding: YOLO11n's 10x10 head layers ran 2x slower than im2col. */
+     * Under 16 tiles (a 10x10 map has 9) im2col wins: YOLO11n's 10x10
+     * layers ran 2x slower than im2col when they took whole 32-column
+     * panels.  With 16-column panels a lone 10x10 layer runs 1.2x faster
+     * than im2col, but in the model 1.15-1.2x slower: its weights, 4x
+     * larger transformed, come from L3 there. */
     int64_t tiles = ((OH + 3) / 4) * ((OW + 3) / 4);
     return kern && strcmp(kern->name, "avx512") == 0 && kern->nr == WT && C >= 8 && K >= 8 &&
            tiles >= 16 && __builtin_cpu_supports("avx512f");
@@ -484,15 +487,6 @@ static void wino_slot(void *arg, size_t begin, size_t end)
             int nseg = block_segments(w, b, sg);
             if (nb != have) {
                 const float *xn = jb->x + n * w->C * w->H * w->W;
-                /* A block with fewer than 17 tiles leaves the second
-                 * group's columns to the GEMM alone: they feed only output
-                 * columns that are never read; zero them so that nothing
-                 * is uninitialised.  (Lanes of a group that no tile uses
-                 * get finite values from the input transform.) */
-                if (sg[nseg - 1].col < 16)
-                    for (int p = 0; p < 36; p++)
-                        for (int64_t c = 0; c < w->C; c++)
-                            memset(V + p * vs + c * WT + 16, 0, 16 * sizeof(float));
                 for (int i = 0, g; i < nseg; i = g) {
                     for (g = i; g < nseg && sg[g].col / 16 == sg[i].col / 16; g++)
                         ;
@@ -500,6 +494,9 @@ static void wino_slot(void *arg, size_t begin, size_t end)
                 }
                 have = nb;
             }
+            /* A block of 16 tiles or fewer multiplies only its first 16
+             * columns (the kernel then reads nothing of the other 16). */
+            const int bn = sg[nseg - 1].col < 16 ? 16 : WT;
             for (int p = 0; p < 36; p++) {
                 const float *U = w->U + p * w->u_stride;
                 const float *Vp = V + p * vs;
@@ -510,7 +507,7 @@ static void wino_slot(void *arg, size_t begin, size_t end)
                     for (int64_t m = m_lo; m < m_hi; m += kern->mr) {
                         int mr = m_hi - m < kern->mr ? (int)(m_hi - m) : kern->mr;
                         kern->ukr(kc, cvm_gemm_packed_a_block(kern, U, w->K, k0, kc, m),
-                                  Vp + k0 * WT, Mp + (m - m_lo) * WT, WT, mr, WT, k0 > 0, NULL);
+                                  Vp + k0 * WT, Mp + (m - m_lo) * WT, WT, mr, bn, k0 > 0, NULL);
                     }
                 }
             }

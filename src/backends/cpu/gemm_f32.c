@@ -151,7 +151,7 @@ __attribute__((target("avx2,fma"))) static void ukr_avx2(int64_t kc, const float
  * With packb, B comes unpacked (row stride ldb) and is stored to bpack as it
  * is read (cvm_gemm_ukr_packb); both forms are instances of this body. */
 __attribute__((target("avx512f"), always_inline)) static inline void
-ukr8x32(int packb, int64_t kc, const float *a, const float *b, int64_t ldb, float *bpack,
+ukr8x32(int packb, int half, int64_t kc, const float *a, const float *b, int64_t ldb, float *bpack,
         float *c, int64_t ldc, int mr, int nr, int acc, const float *bias,
         const cvm_gemm_epi *epi, const float *res, int64_t ldr)
 {
@@ -165,7 +165,8 @@ ukr8x32(int packb, int64_t kc, const float *a, const float *b, int64_t ldb, floa
     do {                                       \
         __m512 av = _mm512_set1_ps(a[r]);      \
         x0 = _mm512_fmadd_ps(av, b0, x0);      \
-        x1 = _mm512_fmadd_ps(av, b1, x1);      \
+        if (!half)                             \
+            x1 = _mm512_fmadd_ps(av, b1, x1);  \
     } while (0)
     for (int64_t k = 0; k < kc; k++) {
         __m512 b0, b1;
@@ -229,8 +230,10 @@ ukr8x32(int packb, int64_t kc, const float *a, const float *b, int64_t ldb, floa
         SILU_BIAS(5, c50, c51);
         SILU_BIAS(6, c60, c61);
         SILU_BIAS(7, c70, c71);
-        SILU(c00); SILU(c01); SILU(c10); SILU(c11); SILU(c20); SILU(c21); SILU(c30); SILU(c31);
-        SILU(c40); SILU(c41); SILU(c50); SILU(c51); SILU(c60); SILU(c61); SILU(c70); SILU(c71);
+        SILU(c00); SILU(c10); SILU(c20); SILU(c30); SILU(c40); SILU(c50); SILU(c60); SILU(c70);
+        if (!half) {
+            SILU(c01); SILU(c11); SILU(c21); SILU(c31); SILU(c41); SILU(c51); SILU(c61); SILU(c71);
+        }
         SILU_STORE(0, c00, c01);
         SILU_STORE(1, c10, c11);
         SILU_STORE(2, c20, c21);
@@ -295,7 +298,12 @@ __attribute__((target("avx512f"))) static void ukr_avx512_epi(int64_t kc, const 
                                                               const cvm_gemm_epi *epi,
                                                               const float *res, int64_t ldr)
 {
-    ukr8x32(0, kc, a, b, 0, NULL, c, ldc, mr, nr, acc, bias, epi, res, ldr);
+    /* A panel's last 16 columns or fewer (a 10x10 map's 100 columns end
+     * in a panel of 4) take half the FMAs. */
+    if (nr <= 16)
+        ukr8x32(0, 1, kc, a, b, 0, NULL, c, ldc, mr, nr, acc, bias, epi, res, ldr);
+    else
+        ukr8x32(0, 0, kc, a, b, 0, NULL, c, ldc, mr, nr, acc, bias, epi, res, ldr);
 }
 
 __attribute__((target("avx512f"))) static void ukr_avx512_packb(
@@ -303,7 +311,10 @@ __attribute__((target("avx512f"))) static void ukr_avx512_packb(
     int mr, int nr, int acc, const float *bias, const cvm_gemm_epi *epi, const float *res,
     int64_t ldr)
 {
-    ukr8x32(1, kc, a, b, ldb, bpack, c, ldc, mr, nr, acc, bias, epi, res, ldr);
+    if (nr <= 16)
+        ukr8x32(1, 1, kc, a, b, ldb, bpack, c, ldc, mr, nr, acc, bias, epi, res, ldr);
+    else
+        ukr8x32(1, 0, kc, a, b, ldb, bpack, c, ldc, mr, nr, acc, bias, epi, res, ldr);
 }
 
 /* 12 x 32: for products whose B panels stream from L2 (a MatMul's packed
