@@ -384,6 +384,37 @@ static const conv2d wino_shapes[] = {
     {2, 8, 17, 1, 16, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* 20 tiles per image, one block */
 };
 
+/* 3x3 layers with at least 32 input channels and an input within 2 MB take
+ * the direct kernel (output channels in the lanes) where Winograd does
+ * not: stride 2, and stride 1 under 16 tiles.  Odd extents (the last
+ * pixel's right tap and the bottom row in the padding), a one-pixel-wide
+ * output (both edge taps in one pixel), padding only at the bottom and
+ * right or two rows at the top, rows cut into several tiles, output
+ * channels that end in a half (<= 16) or partial panel, and a batch of 2. */
+static const conv2d direct_shapes[] = {
+    /* N C   M   G  H   W   KH KW SH SW DH DW PT PL PB PR */
+    {1, 64, 32, 1, 20, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+    {2, 32, 48, 1, 17, 31, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+    {1, 40, 40, 1, 10, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+    {1, 33, 16, 1, 3, 50, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+    {1, 32, 8, 1, 9, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+    {1, 32, 20, 1, 12, 26, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1},
+    {1, 32, 16, 1, 8, 8, 3, 3, 1, 1, 1, 1, 2, 1, 0, 1},
+    {1, 96, 72, 1, 26, 50, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+};
+
+static void test_conv_direct(void **st)
+{
+    (void)st;
+    for (size_t i = 0; i < sizeof direct_shapes / sizeof direct_shapes[0]; i++) {
+        run_case(&direct_shapes[i], (int)(i & 1), -1, 0, 0, pool2);
+        run_case(&direct_shapes[i], (int)!(i & 1), -1, 0, 0, NULL);
+        run_case(&direct_shapes[i], 1, CVM_FUSED_SILU, 1, 0, pool2);
+        run_case(&direct_shapes[i], 0, CVM_FUSED_RELU, 3, 1, NULL);
+        run_case(&direct_shapes[i], 1, CVM_FUSED_NONE, 2, 0, pool2);
+    }
+}
+
 static void test_conv_winograd(void **st)
 {
     (void)st;
@@ -1087,6 +1118,7 @@ int main(void)
         cmocka_unit_test(test_conv_gather_odd_shapes),
         cmocka_unit_test(test_fused_conv_epilogues),
         cmocka_unit_test(test_conv_winograd),
+        cmocka_unit_test(test_conv_direct),
         cmocka_unit_test(test_fused_conv_errors),
         cmocka_unit_test(test_maxpool_separable),
         cmocka_unit_test(test_fusion_pass),
