@@ -129,6 +129,31 @@ static void *worker_main(void *varg)
     return NULL;
 }
 
+void cvm_ranges_init(cvm_ranges *r, int64_t items, int n)
+{
+    if (n < 1)
+        n = 1;
+    if (n > CVM_RANGES_MAX)
+        n = CVM_RANGES_MAX;
+    r->items = items;
+    r->n = n;
+    for (int i = 0; i < n; i++)
+        atomic_init(&r->next[i], items * i / n);
+}
+
+int64_t cvm_ranges_next(cvm_ranges *r, int *cursor)
+{
+    int own = member_index % r->n;
+    for (; *cursor < r->n; ++*cursor) {
+        int i = (own + *cursor) % r->n;
+        int64_t end = r->items * (i + 1) / r->n;
+        int64_t it = atomic_fetch_add_explicit(&r->next[i], 1, memory_order_relaxed);
+        if (it < end)
+            return it;
+    }
+    return -1;
+}
+
 int cvm_cpu_count(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -2,7 +2,9 @@
 #ifndef CVM_BASE_THREADPOOL_H
 #define CVM_BASE_THREADPOOL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cvm/cvm.h"
 
@@ -29,6 +31,25 @@ void cvm_parallel_for(cvm_threadpool *p, size_t n, size_t grain, cvm_range_fn fn
  * touched last time (a claim by chunk index says nothing about which thread
  * runs the chunk). */
 int cvm_threadpool_member(void);
+
+/* A work split with affinity: `items` cut into `n` contiguous ranges (at
+ * most CVM_RANGES_MAX), taken item by item.  Each thread takes from its own
+ * range first (chosen by cvm_threadpool_member(), so that consecutive
+ * operators give each core the part of the data it wrote last time, in its
+ * own L2), then helps with the others'; a thread the OS holds back takes
+ * fewer instead of the operator waiting for its fixed share. */
+#define CVM_RANGES_MAX 64
+typedef struct cvm_ranges {
+    int64_t items;
+    int n;
+    atomic_llong next[CVM_RANGES_MAX]; /* per range: the next item not taken yet */
+} cvm_ranges;
+
+/* n is clamped to 1..CVM_RANGES_MAX. */
+void cvm_ranges_init(cvm_ranges *r, int64_t items, int n);
+/* The calling thread's next item, or -1 when none is left; *cursor starts
+ * at 0 for each thread and call of the operator. */
+int64_t cvm_ranges_next(cvm_ranges *r, int *cursor);
 
 /* Number of online CPUs (at least 1). */
 int cvm_cpu_count(void);

@@ -314,23 +314,6 @@ static void test_bf16_matmul_scratch(void **st)
 
 /* ------------------------------------------------------ through a session */
 
-static int val(cvm_graph *g, const char *name)
-{
-    int v;
-    assert_int_equal(cvm_graph_value(g, name, &v), CVM_OK);
-    return v;
-}
-
-static void node(cvm_graph *g, const char *op, int n_in, const char *const *in, const char *out)
-{
-    int iv[4], o = val(g, out);
-    for (int i = 0; i < n_in; i++)
-        iv[i] = val(g, in[i]);
-    int idx;
-    assert_int_equal(cvm_graph_add_node(g, op, "", out, n_in, iv, 1, &o, &idx), CVM_OK);
-    g->nodes[idx].opset = 13;
-}
-
 static void constant(cvm_graph *g, const char *name, int ndim, const int64_t *dims, unsigned seed)
 {
     int v = val(g, name);

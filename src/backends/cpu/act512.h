@@ -139,4 +139,21 @@ __attribute__((target("avx512f"))) static inline __m512 cvm_act512(__m512 x, con
     }
 }
 
+/* The epilogue of a FusedConv output vector: the activation, with the
+ * residual r (lanes m, or none when r is NULL) added before or after it;
+ * no epilogue when e is NULL. */
+__attribute__((target("avx512f"))) static inline __m512 cvm_epi512(__m512 v, const cvm_gemm_epi *e,
+                                                                   const float *r, __mmask16 m)
+{
+    if (!e)
+        return v;
+    __m512 rv = r ? _mm512_maskz_loadu_ps(m, r) : _mm512_setzero_ps();
+    if (r && e->add_first)
+        v = _mm512_add_ps(v, rv);
+    v = cvm_act512(v, e);
+    if (r && !e->add_first)
+        v = _mm512_add_ps(v, rv);
+    return v;
+}
+
 #endif

@@ -1014,21 +1014,16 @@ cvm_status cvm_nn_conv_run(const cvm_kernel_ctx *c)
         cvm_cbf_run(&s->bf16, r.x, r.y, &bo, c->pool, c->scratch);
         return CVM_OK;
     }
-    if (s->use_wino) {
+    if (s->use_wino || s->use_direct) {
         /* in registers unless the residual broadcasts along some axis */
         int regs = fused && (!r.res || s->res_mode == 0);
         cvm_wino_out wo = {.bias = r.bias, .epi = regs ? &epi : NULL,
                            .res = regs ? r.res : NULL, .res_n = s->rs_n, .res_c = s->rs_c,
                            .span = fused && !regs ? wino_epi : NULL, .span_ctx = &r};
-        cvm_wino_run(&s->wino, r.x, r.y, &wo, c->pool, c->scratch);
-        return CVM_OK;
-    }
-    if (s->use_direct) {
-        int regs = fused && (!r.res || s->res_mode == 0);
-        cvm_wino_out wo = {.bias = r.bias, .epi = regs ? &epi : NULL,
-                           .res = regs ? r.res : NULL, .res_n = s->rs_n, .res_c = s->rs_c,
-                           .span = fused && !regs ? wino_epi : NULL, .span_ctx = &r};
-        cvm_cdir_run(&s->direct, r.x, r.y, &wo, c->pool);
+        if (s->use_wino)
+            cvm_wino_run(&s->wino, r.x, r.y, &wo, c->pool, c->scratch);
+        else
+            cvm_cdir_run(&s->direct, r.x, r.y, &wo, c->pool);
         return CVM_OK;
     }
     cvm_gemm_op op = {.kern = s->kern, .M = s->Mg, .N = s->OUT, .K = s->K, .batch = s->N * s->G,

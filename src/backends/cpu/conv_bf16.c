@@ -269,8 +269,7 @@ typedef struct cbf_job {
     const cvm_cbf_out *out;
     char *scratch;  /* per slot: pair planes of a band, then its sums */
     int64_t items;  /* bands of all images */
-    int T;          /* workers, and contiguous ranges of bands */
-    atomic_long next[CVM_GEMM_MAX_SLOTS]; /* next unclaimed band of each range */
+    cvm_ranges ranges;                    /* the bands, taken by range */
 } cbf_job;
 
 #ifdef CBF_X86
@@ -511,19 +510,10 @@ static void cbf_slot(void *arg, size_t begin, size_t end)
         float *acc = (float *)((char *)in + in_bytes(p));
         if (p->kind == CVM_BF16_AMX)
             cvm_amx_config(p->kb);
-        /* Range r holds bands [r * items / T, (r + 1) * items / T).  A thread
-         * takes its own range first (by its place in the pool, not by the
-         * chunk it got), so that consecutive layers give each core the rows
-         * it wrote last time and read from its own L2; then it helps with
-         * the other ranges. */
-        int own = cvm_threadpool_member() % j->T;
-        for (int k = 0; k < j->T; k++) {
-            int r = (own + k) % j->T;
-            int64_t end_r = (r + 1) * j->items / j->T;
-            for (;;) {
-            int64_t it = atomic_fetch_add_explicit(&j->next[r], 1, memory_order_relaxed);
-            if (it >= end_r)
-                break;
+        /* consecutive layers give each core the rows it wrote last time
+         * (see cvm_ranges) */
+        int cursor = 0;
+        for (int64_t it; (it = cvm_ranges_next(&j->ranges, &cursor)) >= 0;) {
             int64_t n = it / p->nbands, oy0 = (it % p->nbands) * p->R;
             int64_t rows = p->OH - oy0 < p->R ? p->OH - oy0 : p->R;
             int64_t len = ceil_div(rows * p->Wq, 32) * 32;
@@ -533,7 +523,6 @@ static void cbf_slot(void *arg, size_t begin, size_t end)
             else
                 avx512_item(p, in, len, acc, ld);
             band_out(j, n, oy0, rows, acc, ld);
-            }
         }
         if (p->kind == CVM_BF16_AMX)
             cvm_amx_release();
@@ -555,9 +544,7 @@ void cvm_cbf_run(const cvm_cbf *p, const float *x, float *y, const cvm_cbf_out *
         T = (int)j.items;
     if (T < 1)
         T = 1;
-    j.T = T;
-    for (int r = 0; r < T; r++)
-        atomic_init(&j.next[r], r * j.items / T);
+    cvm_ranges_init(&j.ranges, j.items, T);
     cvm_parallel_for(pool, (size_t)T, 1, cbf_slot, &j);
 #else
     (void)p, (void)x, (void)y, (void)out, (void)pool, (void)scratch;

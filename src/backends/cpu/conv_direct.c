@@ -1,7 +1,6 @@
 /* Direct 3x3 convolution, output channels in the lanes (see conv_direct.h). */
 #include "backends/cpu/conv_direct.h"
 
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -209,9 +208,7 @@ typedef struct cdir_job {
     const float *x;
     float *y;
     const cvm_wino_out *out;
-    int slots;
-    int64_t items;
-    atomic_llong next[64];
+    cvm_ranges ranges;
 } cdir_job;
 
 /* One output row of one image for one panel of channels, in tiles of up to
@@ -246,15 +243,9 @@ AVX512 static void cdir_item(const cdir_job *jb, int64_t item)
             v = _mm512_add_ps(v, _mm512_set1_ps(out->bias ? out->bias[m] : 0.0f));
             int64_t o = oh * d->OW + ow0;
             float *yr = jb->y + (n * d->M + m) * d->OH * d->OW + o;
-            if (e) {
-                const float *rr = out->res ? out->res + n * out->res_n + m * out->res_c + o : NULL;
-                __m512 rv = rr ? _mm512_maskz_loadu_ps(pm, rr) : _mm512_setzero_ps();
-                if (rr && e->add_first)
-                    v = _mm512_add_ps(v, rv);
-                v = cvm_act512(v, e);
-                if (rr && !e->add_first)
-                    v = _mm512_add_ps(v, rv);
-            }
+            if (e)
+                v = cvm_epi512(v, e, out->res ? out->res + n * out->res_n + m * out->res_c + o
+                                              : NULL, pm);
             _mm512_mask_storeu_ps(yr, pm, v);
             if (out->span)
                 out->span(out->span_ctx, n, m, o, np, yr);
@@ -267,38 +258,27 @@ static void cdir_slot(void *arg, size_t begin, size_t end)
 {
     cdir_job *jb = arg;
     for (size_t sl = begin; sl < end; sl++) {
-        /* each worker first takes its own contiguous range of rows (the
-         * image region it wrote in the layer before), then helps others */
-        int own = cvm_threadpool_member() % jb->slots;
-        for (int k = 0; k < jb->slots; k++) {
-            int r = (own + k) % jb->slots;
-            int64_t end_r = jb->items * (r + 1) / jb->slots;
-            for (;;) {
-                int64_t it = atomic_fetch_add_explicit(&jb->next[r], 1, memory_order_relaxed);
-                if (it >= end_r)
-                    break;
-                cdir_item(jb, it);
-            }
-        }
+        /* rows first from the worker's own range: the image region it
+         * wrote in the layer before (see cvm_ranges) */
+        int cursor = 0;
+        for (int64_t it; (it = cvm_ranges_next(&jb->ranges, &cursor)) >= 0;)
+            cdir_item(jb, it);
     }
 }
 
 void cvm_cdir_run(const cvm_cdir *d, const float *x, float *y, const cvm_wino_out *out,
                   cvm_threadpool *pool)
 {
-    cdir_job jb = {.d = d, .x = x, .y = y, .out = out, .items = d->N * d->OH * d->panels};
+    cdir_job jb = {.d = d, .x = x, .y = y, .out = out};
+    int64_t items = d->N * d->OH * d->panels;
     int T = pool ? cvm_threadpool_size(pool) : 1;
     if (T > d->slots)
         T = d->slots;
-    if (T > 64)
-        T = 64;
-    if ((int64_t)T > jb.items)
-        T = (int)jb.items;
+    if ((int64_t)T > items)
+        T = (int)items;
     if (T < 1)
         T = 1;
-    jb.slots = T;
-    for (int r = 0; r < T; r++)
-        atomic_init(&jb.next[r], jb.items * r / T);
+    cvm_ranges_init(&jb.ranges, items, T);
     cvm_parallel_for(pool, (size_t)T, 1, cdir_slot, &jb);
 }
 

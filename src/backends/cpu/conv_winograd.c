@@ -338,22 +338,7 @@ AVX512 static void input_tf(const cvm_wino *w, const float *x, const seg *sg, in
     }
 }
 
-/* Output transform of one group of segments for channels m_lo..m_hi-1 from
- * M (36 matrices of mpart x 32, `ms` floats apart, M at the group's first
- * column), then bias and epilogue. */
-AVX512 static inline __m512 finish(__m512 v, const cvm_gemm_epi *e, const float *r, __mmask16 m)
-{
-    if (!e)
-        return v;
-    __m512 rv = r ? _mm512_maskz_loadu_ps(m, r) : _mm512_setzero_ps();
-    if (r && e->add_first)
-        v = _mm512_add_ps(v, rv);
-    v = cvm_act512(v, e);
-    if (r && !e->add_first)
-        v = _mm512_add_ps(v, rv);
-    return v;
-}
-
+/* A segment as the output transform sees it. */
 typedef struct opiece {
     int64_t oy0, ox, valid; /* first output row and column, columns written */
     int nv;                 /* vectors per output row */
@@ -361,6 +346,9 @@ typedef struct opiece {
     __m512i ilo, ihi;       /* o[0..1] lanes L + t interleaved (t < 8, t >= 8) */
 } opiece;
 
+/* Output transform of one group of segments for channels m_lo..m_hi-1 from
+ * M (36 matrices of mpart x 32, `ms` floats apart, M at the group's first
+ * column), then bias and epilogue. */
 AVX512 static void output_tf(const cvm_wino *w, const float *M, size_t ms, const seg *sg, int nsg,
                              int64_t n, int64_t m_lo, int64_t m_hi, float *y,
                              const cvm_wino_out *out)
@@ -445,7 +433,7 @@ AVX512 static void output_tf(const cvm_wino *w, const float *M, size_t ms, const
                         v[q] = _mm512_mul_ps(v[q], cvm_sigmoid512(v[q]));
                 } else {
                     for (int q = 0; q < p->nv; q++)
-                        v[q] = finish(v[q], e, rr ? rr + 16 * q : NULL, p->sm[q]);
+                        v[q] = cvm_epi512(v[q], e, rr ? rr + 16 * q : NULL, p->sm[q]);
                 }
                 for (int q = 0; q < p->nv; q++)
                     _mm512_mask_storeu_ps(yr + 16 * q, p->sm[q], v[q]);
@@ -465,7 +453,7 @@ typedef struct wino_job {
     int slots;
     int64_t items;
     int dynamic;       /* items handed out as workers come free */
-    atomic_llong next[64]; /* per range: the next item not taken yet */
+    cvm_ranges ranges;     /* the items, when dynamic */
 } wino_job;
 
 static void wino_slot(void *arg, size_t begin, size_t end)
@@ -482,21 +470,16 @@ static void wino_slot(void *arg, size_t begin, size_t end)
         int64_t hi = jb->items * (int64_t)(sl + 1) / jb->slots;
         int64_t have = -1; /* (image, block) whose transform V holds */
         /* dynamic: one block per item, no transform to share, so a free
-         * worker may take any; each first takes its own contiguous range
-         * (the image rows it wrote in the layer before, in its own L2),
-         * then helps with the others' */
-        int own = cvm_threadpool_member() % jb->slots, k = 0;
+         * worker may take any (see cvm_ranges) */
+        int cursor = 0;
         for (int64_t it = lo;; it++) {
-            while (jb->dynamic && k < jb->slots) {
-                int r = (own + k) % jb->slots;
-                hi = jb->items * (r + 1) / jb->slots;
-                it = atomic_fetch_add_explicit(&jb->next[r], 1, memory_order_relaxed);
-                if (it < hi)
+            if (jb->dynamic) {
+                it = cvm_ranges_next(&jb->ranges, &cursor);
+                if (it < 0)
                     break;
-                k++;
-            }
-            if (it >= hi)
+            } else if (it >= hi) {
                 break;
+            }
             /* an item: a block, one of its output-channel parts, or one of
              * its two 16-tile groups (gsplit) */
             int64_t part = w->gsplit ? 0 : it % w->msplit;
@@ -564,16 +547,15 @@ void cvm_wino_run(const cvm_wino *w, const float *x, float *y, const cvm_wino_ou
         T = w->slots;
     if ((int64_t)T > jb.items)
         T = (int)jb.items;
-    if (T > 64)
-        T = 64;
+    if (T > CVM_RANGES_MAX)
+        T = CVM_RANGES_MAX;
     if (T < 1)
         T = 1;
     jb.slots = T;
     /* (YOLOv8n and YOLO11n on 2 threads of a shared VM: up to 5% faster by
      * the best and 10th-percentile runs than fixed shares, in alternation) */
     jb.dynamic = T > 1 && (w->msplit == 1 || w->gsplit);
-    for (int r = 0; r < T; r++)
-        atomic_init(&jb.next[r], jb.items * r / T);
+    cvm_ranges_init(&jb.ranges, jb.items, T);
     cvm_parallel_for(pool, (size_t)T, 1, wino_slot, &jb);
 }
 

@@ -705,7 +705,7 @@ typedef struct gemm_job {
                       * [npanels*t/ntiles, npanels*(t+1)/ntiles) */
     int64_t msplit;  /* M parts per (product, N tile) */
     int64_t items;
-    atomic_llong next[CVM_GEMM_MAX_SLOTS]; /* per range: the next item not taken yet */
+    cvm_ranges ranges;           /* the items, when dynamic */
     int dynamic;
     int packb; /* B from op->raw_b_of, packed by the kernel (ukr_packb) */
 } gemm_job;
@@ -788,25 +788,11 @@ static void gemm_slot(void *arg, size_t begin, size_t end)
         float *bbuf = base;
         float *abuf = base + (size_t)CVM_GEMM_KC * CVM_GEMM_NC;
         if (j->dynamic) {
-            /* items go to whichever worker is free: a worker that the OS
-             * (or a hypervisor) holds back takes fewer, instead of the
-             * whole product waiting for its fixed share.  Each worker
-             * starts on its own contiguous range of items, chosen by its
-             * place in the pool (not by the chunk it got), so that for a
-             * convolution each core gets the image region it wrote in the
-             * layer before and reads it from its own L2; then it helps
-             * with the others' ranges. */
-            int own = cvm_threadpool_member() % j->slots;
-            for (int k = 0; k < j->slots; k++) {
-                int r = (own + k) % j->slots;
-                int64_t end_r = j->items * (r + 1) / j->slots;
-                for (;;) {
-                    int64_t it = atomic_fetch_add_explicit(&j->next[r], 1, memory_order_relaxed);
-                    if (it >= end_r)
-                        break;
-                    gemm_item(j, bbuf, abuf, it);
-                }
-            }
+            /* for a convolution each core gets the image region it wrote
+             * in the layer before (see cvm_ranges) */
+            int cursor = 0;
+            for (int64_t it; (it = cvm_ranges_next(&j->ranges, &cursor)) >= 0;)
+                gemm_item(j, bbuf, abuf, it);
             continue;
         }
         int64_t lo = j->items * (int64_t)s / j->slots;
@@ -882,8 +868,7 @@ void cvm_gemm_run(const cvm_gemm_op *op, cvm_threadpool *pool, void *scratch, in
     j.dynamic = T > 1;
     if (j.items < T)
         j.slots = T = (int)j.items;
-    for (int r = 0; r < T; r++)
-        atomic_init(&j.next[r], j.items * r / T);
+    cvm_ranges_init(&j.ranges, j.items, T);
     /* Packing B inside the first row panel's kernel calls saves a pass over
      * the tile: 1.0-2.5% of YOLOX-nano, YOLO11n, YOLOv8n and NanoDet on one
      * thread (in-process alternation).  On two threads it measured between
