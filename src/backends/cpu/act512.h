@@ -39,39 +39,40 @@ __attribute__((target("avx512f"))) static inline __m512 cvm_rcp512(__m512 d)
     return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
 }
 
-/* erf(x) as cvm_verff in vmath.h: the series below |x| = 0.5, 1 - erfc
- * (Numerical Recipes' Chebyshev fit times e^(-x^2)) above, sign restored. */
-__attribute__((target("avx512f"))) static inline __m512 cvm_erf512(__m512 x)
+/* GELU(x) = x/2 (1 + erf(x / sqrt 2)), erf(u) = u P(u^2) / Q(u^2): a
+ * rational fit made here (degrees 6 and 5 in u^2, weighted least squares
+ * reweighted towards the largest absolute error, in double) on
+ * 0 <= u <= 3.92, beyond which erf rounds to +-1 in float.  Every
+ * coefficient of Q is positive, so Q >= 1 and the estimated reciprocal
+ * applies.  RF-DETR's MLP layers spent a fifth of their time on the
+ * erfc-and-exponential form with a division that this replaces; this is
+ * about a third of the operations.  Error against erf in double: 3.6e-7
+ * absolute at most (float rounding; the fit itself is 1.4e-9), GELU's
+ * 2.1e-7 max(1, |x|).  NaN stays NaN (x/2 carries it). */
+__attribute__((target("avx512f"))) static inline __m512 cvm_gelu512(__m512 x)
 {
     const __m512 one = _mm512_set1_ps(1.0f);
-    __m512 z = _mm512_abs_ps(x), z2 = _mm512_mul_ps(x, x);
-    __m512 sp = _mm512_set1_ps(1.0f / 9360.0f);
-    sp = _mm512_fmadd_ps(sp, z2, _mm512_set1_ps(-1.0f / 1320.0f));
-    sp = _mm512_fmadd_ps(sp, z2, _mm512_set1_ps(1.0f / 216.0f));
-    sp = _mm512_fmadd_ps(sp, z2, _mm512_set1_ps(-1.0f / 42.0f));
-    sp = _mm512_fmadd_ps(sp, z2, _mm512_set1_ps(1.0f / 10.0f));
-    sp = _mm512_fmadd_ps(sp, z2, _mm512_set1_ps(-1.0f / 3.0f));
-    sp = _mm512_fmadd_ps(sp, z2, one);
-    __m512 small = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(1.12837916709551257f), x), sp);
-    __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(_mm512_set1_ps(0.5f), z, one));
-    __m512 q = _mm512_set1_ps(0.17087277f);
-    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(-0.82215223f));
-    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(1.48851587f));
-    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(-1.13520398f));
-    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(0.27886807f));
-    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(-0.18628806f));
-    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(0.09678418f));
-    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(0.37409196f));
-    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(1.00002368f));
-    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(-1.26551223f));
-    __m512 erfc = _mm512_mul_ps(t, cvm_exp512(_mm512_sub_ps(q, _mm512_mul_ps(z, z))));
-    __m512 large = _mm512_sub_ps(one, erfc);
-    /* copy x's sign onto the large branch */
-    large = _mm512_castsi512_ps(_mm512_or_si512(
-        _mm512_castps_si512(large),
-        _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u))));
-    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(z, _mm512_set1_ps(0.5f), _CMP_LT_OQ), large,
-                                small);
+    __m512 u = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
+    u = _mm512_max_ps(_mm512_set1_ps(-3.92f), _mm512_min_ps(_mm512_set1_ps(3.92f), u));
+    __m512 z = _mm512_mul_ps(u, u);
+    __m512 p = _mm512_set1_ps(-1.3337233539800764e-08f);
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(4.718053787655663e-06f));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(0.0003803798172157258f));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(0.0038323740009218454f));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(0.054278451949357986f));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(0.1847003996372223f));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(1.128379225730896f));
+    __m512 q = _mm512_set1_ps(6.34213793091476e-05f);
+    q = _mm512_fmadd_ps(q, z, _mm512_set1_ps(0.001305039506405592f));
+    q = _mm512_fmadd_ps(q, z, _mm512_set1_ps(0.015430967323482037f));
+    q = _mm512_fmadd_ps(q, z, _mm512_set1_ps(0.11377544701099396f));
+    q = _mm512_fmadd_ps(q, z, _mm512_set1_ps(0.49702000617980957f));
+    q = _mm512_fmadd_ps(q, z, one);
+    __m512 erf = _mm512_mul_ps(_mm512_mul_ps(u, p), cvm_rcp512(q));
+    /* |erf| <= 1, so that GELU keeps its sign for very negative x */
+    erf = _mm512_max_ps(_mm512_set1_ps(-1.0f), _mm512_min_ps(one, erf));
+    __m512 hx = _mm512_mul_ps(_mm512_set1_ps(0.5f), x);
+    return _mm512_fmadd_ps(hx, erf, hx);
 }
 
 /* 1 / (1 + e^-x), the sigmoid of the SiLU after nearly every YOLO
@@ -131,9 +132,7 @@ __attribute__((target("avx512f"))) static inline __m512 cvm_act512(__m512 x, con
     case CVM_FUSED_CLIP:
         return _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(e->alpha)), _mm512_set1_ps(e->beta));
     case CVM_FUSED_GELU:
-        return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x),
-                             _mm512_add_ps(one, cvm_erf512(_mm512_mul_ps(
-                                                   x, _mm512_set1_ps(0.70710678118654752f)))));
+        return cvm_gelu512(x);
     default:
         return x;
     }

@@ -342,6 +342,8 @@ __attribute__((target("avx512f"))) static void ukr_avx512_12_epi(int64_t kc, con
     for (int64_t k = 0; k < kc; k++) {
         _mm_prefetch((const char *)(b + 512), _MM_HINT_T0);
         _mm_prefetch((const char *)(b + 512 + 16), _MM_HINT_T0);
+        /* the next row panel of A, as in ukr8x32 */
+        _mm_prefetch((const char *)(a + 12 * kc), _MM_HINT_T0);
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 12
         for (int r = 0; r < 12; r++) {
