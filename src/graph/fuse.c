@@ -12,7 +12,8 @@
  * Other passes fold the five-node exact GELU into one Gelu (first, so that
  * convolutions and linear layers can absorb it), Transpose -> Softmax ->
  * Transpose into one Softmax over the matching axis (and at most one
- * transpose), MatMul + bias [+ activation] into FusedMatMul, and
+ * transpose), MatMul -> Softmax -> MatMul (attention) into FusedAttention,
+ * MatMul + bias [+ activation] into FusedMatMul, and
  * ConvInteger -> Cast -> Mul into one scaled integer convolution.
  */
 #include "graph/fuse.h"
@@ -752,6 +753,94 @@ static cvm_status fuse_matmul(fuse_ctx *f, int mi)
     return CVM_OK;
 }
 
+/* A lower bound of value v's rank from what the graph says before shapes
+ * are inferred: declared, left by a Transpose (its perm) or a Reshape to a
+ * constant shape, or at least an operand's for an elementwise op (the
+ * attention scale).  -1 when nothing is known. */
+static int min_rank(const fuse_ctx *f, int v, int depth)
+{
+    const cvm_graph *g = f->g;
+    if (v < 0 || v >= f->nv || depth > 4)
+        return -1;
+    if (g->values[v].ndim >= 0)
+        return g->values[v].ndim;
+    int p = f->prod[v];
+    if (p < 0)
+        return -1;
+    const cvm_node *n = &g->nodes[p];
+    size_t np = 0;
+    if (is_op(n, "Transpose") && cvm_attr_ints(n, "perm", &np) && np > 0)
+        return (int)np;
+    if (is_op(n, "Reshape") && n->n_in == 2 && n->in[1] >= 0 && g->values[n->in[1]].init &&
+        g->values[n->in[1]].init->ndim == 1)
+        return (int)g->values[n->in[1]].init->dims[0];
+    if ((is_op(n, "Mul") || is_op(n, "Div") || is_op(n, "Add") || is_op(n, "Sub")) &&
+        n->n_in == 2) {
+        int r0 = min_rank(f, n->in[0], depth + 1), r1 = min_rank(f, n->in[1], depth + 1);
+        return r0 > r1 ? r0 : r1;
+    }
+    return -1;
+}
+
+/* Scaled dot-product attention as exporters write it,
+ *   MatMul(Softmax(MatMul(Q, Kt), last axis), V)
+ * (the scale already applied to Q and Kt upstream), becomes
+ * FusedAttention(Q, Kt, V): the kernel takes a block of query rows through
+ * both products and the softmax while the scores are in cache, where the
+ * three ops wrote and re-read the whole [heads, L, S] score tensor (63 MB
+ * in RF-DETR base's global attention).  Every operand must have rank >= 2
+ * as far as the graph shows before shapes are known: a vector operand
+ * changes what MatMul's result rows are. */
+static cvm_status fuse_attention(fuse_ctx *f, int mi)
+{
+    cvm_graph *g = f->g;
+    cvm_node *m1 = &g->nodes[mi];
+    if (m1->n_in != 2 || m1->n_out != 1 || m1->in[0] < 0 || m1->in[1] < 0 || m1->out[0] < 0)
+        return CVM_OK;
+    cvm_node *sm = sole_consumer(f, m1->out[0]);
+    if (!sm || !is_op(sm, "Softmax") || sm->n_in != 1 || sm->n_out != 1 || sm->out[0] < 0)
+        return CVM_OK;
+    cvm_node *m2 = sole_consumer(f, sm->out[0]);
+    if (!m2 || !is_op(m2, "MatMul") || m2->n_in != 2 || m2->n_out != 1 || m2->out[0] < 0 ||
+        m2->in[0] != sm->out[0] || m2->in[1] < 0 || m2->in[1] == sm->out[0])
+        return CVM_OK;
+    if (min_rank(f, m1->in[0], 0) < 2 || min_rank(f, m1->in[1], 0) < 2 ||
+        min_rank(f, m2->in[1], 0) < 2)
+        return CVM_OK;
+    /* the row softmax: axis -1, or the last axis of a declared rank */
+    int64_t axis = cvm_attr_int(sm, "axis", sm->opset >= 13 ? -1 : 1);
+    if (axis != -1 && axis != (int64_t)g->values[m1->out[0]].ndim - 1)
+        return CVM_OK;
+    int m2i = (int)(m2 - g->nodes);
+    int q = m1->in[0], kt = m1->in[1];
+    char *type = cvm_strdup("FusedAttention"), *dom = cvm_strdup(CVM_FUSED_DOMAIN);
+    int *in = realloc(m2->in, 3 * sizeof(int));
+    if (in)
+        m2->in = in;
+    if (!type || !dom || !in) {
+        free(type);
+        free(dom);
+        return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", m2->name ? m2->name : "");
+    }
+    m2->in[2] = m2->in[1];
+    m2->in[0] = q;
+    m2->in[1] = kt;
+    m2->n_in = 3;
+    free(m2->op_type);
+    free(m2->domain);
+    m2->op_type = type;
+    m2->domain = dom;
+    f->dead[mi] = 1;
+    f->dead[(int)(sm - g->nodes)] = 1;
+    /* Q and Kt now feed the fused node instead of the first MatMul */
+    for (int k = 0; k < 2; k++) {
+        int v = g->nodes[m2i].in[k];
+        if (v < f->nv && f->cons[v] == mi)
+            f->cons[v] = m2i;
+    }
+    return CVM_OK;
+}
+
 /* Pow(x, 2) with a constant float exponent (DEIMv2's and DETR variance
  * terms) is Mul(x, x): the same correctly rounded square without a powf
  * call per element. */
@@ -965,6 +1054,9 @@ cvm_status cvm_graph_fuse(cvm_graph *g)
     for (int i = 0; i < n0 && st == CVM_OK; i++)
         if (!f.dead[i] && is_op(&g->nodes[i], "Transpose"))
             st = fuse_transposed_softmax(&f, i);
+    for (int i = 0; i < n0 && st == CVM_OK; i++)
+        if (!f.dead[i] && is_op(&g->nodes[i], "MatMul"))
+            st = fuse_attention(&f, i);
     for (int i = 0; i < n0 && st == CVM_OK; i++)
         if (!f.dead[i] && is_op(&g->nodes[i], "MatMul"))
             st = fuse_matmul(&f, i);

@@ -90,6 +90,34 @@ static cvm_status infer_fused_matmul(const cvm_infer_ctx *c)
     return CVM_OK;
 }
 
+/* FusedAttention(Q, Kt, V) = MatMul(Softmax(MatMul(Q, Kt), last axis), V):
+ * MatMul's shape rules twice, on float32 operands of rank >= 2. */
+static cvm_status infer_fused_attention(const cvm_infer_ctx *c)
+{
+    const cvm_op_schema *mm = cvm_schema_find("", "MatMul");
+    if (!mm)
+        return cvm_node_error(c->node, CVM_E_INTERNAL, "no MatMul schema");
+    static const char *names[3] = {"Q", "Kt", "V"};
+    for (int i = 0; i < 3; i++) {
+        if (!c->in[i])
+            return cvm_node_error(c->node, CVM_E_SHAPE, "input %s is missing", names[i]);
+        if (c->in[i]->ndim < 2)
+            return cvm_node_error(c->node, CVM_E_SHAPE, "%s has rank %d; attention takes matrices",
+                                  names[i], c->in[i]->ndim);
+    }
+    cvm_tensor scores = {0};
+    cvm_tensor *sp = &scores;
+    cvm_infer_ctx sub = *c;
+    sub.n_in = 2;
+    sub.n_out = 1;
+    sub.out = &sp;
+    CVM_TRY(mm->infer(&sub));
+    const cvm_tensor *ins[2] = {&scores, c->in[2]};
+    sub.in = ins;
+    sub.out = c->out;
+    return mm->infer(&sub);
+}
+
 static cvm_status infer_conv_integer_scaled(const cvm_infer_ctx *c)
 {
     const cvm_tensor *s = c->n_in > 4 ? c->in[4] : NULL;
@@ -129,6 +157,7 @@ static cvm_status infer_conv_integer_scaled(const cvm_infer_ctx *c)
 const cvm_op_schema cvm_schemas_fused[] = {
     {CVM_FUSED_DOMAIN, "FusedConv", 2, 4, 1, 1, infer_fused_conv, 0},
     {CVM_FUSED_DOMAIN, "FusedMatMul", 2, 3, 1, 1, infer_fused_matmul, 0},
+    {CVM_FUSED_DOMAIN, "FusedAttention", 3, 3, 1, 1, infer_fused_attention, 0},
     {CVM_FUSED_DOMAIN, "ConvIntegerScaled", 5, 6, 1, 1, infer_conv_integer_scaled, 0},
     {CVM_FUSED_DOMAIN, "ScaleShift", 1, 1, 1, 1, cvm_infer_scale_shift, 0},
     {0},

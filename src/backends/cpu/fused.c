@@ -6,5 +6,7 @@ const cvm_kernel_def cvm_cpu_kernels_fused[] = {
     {CVM_FUSED_DOMAIN, "FusedConv", cvm_nn_conv_prepare, cvm_nn_free_state, cvm_nn_conv_run, 0},
     {CVM_FUSED_DOMAIN, "FusedMatMul", cvm_nn_matmul_prepare, cvm_nn_mm_release, cvm_nn_matmul_run,
      0},
+    {CVM_FUSED_DOMAIN, "FusedAttention", cvm_nn_attention_prepare, cvm_nn_attention_release,
+     cvm_nn_attention_run, 0},
     {0},
 };

@@ -47,6 +47,12 @@ cvm_status cvm_nn_matmul_prepare(const cvm_kernel_ctx *c, void **state, size_t *
 cvm_status cvm_nn_matmul_run(const cvm_kernel_ctx *c);
 
 cvm_status cvm_nn_softmax_run(const cvm_kernel_ctx *c);
+/* Softmax of `rows` contiguous rows of n floats, x to y (may be the same),
+ * on the calling thread: the row kernel of Softmax over the last axis. */
+void cvm_softmax_rows(const float *x, float *y, int64_t rows, int64_t n);
+cvm_status cvm_nn_attention_prepare(const cvm_kernel_ctx *c, void **state, size_t *scratch);
+cvm_status cvm_nn_attention_run(const cvm_kernel_ctx *c);
+void cvm_nn_attention_release(void *state);
 cvm_status cvm_nn_dropout_run(const cvm_kernel_ctx *c);
 cvm_status cvm_nn_einsum_run(const cvm_kernel_ctx *c);
 

@@ -242,6 +242,13 @@ static sm_rows_fn sm_rows_pick(void)
     return sm_rows;
 }
 
+void cvm_softmax_rows(const float *x, float *y, int64_t rows, int64_t n)
+{
+    sm_job j = {SM_SOFT, n, 1, 1, x, y};
+    if (rows > 0 && n > 0)
+        sm_rows_pick()(&j, 0, (size_t)rows);
+}
+
 cvm_status cvm_nn_softmax_run(const cvm_kernel_ctx *c)
 {
     const cvm_tensor *x = c->in[0];
