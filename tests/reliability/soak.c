@@ -49,6 +49,57 @@ static double ls_slope(const double *x, const double *y, int n)
     return sxx > 0 ? 1000.0 * sxy / sxx : 0;
 }
 
+/* Resident KiB of each mapping (by start address and name) from
+ * /proc/self/smaps, so that a failing soak can say which region grew. */
+#define MAX_REGIONS 512
+typedef struct region {
+    unsigned long start;
+    long rss;
+    char name[64];
+} region;
+
+static int snapshot_regions(region *r, int max)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f)
+        return 0;
+    char line[512];
+    int n = -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long a, b;
+        long kib;
+        char path[256] = "";
+        /* a mapping's line starts with its address in lowercase hex, the
+         * fields under it with a capitalised key */
+        int header = (line[0] >= '0' && line[0] <= '9') || (line[0] >= 'a' && line[0] <= 'f');
+        if (header && sscanf(line, "%lx-%lx %*s %*s %*s %*s %255s", &a, &b, path) >= 2) {
+            if (n + 1 >= max)
+                break;
+            n++;
+            r[n].start = a;
+            r[n].rss = 0;
+            snprintf(r[n].name, sizeof r[n].name, "%s", path[0] ? path : "[anon]");
+        } else if (n >= 0 && sscanf(line, "Rss: %ld kB", &kib) == 1) {
+            r[n].rss = kib;
+        }
+    }
+    fclose(f);
+    return n + 1;
+}
+
+static void print_grown_regions(const region *a, int na, const region *b, int nb)
+{
+    for (int j = 0; j < nb; j++) {
+        long before = 0;
+        for (int i = 0; i < na; i++)
+            if (a[i].start == b[j].start)
+                before = a[i].rss;
+        if (b[j].rss > before)
+            printf("  region %lx %s: resident %ld -> %ld KiB\n", b[j].start, b[j].name, before,
+                   b[j].rss);
+    }
+}
+
 int main(int argc, char **argv)
 {
     long runs = 200, warmup = 20, reload_every = 0, bad_every = 10;
@@ -161,6 +212,8 @@ int main(int argc, char **argv)
     for (long i = 1; i <= warmup; i++)
         ONE_RUN(i);
     long anon0, rss0 = rel_rss_kib(&anon0);
+    static region reg0[MAX_REGIONS], reg1[MAX_REGIONS];
+    int nreg0 = snapshot_regions(reg0, MAX_REGIONS);
     int fds0 = rel_count_fds(), threads0 = rel_count_threads();
 
     double heap0 = rel_heap_in_use_kib();
@@ -231,6 +284,10 @@ int main(int argc, char **argv)
     printf("fds %d -> %d, threads %d -> %d; %ld wrong outputs, %ld bad inputs accepted\n", fds0, fds1, threads0,
            threads1, wrong, failures);
     int ok = slope <= rss_bound && heap_slope <= max_heap_slope && fds0 == fds1 && threads0 == threads1 && wrong == 0 && failures == 0;
+    if (!ok || getenv("CVM_SOAK_REGIONS")) {
+        printf("mappings whose resident size grew after warm-up:\n");
+        print_grown_regions(reg0, nreg0, reg1, snapshot_regions(reg1, MAX_REGIONS));
+    }
     printf("%s\n", ok ? "OK" : "FAIL");
 
     free(xs);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cvm/cvm.h"
 #include "../reliability/onnx_writer.h"
@@ -771,6 +772,44 @@ static void test_damaged_export(void **st)
     free(d);
 }
 
+/* Files of 1 MiB and more are mapped rather than read: a whole one loads
+ * from its path, and copies cut short at several lengths (the mapping then
+ * ends early) are refused with a message that names the file. */
+static void test_mapped_file(void **st)
+{
+    (void)st;
+    const char *src = getenv("CVM_SOURCE_DIR");
+    char path[4096], tmp[] = "/tmp/cvm_mapped_XXXXXX";
+    snprintf(path, sizeof path, "%s/tests/data/exports/yolov8-pose-tiny-160.onnx", src ? src : "..");
+    size_t n = 0;
+    uint8_t *d = slurp(path, &n);
+    if (!d) {
+        print_message("skipped: %s not found (set CVM_SOURCE_DIR)\n", path);
+        skip();
+    }
+    assert_true(n >= ((size_t)1 << 20));
+    cvm_session *s = NULL;
+    assert_int_equal(cvm_session_create(path, NULL, &s), CVM_OK);
+    cvm_session_free(s);
+    int fd = mkstemp(tmp);
+    assert_true(fd >= 0);
+    close(fd);
+    const size_t cuts[] = {n - 1, n - 4096, n / 2 + 3, (size_t)1 << 20};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        FILE *f = fopen(tmp, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(d, 1, cuts[i], f), cuts[i]);
+        fclose(f);
+        s = (cvm_session *)&s;
+        cvm_status st1 = cvm_session_create(tmp, NULL, &s);
+        assert_int_not_equal(st1, CVM_OK);
+        assert_null(s);
+        assert_non_null(strstr(cvm_last_error(), "cvm_mapped_"));
+    }
+    unlink(tmp);
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -784,6 +823,7 @@ int main(void)
         cmocka_unit_test(test_max_tensor_bytes),
         cmocka_unit_test(test_damaged_small_model),
         cmocka_unit_test(test_damaged_export),
+        cmocka_unit_test(test_mapped_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "base/bigmem.h"
 #include "base/half.h"
 #include "base/status.h"
 #include "base/tensor.h"
@@ -181,6 +182,26 @@ static void test_threadpool_member(void **st)
     cvm_threadpool_free(p);
 }
 
+/* Large buffers for packed weights: aligned, zeroed, writable to the last
+ * byte, at sizes on both sides of the mapping threshold; NULL frees. */
+static void test_big_alloc(void **st)
+{
+    (void)st;
+    static const size_t sizes[] = {1, 63, 4096, (1u << 20) - 1, 1u << 20, (3u << 20) + 5};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        unsigned char *p = cvm_big_alloc(sizes[i]);
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % 64, 0);
+        for (size_t k = 0; k < sizes[i]; k += 997)
+            assert_int_equal(p[k], 0);
+        assert_int_equal(p[sizes[i] - 1], 0);
+        memset(p, 0xA5, sizes[i]);
+        cvm_big_free(p);
+    }
+    cvm_big_free(NULL);
+    assert_null(cvm_big_alloc(SIZE_MAX - 8));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +211,7 @@ int main(void)
         cmocka_unit_test(test_threadpool),
         cmocka_unit_test(test_threadpool_back_to_back),
         cmocka_unit_test(test_threadpool_member),
+        cmocka_unit_test(test_big_alloc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

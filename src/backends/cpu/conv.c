@@ -24,6 +24,7 @@
 #include "backends/cpu/nn_kernels.h"
 #include "backends/cpu/vmath.h"
 #include "graph/fuse.h"
+#include "base/bigmem.h"
 #include "graph/shape_nn.h"
 
 struct conv_state;
@@ -61,7 +62,7 @@ void cvm_nn_free_state(void *state)
     cvm_wino_free(&s->wino);
     cvm_cdir_free(&s->direct);
     cvm_cbf_free(&s->bf16);
-    free(s->packed);
+    cvm_big_free(s->packed);
     free(s);
 }
 
@@ -408,7 +409,7 @@ cvm_status cvm_nn_conv_prepare(const cvm_kernel_ctx *c, void **state, size_t *sc
                 free(s);
                 return cvm_node_error(c->node, CVM_E_LIMIT, "packed weights too large");
             }
-            s->packed = malloc((size_t)total > 0 ? (size_t)total : 1);
+            s->packed = cvm_big_alloc((size_t)total > 0 ? (size_t)total : 1);
             if (!s->packed) {
                 free(s);
                 return cvm_node_error(c->node, CVM_E_NOMEM, "out of memory packing weights");
@@ -1078,7 +1079,7 @@ cvm_status cvm_nn_convt_prepare(const cvm_kernel_ctx *c, void **state, size_t *s
             free(s);
             return cvm_node_error(c->node, CVM_E_LIMIT, "packed weights too large");
         }
-        s->packed = malloc((size_t)total > 0 ? (size_t)total : 1);
+        s->packed = cvm_big_alloc((size_t)total > 0 ? (size_t)total : 1);
         if (!s->packed) {
             free(s);
             return cvm_node_error(c->node, CVM_E_NOMEM, "out of memory packing weights");

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bigmem.h"
 #include "base/status.h"
 
 #if defined(__x86_64__)
@@ -41,7 +42,7 @@ void cvm_cdir_free(cvm_cdir *d)
 {
     if (!d)
         return;
-    free(d->Wp);
+    cvm_big_free(d->Wp);
     free(d->zero);
     d->Wp = d->zero = NULL;
 }
@@ -59,7 +60,7 @@ cvm_status cvm_cdir_prepare(cvm_cdir *d, int64_t N, int64_t C, int64_t M, int64_
     if (C > INT64_MAX / 9 / CP || (uint64_t)d->panels * (uint64_t)K > SIZE_MAX / CP / sizeof(float))
         return cvm_errorf(CVM_E_LIMIT, "direct convolution weights of %lld x %lld channels too large",
                           (long long)M, (long long)C);
-    d->Wp = calloc((size_t)(d->panels * K * CP), sizeof(float));
+    d->Wp = cvm_big_alloc((size_t)(d->panels * K * CP) * sizeof(float));
     /* a zero row read from 16 floats before its start to past any tap */
     d->zero = calloc((size_t)(W * stride + 64), sizeof(float));
     if (!d->Wp || !d->zero) {

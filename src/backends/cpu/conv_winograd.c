@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bigmem.h"
 #include "base/status.h"
 
 #if defined(__x86_64__)
@@ -55,7 +56,7 @@ void cvm_wino_free(cvm_wino *w)
 {
     if (!w)
         return;
-    free(w->U);
+    cvm_big_free(w->U);
     w->U = NULL;
 }
 
@@ -133,7 +134,7 @@ cvm_status cvm_wino_prepare(cvm_wino *w, const cvm_gemm_kernel *kern, int64_t N,
     /* 32 output channels at a time: a temporary for all pairs at once would
      * be as large as U itself, and its page faults cost more than the GEMM. */
     const int64_t rows = 4 * mr;
-    w->U = malloc(36 * w->u_stride * sizeof(float));
+    w->U = cvm_big_alloc(36 * w->u_stride * sizeof(float));
     float *tmp = malloc(36 * (size_t)rows * (size_t)C * sizeof(float));
     void *gs = malloc(cvm_gemm_scratch_bytes(kern, 1));
     if (!w->U || !tmp || !gs) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/bigmem.h"
 #include "backends/cpu/gemm_f32.h"
 #include "backends/cpu/matmul_bf16.h"
 #include "backends/cpu/nn_kernels.h"
@@ -34,7 +35,7 @@ typedef struct mm_state {
 static void mm_free(mm_state *s)
 {
     cvm_mbf_free(&s->bf16);
-    free(s->packed_b);
+    cvm_big_free(s->packed_b);
     free(s);
 }
 
@@ -196,7 +197,7 @@ static cvm_status pack_b_if_const(const cvm_kernel_ctx *c, mm_state *s, const cv
     int64_t bytes;
     if (!cvm_nn_mul((int64_t)per, s->b_batches, &bytes) || !cvm_nn_mul(bytes, 4, &bytes))
         return cvm_node_error(c->node, CVM_E_LIMIT, "packed operand too large");
-    s->packed_b = malloc(bytes > 0 ? (size_t)bytes : 1);
+    s->packed_b = cvm_big_alloc(bytes > 0 ? (size_t)bytes : 1);
     if (!s->packed_b)
         return cvm_node_error(c->node, CVM_E_NOMEM, "out of memory packing an operand");
     s->packed_b_stride = per;
