@@ -192,6 +192,9 @@ static const shape shapes[] = {
     /* broadcast batch dims, a rank-2 V, one query row */
     {3, 3, 2, {3, 1, 8}, {1, 8, 7}, {7, 9}},
     {4, 3, 4, {2, 5, 1, 12}, {5, 12, 33}, {1, 5, 33, 17}},
+    /* empty head size (uniform weights: the mean of V) and no keys (zeros) */
+    {3, 3, 3, {2, 5, 0}, {2, 0, 6}, {2, 6, 3}},
+    {3, 3, 3, {2, 5, 4}, {2, 4, 0}, {2, 0, 3}},
     /* RF-DETR's window attention */
     {4, 4, 4, {16, 6, 101, 64}, {16, 6, 64, 101}, {16, 6, 101, 64}},
 };
