@@ -78,7 +78,7 @@ static int snapshot_regions(region *r, int max)
             n++;
             r[n].start = a;
             r[n].rss = 0;
-            snprintf(r[n].name, sizeof r[n].name, "%s", path[0] ? path : "[anon]");
+            snprintf(r[n].name, sizeof r[n].name, "%.63s", path[0] ? path : "[anon]");
         } else if (n >= 0 && sscanf(line, "Rss: %ld kB", &kib) == 1) {
             r[n].rss = kib;
         }
