@@ -148,6 +148,21 @@ cvm_status cvm_session_run(cvm_session *s, size_t n_inputs, const char *const *i
                            const cvm_tensor *const *inputs, size_t n_outputs,
                            const char *const *output_names, cvm_tensor **outputs);
 
+/*
+ * Like cvm_session_run, but each output is copied into the caller's tensor
+ * outputs[i] (for example one made once with cvm_tensor_create, or a
+ * cvm_tensor_wrap of the caller's buffer), which must already have that
+ * output's type and shape (cvm_session_output_info, or a first
+ * cvm_session_run); a mismatch is an error naming the output, and the
+ * tensors' contents are then unspecified.  A loop over video frames then
+ * allocates nothing per run: a fresh multi-megabyte output costs its page
+ * faults on every run (about 2 ms per YOLOv8n run on a KVM guest, driven
+ * from Python, where each freed output went back to the system).
+ */
+cvm_status cvm_session_run_into(cvm_session *s, size_t n_inputs, const char *const *input_names,
+                                const cvm_tensor *const *inputs, size_t n_outputs,
+                                const char *const *output_names, cvm_tensor *const *outputs);
+
 /* What building the session did, for `cvm run`/`cvm bench` and tests. Figures
  * describe the plan for the most recent set of input shapes. */
 typedef struct cvm_session_stats {

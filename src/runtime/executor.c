@@ -104,7 +104,7 @@ static cvm_status run_evaluated(const cvm_node *node, const cvm_plan_step *s, ru
 }
 
 cvm_status cvm_plan_run(const cvm_graph *g, cvm_plan *p, const cvm_tensor *const *inputs,
-                        int n_out, const int *out_value, cvm_tensor **outputs,
+                        int n_out, const int *out_value, cvm_tensor **outputs, int into,
                         cvm_threadpool *pool, size_t max_tensor_bytes)
 {
     run_block *b = take_block(p);
@@ -162,11 +162,30 @@ cvm_status cvm_plan_run(const cvm_graph *g, cvm_plan *p, const cvm_tensor *const
     }
     for (int i = 0; i < n_out && st == CVM_OK; i++) {
         const cvm_tensor *src = &b->vt[out_value[i]];
+        if (into) {
+            cvm_tensor *d = outputs[i];
+            int same = d->dtype == src->dtype && d->ndim == src->ndim;
+            for (int k = 0; same && k < src->ndim; k++)
+                same = d->dims[k] == src->dims[k];
+            char a[128], c[128];
+            if (!same)
+                st = cvm_errorf(CVM_E_SHAPE, "output '%s' is %s %s; the tensor given for it is %s %s",
+                                g->values[out_value[i]].name, cvm_dtype_name(src->dtype),
+                                cvm_shape_str(src->ndim, src->dims, a, sizeof a),
+                                cvm_dtype_name(d->dtype), cvm_shape_str(d->ndim, d->dims, c, sizeof c));
+            else if (src->nbytes && (!d->data || d->nbytes < src->nbytes))
+                st = cvm_errorf(CVM_E_INVALID_ARG, "the tensor given for output '%s' holds %zu bytes "
+                                "at %p; %zu are needed", g->values[out_value[i]].name, d->nbytes,
+                                d->data, src->nbytes);
+            else if (src->nbytes)
+                memcpy(d->data, src->data, src->nbytes);
+            continue;
+        }
         st = cvm_tensor_create_uninit(src->dtype, src->ndim, src->dims, &outputs[i]);
         if (st == CVM_OK && outputs[i]->nbytes)
             memcpy(outputs[i]->data, src->data, outputs[i]->nbytes);
     }
-    if (st != CVM_OK)
+    if (st != CVM_OK && !into)
         for (int i = 0; i < n_out; i++) {
             cvm_tensor_free(outputs[i]);
             outputs[i] = NULL;

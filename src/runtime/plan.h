@@ -95,9 +95,11 @@ void cvm_plan_views(const cvm_graph *g, cvm_plan *p);
 cvm_status cvm_graph_toposort(const cvm_graph *g, int *order);
 
 /* Runs the plan. inputs[] are in graph-input order; outputs[i] receive new
- * tensors for graph output out_index[i]. */
+ * tensors for graph output out_index[i], or, with `into`, the output is
+ * copied into the caller's tensor outputs[i], which must have its type and
+ * shape (checked). */
 cvm_status cvm_plan_run(const cvm_graph *g, cvm_plan *p, const cvm_tensor *const *inputs,
-                        int n_out, const int *out_value, cvm_tensor **outputs,
+                        int n_out, const int *out_value, cvm_tensor **outputs, int into,
                         cvm_threadpool *pool, size_t max_tensor_bytes);
 
 #endif

@@ -390,29 +390,37 @@ static cvm_status check_input(const cvm_value *v, const cvm_tensor *t)
     return CVM_OK;
 }
 
-cvm_status cvm_session_run(cvm_session *s, size_t n_inputs, const char *const *input_names,
-                           const cvm_tensor *const *inputs, size_t n_outputs,
-                           const char *const *output_names, cvm_tensor **outputs)
+/* cvm_session_run (into = 0: new output tensors) and cvm_session_run_into
+ * (into = 1: the caller's). */
+static cvm_status session_run(cvm_session *s, size_t n_inputs, const char *const *input_names,
+                              const cvm_tensor *const *inputs, size_t n_outputs,
+                              const char *const *output_names, cvm_tensor **outputs, int into)
 {
+    const char *fn = into ? "cvm_session_run_into" : "cvm_session_run";
     if (!s)
-        return cvm_errorf(CVM_E_INVALID_ARG, "cvm_session_run: session is NULL");
+        return cvm_errorf(CVM_E_INVALID_ARG, "%s: session is NULL", fn);
     if (n_inputs && (!input_names || !inputs))
-        return cvm_errorf(CVM_E_INVALID_ARG, "cvm_session_run: %zu inputs but %s is NULL", n_inputs,
+        return cvm_errorf(CVM_E_INVALID_ARG, "%s: %zu inputs but %s is NULL", fn, n_inputs,
                           !input_names ? "input_names" : "inputs");
     if (n_outputs && !outputs)
-        return cvm_errorf(CVM_E_INVALID_ARG, "cvm_session_run: %zu outputs requested but outputs is NULL",
+        return cvm_errorf(CVM_E_INVALID_ARG, "%s: %zu outputs requested but outputs is NULL", fn,
                           n_outputs);
     const cvm_graph *g = s->g;
-    for (size_t i = 0; i < n_outputs; i++)
-        outputs[i] = NULL;
+    for (size_t i = 0; i < n_outputs; i++) {
+        if (!into)
+            outputs[i] = NULL;
+        else if (!outputs[i])
+            return cvm_errorf(CVM_E_INVALID_ARG, "%s: output tensor %zu is NULL", fn, i);
+    }
     if (!output_names && n_outputs != (size_t)g->n_outputs)
-        return cvm_errorf(CVM_E_INVALID_ARG, "cvm_session_run: %zu outputs requested but the model has %d",
+        return cvm_errorf(CVM_E_INVALID_ARG, "%s: %zu outputs requested but the model has %d", fn,
                           n_outputs, g->n_outputs);
     if (n_outputs > (size_t)g->n_values)
-        return cvm_errorf(CVM_E_INVALID_ARG, "cvm_session_run: too many outputs requested");
+        return cvm_errorf(CVM_E_INVALID_ARG, "%s: too many outputs requested", fn);
     int ni = g->n_inputs;
     /* Small graphs (nearly all vision models) use stack arrays so that a
-     * steady-state run allocates only its output tensors. */
+     * steady-state run allocates only its output tensors (nothing at all
+     * with cvm_session_run_into). */
     const cvm_tensor *feed_small[16] = {0};
     int out_small[16];
     const cvm_tensor **feed = ni <= 16 ? feed_small : calloc((size_t)ni, sizeof *feed);
@@ -467,7 +475,8 @@ cvm_status cvm_session_run(cvm_session *s, size_t n_inputs, const char *const *i
     st = plan_acquire(s, feed, &p);
     if (st != CVM_OK)
         goto done;
-    st = cvm_plan_run(g, p, feed, (int)n_outputs, out_value, outputs, s->pool, s->opts.max_tensor_bytes);
+    st = cvm_plan_run(g, p, feed, (int)n_outputs, out_value, outputs, into, s->pool,
+                      s->opts.max_tensor_bytes);
     plan_release(s, p);
 done:
     if (feed != feed_small)
@@ -475,6 +484,21 @@ done:
     if (out_value != out_small)
         free(out_value);
     return st;
+}
+
+cvm_status cvm_session_run(cvm_session *s, size_t n_inputs, const char *const *input_names,
+                           const cvm_tensor *const *inputs, size_t n_outputs,
+                           const char *const *output_names, cvm_tensor **outputs)
+{
+    return session_run(s, n_inputs, input_names, inputs, n_outputs, output_names, outputs, 0);
+}
+
+cvm_status cvm_session_run_into(cvm_session *s, size_t n_inputs, const char *const *input_names,
+                                const cvm_tensor *const *inputs, size_t n_outputs,
+                                const char *const *output_names, cvm_tensor *const *outputs)
+{
+    return session_run(s, n_inputs, input_names, inputs, n_outputs, output_names,
+                       (cvm_tensor **)outputs, 1);
 }
 
 static int node_by_time_desc(const void *a, const void *b)

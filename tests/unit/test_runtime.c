@@ -375,6 +375,57 @@ static void test_memplan_reuse(void **st)
                 assert_true(r[i].offset + 1000 <= r[j].offset || r[j].offset + 1000 <= r[i].offset);
 }
 
+/* cvm_session_run_into: the output lands in the caller's tensor (a
+ * wrapped buffer here, reused over runs and shapes); a tensor of the wrong
+ * shape, type or size, or a NULL one, is refused with the output named. */
+static void test_run_into(void **st)
+{
+    (void)st;
+    cvm_session *s;
+    assert_int_equal(cvm_session_create_from_graph(small_graph(), NULL, &s), CVM_OK);
+    const char *name = "x";
+    float buf[12 * 4 + 1];
+    for (int64_t n = 1; n <= 12; n += 11) {
+        cvm_tensor *x = make_input(n, 0.25f), *y = NULL;
+        int64_t dims[2] = {n, 4};
+        assert_int_equal(cvm_tensor_wrap(CVM_DTYPE_FLOAT32, 2, dims, buf, sizeof buf, &y), CVM_OK);
+        for (int rep = 0; rep < 2; rep++) {
+            memset(buf, 0xFF, sizeof buf);
+            assert_int_equal(cvm_session_run_into(s, 1, &name, (const cvm_tensor *const *)&x, 1,
+                                                  NULL, &y),
+                             CVM_OK);
+            expect_output(x, y);
+        }
+        cvm_tensor_free(y);
+        cvm_tensor_free(x);
+    }
+    cvm_tensor *x = make_input(3, 0.25f), *y = NULL;
+    int64_t wrong[2] = {3, 5};
+    assert_int_equal(cvm_tensor_create(CVM_DTYPE_FLOAT32, 2, wrong, &y), CVM_OK);
+    assert_int_equal(cvm_session_run_into(s, 1, &name, (const cvm_tensor *const *)&x, 1, NULL, &y),
+                     CVM_E_SHAPE);
+    assert_non_null(strstr(cvm_last_error(), "output 'y'"));
+    assert_non_null(strstr(cvm_last_error(), "[3,5]"));
+    cvm_tensor_free(y);
+    int64_t right[2] = {3, 4};
+    assert_int_equal(cvm_tensor_create(CVM_DTYPE_INT32, 2, right, &y), CVM_OK);
+    assert_int_equal(cvm_session_run_into(s, 1, &name, (const cvm_tensor *const *)&x, 1, NULL, &y),
+                     CVM_E_SHAPE);
+    cvm_tensor_free(y);
+    assert_int_equal(cvm_tensor_wrap(CVM_DTYPE_FLOAT32, 2, right, buf, sizeof buf, &y), CVM_OK);
+    y->nbytes = 8; /* a buffer that cannot hold the output */
+    assert_int_equal(cvm_session_run_into(s, 1, &name, (const cvm_tensor *const *)&x, 1, NULL, &y),
+                     CVM_E_INVALID_ARG);
+    assert_non_null(strstr(cvm_last_error(), "holds 8 bytes"));
+    cvm_tensor_free(y);
+    cvm_tensor *none = NULL;
+    assert_int_equal(cvm_session_run_into(s, 1, &name, (const cvm_tensor *const *)&x, 1, NULL,
+                                          &none),
+                     CVM_E_INVALID_ARG);
+    cvm_tensor_free(x);
+    cvm_session_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_graph_errors),
         cmocka_unit_test(test_concurrent_runs),
         cmocka_unit_test(test_memplan_reuse),
+        cmocka_unit_test(test_run_into),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
