@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bufcache.h"
 #include "base/half.h"
 #include "base/status.h"
 
@@ -119,8 +120,12 @@ static cvm_status tensor_new(cvm_dtype dtype, int ndim, const int64_t *dims, int
     *out = NULL;
     CVM_TRY(check_shape(dtype, ndim, dims, &nbytes));
     cvm_tensor *t = calloc(1, sizeof *t);
+    void *d = cvm_bufcache_take(nbytes);
+    if (d && zero)
+        memset(d, 0, nbytes);
     /* calloc(0) may return NULL; allocate at least one byte so data != NULL. */
-    void *d = zero ? calloc(nbytes ? nbytes : 1, 1) : malloc(nbytes ? nbytes : 1);
+    if (!d)
+        d = zero ? calloc(nbytes ? nbytes : 1, 1) : malloc(nbytes ? nbytes : 1);
     if (!t || !d) {
         free(t);
         free(d);
@@ -179,7 +184,7 @@ void cvm_tensor_free(cvm_tensor *t)
 {
     if (!t)
         return;
-    if (t->owns_data)
+    if (t->owns_data && !cvm_bufcache_give(t->data, t->nbytes))
         free(t->data);
     free(t);
 }
