@@ -12,6 +12,7 @@
 #define BC_OFF 1
 #endif
 
+#ifndef BC_OFF
 typedef struct bc_entry {
     void *p;
     size_t n;
@@ -24,6 +25,7 @@ static struct {
     size_t bytes;
     unsigned long long clock;
 } bc = {PTHREAD_MUTEX_INITIALIZER, {{0}}, 0, 0};
+#endif
 
 void *cvm_bufcache_take(size_t n)
 {
