@@ -266,7 +266,7 @@ static const conv2d shapes[] = {
     {1, 2, 8, 1, 4, 130, 1, 7, 1, 1, 1, 1, 0, 3, 0, 3},   /* 1x7 kernel, wide rows */
     {1, 3, 4, 1, 8, 9, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1},     /* stride 3: the generic gather */
     {1, 8, 24, 1, 6, 6, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},    /* pointwise */
-    /* pointwise, B packed by the kernel on one thread: K in two chunks, 13
+    /* pointwise, B packed by the kernel (1 and 2 threads): K in two chunks, 13
      * rows (a short row panel), 340 columns (two tiles, a short panel) */
     {2, 500, 13, 1, 20, 17, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},
     {1, 12, 10, 2, 9, 31, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},  /* grouped pointwise */

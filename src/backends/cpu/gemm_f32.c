@@ -873,10 +873,11 @@ void cvm_gemm_run(const cvm_gemm_op *op, cvm_threadpool *pool, void *scratch, in
     cvm_ranges_init(&j.ranges, j.items, T);
     /* Packing B inside the first row panel's kernel calls saves a pass over
      * the tile: 1.0-2.5% of YOLOX-nano, YOLO11n, YOLOv8n and NanoDet on one
-     * thread (in-process alternation).  On two threads it measured between
-     * 5% slower and 2.6% faster, so products split between workers keep the
-     * separate packing pass. */
-    j.packb = T == 1 && op->raw_b_of && op->kern->ukr_packb;
+     * thread (in-process alternation).  On two threads each worker packs the
+     * N tiles it takes into its own buffer, as long as no tile is cut into
+     * row parts (which would each pack it again): 1-3% on the same four
+     * models (`bench/ab_libs.py`, two runs of 15 rounds). */
+    j.packb = (T == 1 || j.msplit == 1) && op->raw_b_of && op->kern->ukr_packb;
     cvm_parallel_for(pool, (size_t)T, 1, gemm_slot, &j);
 }
 

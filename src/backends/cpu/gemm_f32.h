@@ -152,9 +152,10 @@ typedef struct cvm_gemm_op {
     int b_prepacked;
     /* Optional: B of product `batch` as a plain matrix, B(k, n) = p[k * ldb
      * + n] (a 1x1 convolution's input).  With a kernel that has ukr_packb,
-     * and when the product runs on one worker, the first row panel of each
-     * tile packs B while it multiplies, instead of a separate packing pass
-     * over the tile before it; get_b is then not called. */
+     * and when no N tile is cut into row parts between workers, the first
+     * row panel of each tile packs B while it multiplies, instead of a
+     * separate packing pass over the tile before it; get_b is then not
+     * called. */
     const float *(*raw_b_of)(const void *ctx, int64_t batch, int64_t *ldb);
 } cvm_gemm_op;
 
