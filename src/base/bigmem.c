@@ -2,18 +2,11 @@
 
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
+
+#include "base/sanitize.h"
 
 /* Sanitizer builds keep malloc, whose leak checker sees every block. */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define BIG_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define BIG_ASAN 1
-#endif
-#if defined(__linux__) && !defined(BIG_ASAN)
+#if defined(__linux__) && !defined(CVM_ASAN)
 #include <sys/mman.h>
 #define BIG_MMAP 1
 #endif

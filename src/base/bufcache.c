@@ -3,12 +3,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define BC_OFF 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
+#include "base/sanitize.h"
+
+#ifdef CVM_ASAN
 #define BC_OFF 1
 #endif
 

@@ -1,7 +1,7 @@
 /* Shared by the bf16 kernel tests (test_conv_bf16.c, test_matmul_bf16.c):
  * the inputs they fill, bf16 rounding for their double references, the
- * kernels this machine can run, and the graph building of their session
- * tests.  Include after <cmocka.h>. */
+ * kernels this machine can run; their session tests build graphs with
+ * op_test.h's val() and node().  Include after <cmocka.h>. */
 #ifndef CVM_TESTS_BF16_TEST_H
 #define CVM_TESTS_BF16_TEST_H
 
@@ -11,6 +11,7 @@
 #include "backends/cpu/bf16_tiles.h"
 #include "base/half.h"
 #include "graph/graph.h"
+#include "op_test.h"
 
 /* Floats after the outputs, holding CANARY, that a kernel must not touch. */
 #define GUARD 16
@@ -46,26 +47,6 @@ static inline int kinds(int *k)
     if (best == CVM_BF16_AMX)
         k[n++] = CVM_BF16_AMX;
     return n;
-}
-
-/* Graph building for the session tests: a value's index, and a node of
- * opset 13 from value names. */
-static inline int val(cvm_graph *g, const char *name)
-{
-    int v;
-    assert_int_equal(cvm_graph_value(g, name, &v), CVM_OK);
-    return v;
-}
-
-static inline void node(cvm_graph *g, const char *op, int n_in, const char *const *in,
-                        const char *out)
-{
-    int iv[4], o = val(g, out);
-    for (int i = 0; i < n_in; i++)
-        iv[i] = val(g, in[i]);
-    int idx;
-    assert_int_equal(cvm_graph_add_node(g, op, "", out, n_in, iv, 1, &o, &idx), CVM_OK);
-    g->nodes[idx].opset = 13;
 }
 
 #endif

@@ -1,5 +1,6 @@
 /* Shared helpers for the operator unit tests: one node in a fresh graph,
- * its attributes, input tensors and expectations (cmocka asserts). */
+ * its attributes, input tensors and expectations (cmocka asserts), and
+ * graphs of several nodes built from value names. */
 #ifndef CVM_TESTS_OP_TEST_H
 #define CVM_TESTS_OP_TEST_H
 
@@ -28,6 +29,27 @@ static inline cvm_graph *mk(const char *op, int n_in, int n_out, cvm_node **node
     assert_int_equal(cvm_graph_add_node(g, op, "", "n", n_in, in, n_out, out, &idx), CVM_OK);
     *node = &g->nodes[idx];
     return g;
+}
+
+/* Graph building by name for the session tests: a value's index, and a
+ * node of opset 13 (at most 4 inputs, one output). */
+static inline int val(cvm_graph *g, const char *name)
+{
+    int v;
+    assert_int_equal(cvm_graph_value(g, name, &v), CVM_OK);
+    return v;
+}
+
+static inline cvm_node *node(cvm_graph *g, const char *op, int n_in, const char *const *in,
+                             const char *out)
+{
+    int iv[4], o = val(g, out);
+    for (int i = 0; i < n_in; i++)
+        iv[i] = val(g, in[i]);
+    int idx;
+    assert_int_equal(cvm_graph_add_node(g, op, "", out, n_in, iv, 1, &o, &idx), CVM_OK);
+    g->nodes[idx].opset = 13;
+    return &g->nodes[idx];
 }
 
 static inline cvm_attr *add_attr(cvm_node *n, const char *name, cvm_attr_type t)

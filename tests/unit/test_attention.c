@@ -14,25 +14,7 @@
 #include "graph/fuse.h"
 #include "graph/graph.h"
 #include "runtime/session.h"
-
-static int val(cvm_graph *g, const char *name)
-{
-    int v;
-    assert_int_equal(cvm_graph_value(g, name, &v), CVM_OK);
-    return v;
-}
-
-static cvm_node *node(cvm_graph *g, const char *op, int n_in, const char *const *in,
-                      const char *out)
-{
-    int iv[3], o = val(g, out);
-    for (int i = 0; i < n_in; i++)
-        iv[i] = val(g, in[i]);
-    int idx;
-    assert_int_equal(cvm_graph_add_node(g, op, "", out, n_in, iv, 1, &o, &idx), CVM_OK);
-    g->nodes[idx].opset = 13;
-    return &g->nodes[idx];
-}
+#include "op_test.h"
 
 static void input(cvm_graph *g, const char *name, int ndim, const int64_t *dims)
 {
@@ -64,14 +46,8 @@ static cvm_graph *attention_graph(const shape *s, int axis_kind, int scores_out)
     node(g, "MatMul", 2, (const char *[]){"q", "kt"}, "s");
     cvm_node *sm = node(g, "Softmax", 1, (const char *[]){"s"}, "p");
     if (axis_kind) {
-        cvm_attr *a = calloc(1, sizeof *a);
-        assert_non_null(a);
-        a->name = strdup("axis");
-        a->type = CVM_ATTR_INT;
         int rs = s->rq > s->rk ? s->rq : s->rk;
-        a->i = axis_kind == 1 ? rs - 1 : 0;
-        sm->attrs = a;
-        sm->n_attr = 1;
+        attr_i(sm, "axis", axis_kind == 1 ? rs - 1 : 0);
         if (axis_kind == 1) {
             /* a numbered axis needs the scores' rank declared */
             int sv = val(g, "s");

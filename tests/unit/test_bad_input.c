@@ -748,18 +748,26 @@ static void test_damaged_small_model(void **st)
     ow_free(&m);
 }
 
-static void test_damaged_export(void **st)
+/* A committed export's bytes (its path left in path), or the test skipped
+ * when the source tree is not where CVM_SOURCE_DIR says. */
+static uint8_t *slurp_export(const char *name, char *path, size_t cap, size_t *n)
 {
-    (void)st;
     const char *src = getenv("CVM_SOURCE_DIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tests/data/exports/yolov8-cls-tiny-224.onnx", src ? src : "..");
-    size_t n = 0;
-    uint8_t *d = slurp(path, &n);
+    snprintf(path, cap, "%s/tests/data/exports/%s", src ? src : "..", name);
+    uint8_t *d = slurp(path, n);
     if (!d) {
         print_message("skipped: %s not found (set CVM_SOURCE_DIR)\n", path);
         skip();
     }
+    return d;
+}
+
+static void test_damaged_export(void **st)
+{
+    (void)st;
+    char path[4096];
+    size_t n = 0;
+    uint8_t *d = slurp_export("yolov8-cls-tiny-224.onnx", path, sizeof path, &n);
     /* The undamaged model must load and run, or the sweep below proves nothing. */
     cvm_session *s = NULL;
     cvm_status st0 = cvm_session_create_from_memory(d, n, NULL, NULL, &s);
@@ -778,15 +786,9 @@ static void test_damaged_export(void **st)
 static void test_mapped_file(void **st)
 {
     (void)st;
-    const char *src = getenv("CVM_SOURCE_DIR");
     char path[4096], tmp[] = "/tmp/cvm_mapped_XXXXXX";
-    snprintf(path, sizeof path, "%s/tests/data/exports/yolov8-pose-tiny-160.onnx", src ? src : "..");
     size_t n = 0;
-    uint8_t *d = slurp(path, &n);
-    if (!d) {
-        print_message("skipped: %s not found (set CVM_SOURCE_DIR)\n", path);
-        skip();
-    }
+    uint8_t *d = slurp_export("yolov8-pose-tiny-160.onnx", path, sizeof path, &n);
     assert_true(n >= ((size_t)1 << 20));
     cvm_session *s = NULL;
     assert_int_equal(cvm_session_create(path, NULL, &s), CVM_OK);

@@ -13,6 +13,7 @@
 #include "base/bigmem.h"
 #include "base/bufcache.h"
 #include "base/half.h"
+#include "base/sanitize.h"
 #include "base/status.h"
 #include "base/tensor.h"
 #include "base/threadpool.h"
@@ -211,14 +212,8 @@ static void test_big_alloc(void **st)
 static void test_tensor_buffer_reuse(void **st)
 {
     (void)st;
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef CVM_ASAN
     int on = 0;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-    int on = 0;
-#else
-    int on = 1;
-#endif
 #else
     int on = 1;
 #endif
