@@ -16,7 +16,10 @@ spinning to cvmodels.  Both engines see the same machine over the same
 period, and each child reports its own peak resident memory (the session
 build, the runs and the interpreter; see rss_peak_mb for why not ru_maxrss).
 
-The table reports medians and p90, the ratio cvmodels/ORT of the medians,
+Each round runs every thread count of both engines, so the speed-ups printed
+after the table (median on one thread over the median on N, per engine) also
+compare the same period.  The table reports medians and p90, the ratio
+cvmodels/ORT of the medians,
 session build time (median over the blocks), the GFLOP/s each achieved
 (multiply-adds of Conv/ConvTranspose/MatMul/Gemm counted twice), that rate as
 a share of the machine's measured peak at the same thread count (fp32, or bf16
@@ -263,20 +266,29 @@ def bench_model(a, path, lib_path, thread_counts, peak, cvm_peak, per_block, bas
     rel = os.path.relpath(path, os.path.join(a.shared, "models"))
     name = DOC_NAMES.get(rel) if md else None
     name = name or (rel if not rel.startswith("..") else path)
-    for thr in thread_counts:
-        res = {"cvm": {"times": [], "loads": [], "rss": []}, "ort": {"times": [], "loads": [], "rss": []}}
-        for _ in range(a.rounds):
+    # Every round runs each thread count of both engines, so that the
+    # speed-ups (one thread count against another) compare blocks of the same
+    # minutes, as the ratios between the engines do: on a shared host the
+    # speed drifts by 10-20% from one minute to the next.
+    res = {thr: {eng: {"times": [], "loads": [], "rss": []} for eng in ("cvm", "ort")}
+           for thr in thread_counts}
+    for _ in range(a.rounds):
+        for thr in thread_counts:
             for eng in ("cvm", "ort"):
                 args = [f"--{eng}-block", path, feeds_npz, str(thr), str(per_block), str(a.warmup)]
                 block = run_child(args + (["--lib", lib_path, "--precision", a.precision] if eng == "cvm" else []))
-                res[eng]["times"] += block["times"]
-                res[eng]["loads"].append(block["load_ms"])
-                res[eng]["rss"].append(block["peak_rss_mb"])
+                r = res[thr][eng]
+                r["times"] += block["times"]
+                r["loads"].append(block["load_ms"])
+                r["rss"].append(block["peak_rss_mb"])
                 bases[eng].append(block["base_rss_mb"])
-        ct, ot = res["cvm"]["times"], res["ort"]["times"]
+    medians = {}
+    for thr in thread_counts:
+        ct, ot = res[thr]["cvm"]["times"], res[thr]["ort"]["times"]
         cm, om = statistics.median(ct), statistics.median(ot)
-        c_load, o_load = statistics.median(res["cvm"]["loads"]), statistics.median(res["ort"]["loads"])
-        c_rss, o_rss = max(res["cvm"]["rss"]), max(res["ort"]["rss"])
+        medians[thr] = (cm, om)
+        c_load, o_load = statistics.median(res[thr]["cvm"]["loads"]), statistics.median(res[thr]["ort"]["loads"])
+        c_rss, o_rss = max(res[thr]["cvm"]["rss"]), max(res[thr]["ort"]["rss"])
         c_gf = flops / cm / 1e6 if flops else None
         o_gf = flops / om / 1e6 if flops else None
         pk, cpk = peak.get(thr), cvm_peak.get(thr)
@@ -290,6 +302,28 @@ def bench_model(a, path, lib_path, thread_counts, peak, cvm_peak, per_block, bas
             print(f"{name[-42:]:42} {thr:>3} {cm:9.2f} {pct(ct, .9):8.2f} {om:9.2f} {pct(ot, .9):8.2f} "
                   f"{cm / om:6.2f} {opt(c_gf, '.1f', 9)} {opt(o_gf, '.1f', 9)} {opt(c_pc, '.1f', 8)} "
                   f"{opt(o_pc, '.1f', 8)} {c_load:9.1f} {o_load:9.1f} {c_rss:8.1f} {o_rss:8.1f}", flush=True)
+    return name, medians
+
+
+def print_speedups(rows, thread_counts, md):
+    """Median time on one thread over the median on each other thread count, per engine."""
+    more = [t for t in thread_counts if t != 1]
+    if 1 not in thread_counts or not more:
+        return
+    head = ["model"] + [f"{eng} 1->{t}" for t in more for eng in ("cvm", "ORT")]
+    if md:
+        print("\nSpeed-up over one thread (medians of the same rounds):\n")
+        print("| " + " | ".join(head) + " |")
+        print("|" + "---|" * len(head))
+    else:
+        print("# speed-up over one thread (medians of the same rounds)")
+        print(f"{'model':42} " + " ".join(f"{h:>10}" for h in head[1:]))
+    for name, med in rows:
+        vals = [med[1][i] / med[t][i] for t in more for i in (0, 1)]
+        if md:
+            print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in vals) + " |")
+        else:
+            print(f"{name[-42:]:42} " + " ".join(f"{v:10.2f}" for v in vals))
 
 
 def main():
@@ -354,11 +388,14 @@ def main():
               f"{'cvm RSS':>8} {'ort RSS':>8}")
     bases = {"cvm": [], "ort": []}
     tmp = tempfile.mkdtemp(prefix="cvm-bench-")
+    speedups = []
     try:
         for path in models:
-            bench_model(a, path, lib_path, thread_counts, peak, cvm_peak, per_block, bases, tmp)
+            speedups.append(bench_model(a, path, lib_path, thread_counts, peak, cvm_peak, per_block, bases,
+                                        tmp))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    print_speedups(speedups, thread_counts, md)
     if bases["cvm"] and None not in bases["cvm"] + bases["ort"]:
         note = (f"RSS = peak resident memory (VmHWM) of the engine's child process, which includes Python: "
                 f"{statistics.median(bases['cvm']):.1f} MB (cvmodels child) and {statistics.median(bases['ort']):.1f} MB "
