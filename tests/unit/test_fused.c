@@ -430,6 +430,9 @@ static const conv2d wino_shapes[] = {
     {1, 10, 8, 1, 18, 18, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0}, /* no padding */
     {1, 64, 24, 1, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* 100 tiles: 3 blocks and 4 tiles */
     {2, 8, 17, 1, 16, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* 20 tiles per image, one block */
+    /* one block whose transformed weights exceed 512 KiB: on two threads
+     * the output channels are split, not the tile groups */
+    {1, 64, 72, 1, 18, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
 };
 
 /* 3x3 layers with at least 32 input channels and an input within 2 MB take

@@ -96,9 +96,15 @@ cvm_status cvm_wino_prepare(cvm_wino *w, const cvm_gemm_kernel *kern, int64_t N,
      * columns), so that the parts do not repeat the input transform (a
      * 20x20 map is one block of 25 tiles).  With more blocks the 16-column
      * products cost more than the repeated transform (YOLOv8n's 80x80
-     * layers, 12.5 blocks: 0.73 -> 0.83 ms on 2 threads). */
+     * layers, 12.5 blocks: 0.73 -> 0.83 ms on 2 threads).  Not when the
+     * transformed weights outgrow L2 (512 KiB here): a block reads all of
+     * them, from L3 or memory in a model, and with groups every worker
+     * would read all of them, with output channels only its share
+     * (YOLOv8s and YOLOv8m 4-5% faster on two threads, `ab_libs.py`;
+     * YOLOv8n's 20x20 layers, 2.4-2.9 MB, 5.7-5.9 -> 5.3-5.5 ms). */
+    const size_t u_bytes = 36 * cvm_gemm_packed_a_size(kern, K, C) * sizeof(float);
     if (w->slots > 1 && items % w->slots != 0 && items < 8 * w->slots) {
-        if (items < w->slots && w->T > 16)
+        if (items < w->slots && w->T > 16 && u_bytes <= ((size_t)512 << 10))
             w->gsplit = 1;
         else
             w->msplit = w->slots;
