@@ -330,6 +330,48 @@ static void test_concat(void **st)
     expect_error(run(n, 13, 2, in, 1), CVM_E_TYPE, "int64");
 }
 
+/* Concats of long rows on 2 and 3 threads take the column-chunk path
+ * (each thread copies a share of every part's columns): parts of unequal
+ * lengths, one not a multiple of 16 floats, one shorter than a chunk, and
+ * an empty one; every element is checked against its source. */
+static void test_concat_large(void **st)
+{
+    (void)st;
+    static const int64_t cols[4] = {6400, 1603, 5, 0};
+    const int64_t rows = 37, total = 6400 + 1603 + 5;
+    for (int threads = 2; threads <= 3; threads++) {
+        cvm_threadpool *pool;
+        assert_int_equal(cvm_threadpool_create(threads, &pool), CVM_OK);
+        cvm_tensor *x[4];
+        for (int i = 0; i < 4; i++) {
+            x[i] = mkt(CVM_DTYPE_FLOAT32, NDIMS(1, rows, cols[i]), NULL);
+            float *d = x[i]->data;
+            for (int64_t k = 0; k < rows * cols[i]; k++)
+                d[k] = (float)(i * 1000000 + k);
+        }
+        cvm_node *n = mk("Concat", 4, 1);
+        a_int(n, "axis", 2);
+        cvm_tensor *out = NULL;
+        const cvm_tensor *ins[4] = {x[0], x[1], x[2], x[3]};
+        assert_int_equal(cvm_node_eval(n, 13, 4, ins, 1, &out, pool), CVM_OK);
+        check_shape(out, NDIMS(1, rows, total));
+        const float *o = out->data;
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t c = 0, i = 0, base = 0; c < total; c++) {
+                while (c - base >= cols[i])
+                    base += cols[i++];
+                float want = (float)(i * 1000000 + r * cols[i] + (c - base));
+                if (o[r * total + c] != want)
+                    fail_msg("%d threads: row %lld column %lld: %g, want %g", threads, (long long)r,
+                             (long long)c, o[r * total + c], want);
+            }
+        cvm_tensor_free(out);
+        for (int i = 0; i < 4; i++)
+            cvm_tensor_free(x[i]);
+        cvm_threadpool_free(pool);
+    }
+}
+
 static void test_split(void **st)
 {
     (void)st;
@@ -1045,6 +1087,7 @@ int main(void)
         cmocka_unit_test_teardown(test_transpose, teardown),
         cmocka_unit_test_teardown(test_transpose_large, teardown),
         cmocka_unit_test_teardown(test_concat, teardown),
+        cmocka_unit_test_teardown(test_concat_large, teardown),
         cmocka_unit_test_teardown(test_split, teardown),
         cmocka_unit_test_teardown(test_slice, teardown),
         cmocka_unit_test_teardown(test_gather, teardown),
