@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/status.h"
+#include "base/tensor.h"
 #include "image/resize.h"
 #include "vision/clahe.h"
 
@@ -58,14 +59,27 @@ static cvm_status crop_to_rgb(const cvm_image_view *v, int x0, int y0, int cw, i
     uint8_t *buf = malloc((size_t)cw * ch * 3);
     if (!buf)
         return cvm_errorf(CVM_E_NOMEM, "pre-processing %dx%d: out of memory", cw, ch);
+    const int cn = v->channels;
     for (int y = 0; y < ch; y++) {
-        const uint8_t *s = v->pixels + (size_t)(y + y0) * v->stride + (size_t)x0 * v->channels;
+        const uint8_t *s = v->pixels + (size_t)(y + y0) * v->stride + (size_t)x0 * cn;
         uint8_t *d = buf + (size_t)y * cw * 3;
-        for (int x = 0; x < cw; x++, d += 3, s += v->channels) {
-            switch (v->format) {
-            case CVM_PIXEL_BGR8: d[0] = s[2]; d[1] = s[1]; d[2] = s[0]; break;
-            case CVM_PIXEL_GRAY8: d[0] = d[1] = d[2] = s[0]; break;
-            default: d[0] = s[0]; d[1] = s[1]; d[2] = s[2]; break;
+        /* one loop per format, so that each is a plain byte shuffle */
+        if (v->format == CVM_PIXEL_RGB8) {
+            memcpy(d, s, (size_t)cw * 3);
+        } else if (v->format == CVM_PIXEL_BGR8) {
+            for (int x = 0; x < cw; x++, d += 3, s += 3) {
+                d[0] = s[2];
+                d[1] = s[1];
+                d[2] = s[0];
+            }
+        } else if (v->format == CVM_PIXEL_GRAY8) {
+            for (int x = 0; x < cw; x++, d += 3, s++)
+                d[0] = d[1] = d[2] = s[0];
+        } else {
+            for (int x = 0; x < cw; x++, d += 3, s += cn) {
+                d[0] = s[0];
+                d[1] = s[1];
+                d[2] = s[2];
             }
         }
     }
@@ -177,51 +191,91 @@ static cvm_status apply_contrast(cvm_contrast_mode mode, uint8_t *rgb, int w, in
     return CVM_OK;
 }
 
-static cvm_status prepare_rgb(const cvm_preproc_config *c, const cvm_image_view *img, uint8_t **rgb, int *cw,
-                              int *ch, cvm_preproc_meta *m)
+/* The static crop of the input as 3-channel pixels: the caller's own
+ * pixels where nothing has to change them (RGB8 or BGR8, no grayscale and
+ * no contrast step; `bgr` then says which order), else a converted copy in
+ * `owned` (RGB8).  Resizing and the float conversion read either through
+ * the stride, so the common case copies nothing. */
+typedef struct work_img {
+    const uint8_t *px;
+    size_t stride;
+    int w, h;
+    int bgr;        /* bytes in B, G, R order */
+    uint8_t *owned; /* to free, or NULL */
+} work_img;
+
+static cvm_status prepare_rgb(const cvm_preproc_config *c, const cvm_image_view *img, work_img *wi,
+                              cvm_preproc_meta *m)
 {
+    memset(wi, 0, sizeof *wi);
     if (!img || !img->pixels || img->width <= 0 || img->height <= 0)
         return cvm_errorf(CVM_E_INVALID_ARG, "pre-processing: empty image");
     if (img->channels != (img->format == CVM_PIXEL_GRAY8 ? 1 : img->format == CVM_PIXEL_RGBA8 ? 4 : 3))
         return cvm_errorf(CVM_E_INVALID_ARG, "pre-processing: %d channels do not fit pixel format %d",
                           img->channels, (int)img->format);
+    if (img->stride < (size_t)img->width * (size_t)img->channels)
+        return cvm_errorf(CVM_E_INVALID_ARG, "pre-processing: row stride %zu below %d pixels of %d bytes",
+                          img->stride, img->width, img->channels);
     memset(m, 0, sizeof *m);
     m->orig_w = img->width;
     m->orig_h = img->height;
-    int x0, y0;
-    cvm_static_crop_rect(c, img->width, img->height, &x0, &y0, cw, ch);
-    CVM_TRY(crop_to_rgb(img, x0, y0, *cw, *ch, rgb));
+    int x0, y0, cw, ch;
+    cvm_static_crop_rect(c, img->width, img->height, &x0, &y0, &cw, &ch);
+    if (cw <= 0 || ch <= 0 || x0 < 0 || y0 < 0 || x0 + cw > img->width || y0 + ch > img->height)
+        return cvm_errorf(CVM_E_INVALID_ARG, "static crop (%d,%d %dx%d) is empty or outside the %dx%d image", x0,
+                          y0, cw, ch, img->width, img->height);
     m->crop_x = x0;
     m->crop_y = y0;
-    m->after_w = *cw;
-    m->after_h = *ch;
-    if (c->grayscale)
-        to_gray(*rgb, (size_t)*cw * *ch);
-    cvm_status s = apply_contrast(c->contrast, *rgb, *cw, *ch);
-    if (s != CVM_OK) {
-        free(*rgb);
-        *rgb = NULL;
-    }
-    return s;
-}
-
-static cvm_status resize_rgb(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh, int pil)
-{
-    if (sw == dw && sh == dh) {
-        memcpy(dst, src, (size_t)sw * sh * 3);
+    m->after_w = cw;
+    m->after_h = ch;
+    wi->w = cw;
+    wi->h = ch;
+    if ((img->format == CVM_PIXEL_RGB8 || img->format == CVM_PIXEL_BGR8) && !c->grayscale &&
+        c->contrast == CVM_CONTRAST_NONE) {
+        wi->px = img->pixels + (size_t)y0 * img->stride + (size_t)x0 * 3;
+        wi->stride = img->stride;
+        wi->bgr = img->format == CVM_PIXEL_BGR8;
         return CVM_OK;
     }
-    cvm_image_view a = {sw, sh, (size_t)sw * 3, CVM_PIXEL_RGB8, 3, (uint8_t *)src};
-    cvm_image_view b = {dw, dh, (size_t)dw * 3, CVM_PIXEL_RGB8, 3, dst};
+    uint8_t *rgb = NULL;
+    CVM_TRY(crop_to_rgb(img, x0, y0, cw, ch, &rgb));
+    if (c->grayscale)
+        to_gray(rgb, (size_t)cw * ch);
+    cvm_status s = apply_contrast(c->contrast, rgb, cw, ch);
+    if (s != CVM_OK) {
+        free(rgb);
+        return s;
+    }
+    wi->px = wi->owned = rgb;
+    wi->stride = (size_t)cw * 3;
+    return CVM_OK;
+}
+
+static cvm_status resize_rgb(const uint8_t *src, size_t sstride, int sw, int sh, uint8_t *dst, size_t dstride,
+                             int dw, int dh, int pil)
+{
+    cvm_image_view a = {sw, sh, sstride, CVM_PIXEL_RGB8, 3, (uint8_t *)src};
+    cvm_image_view b = {dw, dh, dstride, CVM_PIXEL_RGB8, 3, dst};
+    /* both copy row by row when the sizes are equal */
     return pil ? cvm_resize_bilinear_pil(&a, &b) : cvm_resize_bilinear_cv(&a, &b);
 }
 
-/* §5.1 step 6 on an RGB8 working copy: returns the uint8 canvas of the
- * network input size (the float canvas of the reference only ever holds
- * integers 0..255 at this point). */
-static cvm_status geometry(const cvm_preproc_config *c, cvm_resize_mode mode, int W, int H, const uint8_t *rgb,
-                           int cw, int ch, uint8_t **canvas, int *outw, int *outh, cvm_preproc_meta *m)
+/* Fills the canvas rows [y0, y1) columns [x0, x1) with one byte value. */
+static void fill_rect(uint8_t *cv, int W, int x0, int x1, int y0, int y1, uint8_t v)
 {
+    if (x1 <= x0)
+        return;
+    for (int y = y0; y < y1; y++)
+        memset(cv + ((size_t)y * W + x0) * 3, v, (size_t)(x1 - x0) * 3);
+}
+
+/* §5.1 step 6 on the working image: returns the uint8 canvas of the
+ * network input size (the float canvas of the reference only ever holds
+ * integers 0..255 at this point), in the working image's byte order. */
+static cvm_status geometry(const cvm_preproc_config *c, cvm_resize_mode mode, int W, int H, const work_img *wi,
+                           cvm_tensor **canvas, int *outw, int *outh, cvm_preproc_meta *m)
+{
+    const int cw = wi->w, ch = wi->h;
     uint8_t *cv = NULL;
     cvm_status s = CVM_OK;
     if (mode == CVM_RESIZE_FIT_LONGER_EDGE) {
@@ -238,15 +292,19 @@ static cvm_status geometry(const cvm_preproc_config *c, cvm_resize_mode mode, in
     }
     if ((size_t)W * H > (size_t)MAX_SIDE * MAX_SIDE)
         return cvm_errorf(CVM_E_LIMIT, "network input %dx%d is too large", W, H);
-    cv = malloc((size_t)W * H * 3);
-    if (!cv)
-        return cvm_errorf(CVM_E_NOMEM, "pre-processing %dx%d: out of memory", W, H);
+    /* a tensor, so that a frame loop gets the previous canvas's memory back
+     * (base/bufcache.h) instead of faulting in fresh pages every frame */
+    cvm_tensor *ct = NULL;
+    int64_t cdims[3] = {H, W, 3};
+    CVM_TRY(cvm_tensor_create_uninit(CVM_DTYPE_UINT8, 3, cdims, &ct));
+    cv = ct->data;
     m->infer_w = W;
     m->infer_h = H;
+    const size_t cs = (size_t)W * 3;
     switch (mode) {
     case CVM_RESIZE_STRETCH:
     case CVM_RESIZE_FIT_LONGER_EDGE:
-        s = resize_rgb(rgb, cw, ch, cv, W, H, 0);
+        s = resize_rgb(wi->px, wi->stride, cw, ch, cv, cs, W, H, 0);
         m->scale_w = (double)W / cw;
         m->scale_h = (double)H / ch;
         break;
@@ -257,18 +315,14 @@ static cvm_status geometry(const cvm_preproc_config *c, cvm_resize_mode mode, in
         cvm_letterbox_geometry(cw, ch, W, H, &nw, &nh, &m->pad_left, &m->pad_top, &m->pad_right, &m->pad_bottom,
                                &sc);
         m->scale_w = m->scale_h = sc;
-        memset(cv, c->padding_value, (size_t)W * H * 3);
-        uint8_t *tmp = malloc((size_t)nw * nh * 3);
-        if (!tmp) {
-            s = cvm_errorf(CVM_E_NOMEM, "pre-processing: out of memory");
-            break;
-        }
-        s = resize_rgb(rgb, cw, ch, tmp, nw, nh, 0);
-        if (s == CVM_OK)
-            for (int y = 0; y < nh; y++)
-                memcpy(cv + ((size_t)(y + m->pad_top) * W + m->pad_left) * 3, tmp + (size_t)y * nw * 3,
-                       (size_t)nw * 3);
-        free(tmp);
+        /* the padding only; the resize writes the rest in place */
+        uint8_t pv = (uint8_t)c->padding_value;
+        fill_rect(cv, W, 0, W, 0, m->pad_top, pv);
+        fill_rect(cv, W, 0, W, m->pad_top + nh, H, pv);
+        fill_rect(cv, W, 0, m->pad_left, m->pad_top, m->pad_top + nh, pv);
+        fill_rect(cv, W, m->pad_left + nw, W, m->pad_top, m->pad_top + nh, pv);
+        s = resize_rgb(wi->px, wi->stride, cw, ch, cv + ((size_t)m->pad_top * W + m->pad_left) * 3, cs, nw, nh,
+                       0);
         break;
     }
     case CVM_RESIZE_CENTER_CROP: {
@@ -297,32 +351,39 @@ static cvm_status geometry(const cvm_preproc_config *c, cvm_resize_mode mode, in
         int w = cw - offx < W - dx ? cw - offx : W - dx;
         int h = ch - offy < H - dy ? ch - offy : H - dy;
         for (int y = 0; y < h; y++)
-            memcpy(cv + ((size_t)(y + dy) * W + dx) * 3, rgb + ((size_t)(y + offy) * cw + offx) * 3, (size_t)w * 3);
+            memcpy(cv + ((size_t)(y + dy) * W + dx) * 3, wi->px + (size_t)(y + offy) * wi->stride + (size_t)offx * 3,
+                   (size_t)w * 3);
         m->scale_w = m->scale_h = 1.0;
         break;
     }
     }
     if (s != CVM_OK) {
-        free(cv);
+        cvm_tensor_free(ct);
         return s;
     }
-    *canvas = cv;
+    *canvas = ct;
     *outw = W;
     *outh = H;
     return CVM_OK;
 }
 
-/* HWC RGB8 -> NCHW float32 in the model's colour order, scaled and
- * normalised.  rfdetr: /255 first, then mean/std, else 255/scaling. */
-static cvm_status to_tensor(const cvm_preproc_config *c, const uint8_t *cv, int W, int H, int rfdetr,
-                            cvm_tensor **out)
+/* HWC 8-bit canvas -> NCHW float32 in the model's colour order, scaled and
+ * normalised.  rfdetr: /255 first, then mean/std, else 255/scaling.  The
+ * canvas holds bytes, so each channel's formula is evaluated once per
+ * byte value into a table (the same float operations as per pixel, so
+ * the same results) and the planes are filled by lookup in one pass. */
+static cvm_status to_tensor(const cvm_preproc_config *c, const uint8_t *cv, int W, int H, int canvas_bgr,
+                            int rfdetr, cvm_tensor **out)
 {
     int64_t dims[4] = {1, 3, H, W};
-    CVM_TRY(cvm_tensor_create(CVM_DTYPE_FLOAT32, 4, dims, out));
+    CVM_TRY(cvm_tensor_create_uninit(CVM_DTYPE_FLOAT32, 4, dims, out)); /* every element is written */
     float *t = (*out)->data;
     size_t plane = (size_t)W * H;
+    float lut[3][256];
+    int src_of[3];
     for (int ch = 0; ch < 3; ch++) {
-        int src = c->bgr ? 2 - ch : ch;
+        int rgb_index = c->bgr ? 2 - ch : ch;               /* which of R, G, B the model wants here */
+        src_of[ch] = canvas_bgr ? 2 - rgb_index : rgb_index; /* where that byte is in the canvas */
         float mul = 1.0f, mean = 0.0f, std = 1.0f;
         int divide = 0;
         double div = 1.0;
@@ -345,17 +406,23 @@ static cvm_status to_tensor(const cvm_preproc_config *c, const uint8_t *cv, int 
                 std = c->std[ch];
             }
         }
-        float *d = t + ch * plane;
         const float fdiv = (float)div;
-        for (size_t i = 0; i < plane; i++) {
-            float v = (float)cv[i * 3 + src];
+        for (int u = 0; u < 256; u++) {
+            float v = (float)u;
             if (divide)
                 v = v / fdiv;
             v = (v - mean) / std;
             if (mul != 1.0f)
                 v *= mul;
-            d[i] = v;
+            lut[ch][u] = v;
         }
+    }
+    float *d0 = t, *d1 = t + plane, *d2 = t + 2 * plane;
+    const int s0 = src_of[0], s1 = src_of[1], s2 = src_of[2];
+    for (size_t i = 0; i < plane; i++, cv += 3) {
+        d0[i] = lut[0][cv[s0]];
+        d1[i] = lut[1][cv[s1]];
+        d2[i] = lut[2][cv[s2]];
     }
     return CVM_OK;
 }
@@ -367,15 +434,16 @@ cvm_status cvm_preprocess(const cvm_preproc_config *c, const cvm_image_view *img
     if (c->input_channels != 3)
         return cvm_errorf(CVM_E_UNSUPPORTED, "models with %d input channels are not supported (3 expected)",
                           c->input_channels);
-    uint8_t *rgb = NULL, *cv = NULL;
-    int cw, ch, W, H;
-    CVM_TRY(prepare_rgb(c, img, &rgb, &cw, &ch, meta));
-    cvm_status s = geometry(c, c->resize, c->width, c->height, rgb, cw, ch, &cv, &W, &H, meta);
-    free(rgb);
+    work_img wi;
+    cvm_tensor *cv = NULL;
+    int W, H;
+    CVM_TRY(prepare_rgb(c, img, &wi, meta));
+    cvm_status s = geometry(c, c->resize, c->width, c->height, &wi, &cv, &W, &H, meta);
+    free(wi.owned);
     if (s != CVM_OK)
         return s;
-    s = to_tensor(c, cv, W, H, 0, out);
-    free(cv);
+    s = to_tensor(c, cv->data, W, H, wi.bgr, 0, out);
+    cvm_tensor_free(cv);
     return s;
 }
 
@@ -386,38 +454,42 @@ cvm_status cvm_preprocess_rfdetr(const cvm_preproc_config *c, const cvm_image_vi
     if (c->input_channels != 3)
         return cvm_errorf(CVM_E_UNSUPPORTED, "models with %d input channels are not supported (3 expected)",
                           c->input_channels);
-    uint8_t *rgb = NULL, *src = NULL;
-    int cw, ch, sw, sh;
-    CVM_TRY(prepare_rgb(c, img, &rgb, &cw, &ch, meta));
+    work_img wi;
+    CVM_TRY(prepare_rgb(c, img, &wi, meta));
+    /* src: what the PIL step reads, the working image or the cv2 step's canvas */
+    const uint8_t *src = wi.px;
+    size_t sstride = wi.stride;
+    cvm_tensor *mid = NULL;
+    int sw = wi.w, sh = wi.h;
     cvm_status s = CVM_OK;
     if (c->dvr_width > 0 && c->resize != CVM_RESIZE_STRETCH) {
         /* Two steps: the shared cv2 handler into the dataset's non-square
          * size, then PIL to the square network input. */
         cvm_resize_mode mode = c->resize == CVM_RESIZE_CENTER_CROP ? CVM_RESIZE_CENTER_CROP : CVM_RESIZE_LETTERBOX;
-        s = geometry(c, mode, c->dvr_width, c->dvr_height, rgb, cw, ch, &src, &sw, &sh, meta);
-        free(rgb);
-        if (s != CVM_OK)
+        s = geometry(c, mode, c->dvr_width, c->dvr_height, &wi, &mid, &sw, &sh, meta);
+        if (s != CVM_OK) {
+            free(wi.owned);
             return s;
+        }
+        src = mid->data;
+        sstride = (size_t)sw * 3;
         meta->nonsquare_w = sw;
         meta->nonsquare_h = sh;
     } else {
-        src = rgb;
-        sw = cw;
-        sh = ch;
-        meta->scale_w = (double)c->width / cw;
-        meta->scale_h = (double)c->height / ch;
+        meta->scale_w = (double)c->width / wi.w;
+        meta->scale_h = (double)c->height / wi.h;
     }
     meta->infer_w = c->width;
     meta->infer_h = c->height;
-    uint8_t *cv = malloc((size_t)c->width * c->height * 3);
-    if (!cv) {
-        free(src);
-        return cvm_errorf(CVM_E_NOMEM, "pre-processing: out of memory");
-    }
-    s = resize_rgb(src, sw, sh, cv, c->width, c->height, 1);
-    free(src);
+    cvm_tensor *cv = NULL;
+    int64_t cdims[3] = {c->height, c->width, 3};
+    s = cvm_tensor_create_uninit(CVM_DTYPE_UINT8, 3, cdims, &cv);
     if (s == CVM_OK)
-        s = to_tensor(c, cv, c->width, c->height, 1, out);
-    free(cv);
+        s = resize_rgb(src, sstride, sw, sh, cv->data, (size_t)c->width * 3, c->width, c->height, 1);
+    cvm_tensor_free(mid);
+    free(wi.owned);
+    if (s == CVM_OK)
+        s = to_tensor(c, cv->data, c->width, c->height, wi.bgr, 1, out);
+    cvm_tensor_free(cv);
     return s;
 }

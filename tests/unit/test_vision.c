@@ -167,6 +167,108 @@ static void test_letterbox_and_crop_geometry(void **st)
     assert_int_equal(cw, 309 - 23);
 }
 
+/* The working image is read in place (RGB8, BGR8) or converted (RGBA8,
+ * gray), rows may be padded, and the float conversion goes through
+ * per-byte tables: every input form gives the same tensor, and that tensor
+ * is the per-pixel formula ((byte / 255 - mean) / std in the model's
+ * channel order), including the letterbox padding. */
+static cvm_tensor *pre(const cvm_preproc_config *c, cvm_pixel_format f, int ch, size_t stride, const uint8_t *px,
+                       int rfdetr)
+{
+    cvm_image_view v = {7, 5, stride, f, ch, (uint8_t *)px};
+    cvm_tensor *t = NULL;
+    cvm_preproc_meta m;
+    assert_int_equal(rfdetr ? cvm_preprocess_rfdetr(c, &v, &t, &m) : cvm_preprocess(c, &v, &t, &m), CVM_OK);
+    return t;
+}
+
+static void expect_same(const cvm_tensor *a, const cvm_tensor *b)
+{
+    assert_int_equal(cvm_tensor_numel(a), cvm_tensor_numel(b));
+    assert_memory_equal(a->data, b->data, (size_t)cvm_tensor_numel(a) * sizeof(float));
+}
+
+static void test_preprocess_pixel_forms(void **st)
+{
+    (void)st;
+    enum { W = 7, H = 5 };
+    uint8_t rgb[W * H * 3], bgr[H][W * 3 + 5], rgba[W * H * 4];
+    unsigned seed = 12345;
+    for (int i = 0; i < W * H * 3; i++) {
+        seed = seed * 1103515245u + 12345u;
+        rgb[i] = (uint8_t)(seed >> 16);
+    }
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            for (int k = 0; k < 3; k++) {
+                bgr[y][x * 3 + k] = rgb[(y * W + x) * 3 + 2 - k];
+                rgba[(y * W + x) * 4 + k] = rgb[(y * W + x) * 3 + k];
+                rgba[(y * W + x) * 4 + 3] = (uint8_t)(x * 31 + y);
+            }
+    cvm_preproc_config c;
+    memset(&c, 0, sizeof c);
+    c.width = W;
+    c.height = H;
+    c.resize = CVM_RESIZE_STRETCH;
+    c.scaling_factor = 255;
+    c.has_norm = 1;
+    const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
+    memcpy(c.mean, mean, sizeof mean);
+    memcpy(c.std, sd, sizeof sd);
+    c.input_channels = 3;
+    for (int model_bgr = 0; model_bgr < 2; model_bgr++) {
+        c.bgr = model_bgr;
+        cvm_tensor *a = pre(&c, CVM_PIXEL_RGB8, 3, W * 3, rgb, 0);
+        const float *t = a->data;
+        for (int ch = 0; ch < 3; ch++)
+            for (int i = 0; i < W * H; i++) {
+                float want = ((float)rgb[i * 3 + (model_bgr ? 2 - ch : ch)] / 255.0f - mean[ch]) / sd[ch];
+                if (t[ch * W * H + i] != want)
+                    fail_msg("bgr %d channel %d pixel %d: %g, want %g", model_bgr, ch, i, t[ch * W * H + i], want);
+            }
+        cvm_tensor *b = pre(&c, CVM_PIXEL_BGR8, 3, sizeof bgr[0], &bgr[0][0], 0);
+        cvm_tensor *d = pre(&c, CVM_PIXEL_RGBA8, 4, W * 4, rgba, 0);
+        expect_same(a, b);
+        expect_same(a, d);
+        cvm_tensor_free(a);
+        cvm_tensor_free(b);
+        cvm_tensor_free(d);
+    }
+    /* letterbox into 9x9: the 7x5 image becomes 9x6 with rows 0 and 7-8 of
+     * padding value 114; in-place RGB and BGR give the same tensor */
+    c.bgr = 0;
+    c.width = c.height = 9;
+    c.resize = CVM_RESIZE_LETTERBOX;
+    c.padding_value = 114;
+    cvm_tensor *a = pre(&c, CVM_PIXEL_RGB8, 3, W * 3, rgb, 0);
+    cvm_tensor *b = pre(&c, CVM_PIXEL_BGR8, 3, sizeof bgr[0], &bgr[0][0], 0);
+    expect_same(a, b);
+    const float *t = a->data;
+    for (int ch = 0; ch < 3; ch++) {
+        float pad = (114.0f / 255.0f - mean[ch]) / sd[ch];
+        for (int y = 0; y < 9; y++)
+            for (int x = 0; x < 9; x++)
+                if ((y == 0 || y >= 7) && t[(ch * 9 + y) * 9 + x] != pad)
+                    fail_msg("channel %d (%d,%d): %g, want the padding %g", ch, x, y, t[(ch * 9 + y) * 9 + x], pad);
+    }
+    cvm_tensor_free(a);
+    cvm_tensor_free(b);
+    /* RF-DETR's PIL resize, in place from either byte order */
+    c.width = c.height = 6;
+    c.resize = CVM_RESIZE_STRETCH;
+    a = pre(&c, CVM_PIXEL_RGB8, 3, W * 3, rgb, 1);
+    b = pre(&c, CVM_PIXEL_BGR8, 3, sizeof bgr[0], &bgr[0][0], 1);
+    expect_same(a, b);
+    cvm_tensor_free(a);
+    cvm_tensor_free(b);
+    /* a stride shorter than a row is refused */
+    cvm_image_view v = {W, H, W * 3 - 1, CVM_PIXEL_RGB8, 3, rgb};
+    cvm_tensor *out = NULL;
+    cvm_preproc_meta m;
+    assert_int_equal(cvm_preprocess(&c, &v, &out, &m), CVM_E_INVALID_ARG);
+    assert_null(out);
+}
+
 static void test_rescale_rounding(void **st)
 {
     (void)st;
@@ -432,6 +534,7 @@ int main(void)
         cmocka_unit_test(test_nms_strict_iou_and_ties),
         cmocka_unit_test(test_rle_pycocotools),
         cmocka_unit_test(test_letterbox_and_crop_geometry),
+        cmocka_unit_test(test_preprocess_pixel_forms),
         cmocka_unit_test(test_rescale_rounding),
         cmocka_unit_test(test_mask_upsample_and_unpad),
         cmocka_unit_test(test_mask_polygon),
