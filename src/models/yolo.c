@@ -319,6 +319,8 @@ cvm_status cvm_yolo_infer(cvm_model *m, const cvm_image_view *img, const cvm_inf
     size_t *keep = NULL;
     float *boxes = NULL;
     int64_t *anchors = NULL;
+    float *best = NULL; /* per candidate: best class score and class (class-major layout) */
+    int *best_cls = NULL;
     if (p->task == CVM_TASK_CLASSIFICATION || p->task == CVM_TASK_MULTI_LABEL_CLASSIFICATION) {
         s = classify(m, outs[0], prm, r);
         goto done;
@@ -341,6 +343,19 @@ cvm_status cvm_yolo_infer(cvm_model *m, const cvm_image_view *img, const cvm_inf
     const float iou = prm->iou >= 0 ? prm->iou : m->def_iou;
     const int max_det = prm->max_detections > 0 ? prm->max_detections : m->def_max_det;
     const float kp_thr = prm->keypoint_confidence >= 0 ? prm->keypoint_confidence : m->def_kp_conf;
+    /* The best class of every candidate, for the class-major layout
+     * ([4 + classes, candidates]): found one class row at a time, so that
+     * the scores are read in order rather than 80 rows apart per candidate
+     * (the first of equal scores wins, as in the per-candidate scan). */
+    if (!L.rowwise && !L.yolov5 && L.nc > 0) {
+        best = malloc((size_t)L.n * sizeof *best);
+        best_cls = malloc((size_t)L.n * sizeof *best_cls);
+        if (!best || !best_cls) {
+            s = cvm_errorf(CVM_E_NOMEM, "out of memory");
+            goto done;
+        }
+        cvm_best_class(o + 4 * L.n, L.nc, L.n, best, best_cls);
+    }
     /* Candidates over the confidence threshold. */
     int ok = 1;
     for (int64_t a = 0; a < L.n && ok; a++) {
@@ -364,12 +379,17 @@ cvm_status cvm_yolo_infer(cvm_model *m, const cvm_image_view *img, const cvm_inf
             int64_t c0 = L.yolov5 ? 5 : 4;
             if (L.yolov5 && !(at(o, &L, a, 4) > thr))
                 continue;
-            score = at(o, &L, a, c0);
-            for (int64_t k = 1; k < L.nc; k++) {
-                float v = at(o, &L, a, c0 + k);
-                if (v > score) {
-                    score = v;
-                    cls = (int)k;
+            if (best) {
+                score = best[a];
+                cls = best_cls[a];
+            } else {
+                score = at(o, &L, a, c0);
+                for (int64_t k = 1; k < L.nc; k++) {
+                    float v = at(o, &L, a, c0 + k);
+                    if (v > score) {
+                        score = v;
+                        cls = (int)k;
+                    }
                 }
             }
             if (!L.yolov5 && !(score > thr))
@@ -462,6 +482,8 @@ cvm_status cvm_yolo_infer(cvm_model *m, const cvm_image_view *img, const cvm_inf
         s = masks_for(&L, o, outs[L.proto_out], &meta, boxes, anchors, nk, r->pub.dets);
 done:
     cand_free(&c);
+    free(best);
+    free(best_cls);
     free(keep);
     free(boxes);
     free(anchors);

@@ -28,6 +28,14 @@ size_t cvm_nms(const float *xyxy, const float *scores, const int *classes, size_
 /* Sorts idx[0..n) by score descending, ties by index ascending. */
 void cvm_sort_by_score(size_t *idx, size_t n, const float *scores);
 
+/* ------------------------------------------------------------ best class */
+
+/* For class-major scores [classes][n] (row stride n): best[a] and cls[a] =
+ * the largest score of candidate a and its class, the first of equal ones
+ * (NaN never wins over an earlier class), as a per-candidate argmax scan
+ * gives; read one class row at a time.  classes >= 1. */
+void cvm_best_class(const float *scores, int64_t classes, int64_t n, float *best, int *cls);
+
 /* --------------------------------------------------------------- rescale */
 
 /* §5.2: undo pad and scale, add the crop offset, clamp to [0,W]x[0,H]. The

@@ -269,6 +269,52 @@ static void test_preprocess_pixel_forms(void **st)
     assert_null(out);
 }
 
+/* The best class per candidate against a per-candidate scan: 7 candidates
+ * (a group of four and a tail of three), ties between classes (the first
+ * wins), NaN scores (a NaN never replaces a number, and one in class 0
+ * stays, as the scan's strict comparison has it), negative scores and a
+ * single class. */
+static void test_best_class(void **st)
+{
+    (void)st;
+    const float nan = NAN;
+    enum { C = 4, N = 7 };
+    const float sc[C][N] = {
+        {0.1f, 0.5f, nan, -3.0f, 0.2f, 0.7f, 0.0f},
+        {0.3f, 0.5f, 0.4f, -2.0f, 0.2f, nan, 0.9f},
+        {0.3f, 0.1f, 0.8f, -2.5f, 0.6f, 0.7f, 0.9f},
+        {0.2f, 0.6f, 0.8f, -1.0f, 0.6f, 0.1f, 1.0f},
+    };
+    float best[N];
+    int cls[N];
+    cvm_best_class(&sc[0][0], C, N, best, cls);
+    for (int a = 0; a < N; a++) {
+        float b = sc[0][a];
+        int k = 0;
+        for (int c = 1; c < C; c++)
+            if (sc[c][a] > b) {
+                b = sc[c][a];
+                k = c;
+            }
+        assert_int_equal(cls[a], k);
+        if (isnan(b))
+            assert_true(isnan(best[a]));
+        else
+            assert_true(best[a] == b);
+    }
+    /* hand-checked: ties keep the earlier class (candidates 0, 4 and 5) */
+    assert_int_equal(cls[0], 1);
+    assert_int_equal(cls[1], 3);
+    assert_true(isnan(best[2]) && cls[2] == 0);
+    assert_int_equal(cls[3], 3);
+    assert_int_equal(cls[4], 2);
+    assert_int_equal(cls[5], 0);
+    assert_int_equal(cls[6], 3);
+    cvm_best_class(&sc[0][0], 1, N, best, cls);
+    for (int a = 0; a < N; a++)
+        assert_int_equal(cls[a], 0);
+}
+
 static void test_rescale_rounding(void **st)
 {
     (void)st;
@@ -535,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_rle_pycocotools),
         cmocka_unit_test(test_letterbox_and_crop_geometry),
         cmocka_unit_test(test_preprocess_pixel_forms),
+        cmocka_unit_test(test_best_class),
         cmocka_unit_test(test_rescale_rounding),
         cmocka_unit_test(test_mask_upsample_and_unpad),
         cmocka_unit_test(test_mask_polygon),
