@@ -118,9 +118,8 @@ static void test_run_and_fold(void **st)
  * y = c * 2; z = a + a (a read again after the Concat).  With a batch of 1 the
  * Split and the Concat become views (a and b are produced inside c); with a
  * batch of 3 the slices are not contiguous and both copy. */
-static void test_views(void **st)
+static cvm_graph *views_graph(int n_out, const char *const *out_names)
 {
-    (void)st;
     cvm_graph *g;
     assert_int_equal(cvm_graph_create(&g), CVM_OK);
     declare_input(g, "x");
@@ -149,8 +148,16 @@ static void test_views(void **st)
     g->nodes[idx].attrs[0].i = 1;
     node(g, "Mul", "c", "two", "y");
     node(g, "Add", "a", "a", "z");
-    declare_output(g, "y");
-    declare_output(g, "z");
+    for (int i = 0; i < n_out; i++)
+        declare_output(g, out_names[i]);
+    return g;
+}
+
+static void test_views(void **st)
+{
+    (void)st;
+    static const char *const yz[2] = {"y", "z"};
+    cvm_graph *g = views_graph(2, yz);
     cvm_session *s;
     assert_int_equal(cvm_session_create_from_graph(g, NULL, &s), CVM_OK);
     const char *name = "x";
@@ -174,6 +181,63 @@ static void test_views(void **st)
         cvm_tensor_free(x);
         cvm_tensor_free(out[0]);
         cvm_tensor_free(out[1]);
+    }
+    cvm_session_free(s);
+}
+
+/* Graph outputs are computed in place in the returned (or given) tensors
+ * unless they are views: the Concat's output c holds a and b as views, a
+ * is also read after it, c is asked for twice and the view s1 once; with a
+ * batch of 3 nothing is a view.  Every output against the formula, from
+ * cvm_session_run and from cvm_session_run_into (twice, over stale data). */
+static void test_outputs_in_place(void **st)
+{
+    (void)st;
+    static const char *const names[5] = {"c", "a", "z", "c", "s1"};
+    cvm_graph *g = views_graph(5, names);
+    cvm_session *s;
+    assert_int_equal(cvm_session_create_from_graph(g, NULL, &s), CVM_OK);
+    const char *name = "x";
+    for (int64_t n = 1; n <= 3; n += 2) {
+        cvm_tensor *x = make_input(n, -0.5f);
+        const int64_t w[5] = {6, 4, 4, 6, 2};
+        for (int mode = 0; mode < 3; mode++) {
+            cvm_tensor *out[5] = {NULL};
+            if (mode == 0) {
+                assert_int_equal(cvm_session_run(s, 1, &name, (const cvm_tensor *const *)&x, 5, NULL, out),
+                                 CVM_OK);
+            } else {
+                for (int i = 0; i < 5; i++) {
+                    int64_t d[2] = {n, w[i]};
+                    assert_int_equal(cvm_tensor_create(CVM_DTYPE_FLOAT32, 2, d, &out[i]), CVM_OK);
+                    memset(out[i]->data, 0x7F, out[i]->nbytes);
+                }
+                assert_int_equal(cvm_session_run_into(s, 1, &name, (const cvm_tensor *const *)&x, 5, NULL,
+                                                      out),
+                                 CVM_OK);
+            }
+            const float *xd = x->data;
+            for (int64_t r = 0; r < n; r++)
+                for (int j = 0; j < 4; j++) {
+                    float a = xd[r * 4 + j] > 0 ? xd[r * 4 + j] : 0.0f;
+                    for (int k = 0; k < 4; k += 3) {
+                        const float *c = out[k]->data;
+                        assert_float_equal(c[r * 6 + j], a, 0);
+                        if (j >= 2)
+                            assert_float_equal(c[r * 6 + 2 + j], -a, 0);
+                    }
+                    assert_float_equal(((const float *)out[1]->data)[r * 4 + j], a, 0);
+                    assert_float_equal(((const float *)out[2]->data)[r * 4 + j], a + a, 0);
+                    if (j >= 2)
+                        assert_float_equal(((const float *)out[4]->data)[r * 2 + j - 2], a, 0);
+                }
+            for (int i = 0; i < 5; i++)
+                cvm_tensor_free(out[i]);
+        }
+        cvm_session_stats stats;
+        assert_int_equal(cvm_session_get_stats(s, &stats), CVM_OK);
+        assert_int_equal(stats.nodes_viewed, n == 1 ? 2 : 0);
+        cvm_tensor_free(x);
     }
     cvm_session_free(s);
 }
@@ -431,6 +495,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_and_fold),
         cmocka_unit_test(test_views),
+        cmocka_unit_test(test_outputs_in_place),
         cmocka_unit_test(test_profile),
         cmocka_unit_test(test_input_errors),
         cmocka_unit_test(test_graph_errors),
