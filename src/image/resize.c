@@ -184,7 +184,51 @@ static void cv_vresize(const int *S0, const int *S1, uint8_t *d, int b0, int b1,
         d[x] = sat_u8((S0[x] * b0 + S1[x] * b1 + (1 << 21)) >> 22);
 }
 
-cvm_status cvm_resize_bilinear_cv_lanes(const cvm_image_view *src, cvm_image_view *dst, int lanes)
+typedef struct cv_job {
+    const cvm_image_view *src;
+    cvm_image_view *dst;
+    const cv_htab *ht;
+    const int *yofs;
+    const short *beta;
+    int *rows;      /* per part: two horizontally filtered rows */
+    int parts, lanes;
+} cv_job;
+
+/* Destination rows of parts [b, e): each part keeps its own two cached
+ * source rows, so the parts are independent and give the same bytes as
+ * one pass. */
+static void cv_rows(void *arg, size_t b, size_t e)
+{
+    const cv_job *j = arg;
+    const cvm_image_view *src = j->src;
+    int dw = j->dst->width, dh = j->dst->height, cn = src->channels;
+    size_t width = (size_t)dw * (size_t)cn;
+    for (size_t part = b; part < e; part++) {
+        int y0 = (int)((int64_t)dh * (int64_t)part / j->parts);
+        int y1 = (int)((int64_t)dh * (int64_t)(part + 1) / j->parts);
+        int *buf[2] = {j->rows + part * 2 * width, j->rows + part * 2 * width + width};
+        int tag[2] = {-1, -1};
+        for (int dy = y0; dy < y1; dy++) {
+            const int *r[2];
+            for (int k = 0; k < 2; k++) {
+                int sy = j->yofs[2 * dy + k];
+                int slot = tag[0] == sy ? 0 : tag[1] == sy ? 1 : -1;
+                if (slot < 0) {
+                    /* Replace the slot the other tap of this row does not use. */
+                    int other = k == 1 ? j->yofs[2 * dy] : -2;
+                    slot = tag[0] == other ? 1 : 0;
+                    cv_hresize(src->pixels + (size_t)sy * src->stride, buf[slot], j->ht, dw, cn);
+                    tag[slot] = sy;
+                }
+                r[k] = buf[slot];
+            }
+            cv_vresize(r[0], r[1], j->dst->pixels + (size_t)dy * j->dst->stride, j->beta[2 * dy],
+                       j->beta[2 * dy + 1], (int)width, j->lanes);
+        }
+    }
+}
+
+static cvm_status cv_resize(const cvm_image_view *src, cvm_image_view *dst, int lanes, cvm_threadpool *pool)
 {
     CVM_TRY(check_views(src, dst, "cvm_resize_bilinear_cv"));
     int sw = src->width, sh = src->height, dw = dst->width, dh = dst->height, cn = src->channels;
@@ -201,12 +245,19 @@ cvm_status cvm_resize_bilinear_cv_lanes(const cvm_image_view *src, cvm_image_vie
         return CVM_OK;
     }
 
+    /* Parts of at least 16 rows: each re-filters up to two source rows the
+     * part before it also filtered. */
+    int parts = pool ? cvm_threadpool_size(pool) : 1;
+    if (parts > dh / 16)
+        parts = dh / 16;
+    if (parts < 1)
+        parts = 1;
     size_t width = (size_t)dw * (size_t)cn;
     int *xofs = malloc(sizeof(int) * (size_t)dw);
     short *alpha = malloc(sizeof(short) * 2 * (size_t)dw);
     int *yofs = malloc(sizeof(int) * 2 * (size_t)dh);
     short *beta = malloc(sizeof(short) * 2 * (size_t)dh);
-    int *rows = malloc(sizeof(int) * width * 2);
+    int *rows = malloc(sizeof(int) * width * 2 * (size_t)parts);
     if (!xofs || !alpha || !yofs || !beta || !rows) {
         free(xofs), free(alpha), free(yofs), free(beta), free(rows);
         return cvm_errorf(CVM_E_NOMEM, "cvm_resize_bilinear_cv: out of memory for %dx%d", dw, dh);
@@ -238,28 +289,20 @@ cvm_status cvm_resize_bilinear_cv_lanes(const cvm_image_view *src, cvm_image_vie
         beta[2 * dy] = cv_round_coef((1.f - fy) * CV_COEF_SCALE);
         beta[2 * dy + 1] = cv_round_coef(fy * CV_COEF_SCALE);
     }
-    /* Two cached horizontally filtered rows, tagged with their source row. */
-    int *buf[2] = {rows, rows + width};
-    int tag[2] = {-1, -1};
-    for (int dy = 0; dy < dh; dy++) {
-        const int *r[2];
-        for (int k = 0; k < 2; k++) {
-            int sy = yofs[2 * dy + k];
-            int slot = tag[0] == sy ? 0 : tag[1] == sy ? 1 : -1;
-            if (slot < 0) {
-                /* Replace the slot the other tap of this row does not use. */
-                int other = k == 1 ? yofs[2 * dy] : -2;
-                slot = tag[0] == other ? 1 : 0;
-                cv_hresize(src->pixels + (size_t)sy * src->stride, buf[slot], &ht, dw, cn);
-                tag[slot] = sy;
-            }
-            r[k] = buf[slot];
-        }
-        cv_vresize(r[0], r[1], dst->pixels + (size_t)dy * dst->stride, beta[2 * dy], beta[2 * dy + 1],
-                   (int)width, lanes);
-    }
+    cv_job job = {src, dst, &ht, yofs, beta, rows, parts, lanes};
+    cvm_parallel_for(parts > 1 ? pool : NULL, (size_t)parts, 1, cv_rows, &job);
     free(xofs), free(alpha), free(yofs), free(beta), free(rows);
     return CVM_OK;
+}
+
+cvm_status cvm_resize_bilinear_cv_lanes(const cvm_image_view *src, cvm_image_view *dst, int lanes)
+{
+    return cv_resize(src, dst, lanes, NULL);
+}
+
+cvm_status cvm_resize_bilinear_cv_pool(const cvm_image_view *src, cvm_image_view *dst, cvm_threadpool *pool)
+{
+    return cv_resize(src, dst, 0, pool);
 }
 
 cvm_status cvm_resize_bilinear_cv(const cvm_image_view *src, cvm_image_view *dst)

@@ -9,6 +9,7 @@
 #include "base/status.h"
 #include "base/tensor.h"
 #include "hub/hub.h"
+#include "runtime/session.h"
 #include "models/model.h"
 
 double cvm_now_ms(void)
@@ -407,7 +408,8 @@ cvm_status cvm_model_forward(cvm_model *m, const cvm_image_view *img, cvm_prepro
                           CVM_MODEL_MAX_OUTPUTS);
     double t0 = cvm_now_ms();
     cvm_tensor *input = NULL;
-    CVM_TRY(pre(&m->pkg->pre, img, &input, meta));
+    /* the session's threads, idle until the run, share the pre-processing */
+    CVM_TRY(pre(&m->pkg->pre, img, &input, meta, cvm_session_pool(m->session)));
     double t1 = cvm_now_ms();
     cvm_status s = cvm_model_run(m, input, outs);
     cvm_tensor_free(input);

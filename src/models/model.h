@@ -52,7 +52,7 @@ cvm_status cvm_model_run(cvm_model *m, const cvm_tensor *input, cvm_tensor **out
  * time both stages.  outs[] receives m->n_out tensors. */
 #define CVM_MODEL_MAX_OUTPUTS 16
 typedef cvm_status (*cvm_preprocess_fn)(const cvm_preproc_config *c, const cvm_image_view *img,
-                                        cvm_tensor **out, cvm_preproc_meta *meta);
+                                        cvm_tensor **out, cvm_preproc_meta *meta, cvm_threadpool *pool);
 cvm_status cvm_model_forward(cvm_model *m, const cvm_image_view *img, cvm_preprocess_fn pre,
                              cvm_tensor **outs, cvm_preproc_meta *meta, double *pre_ms, double *infer_ms);
 /* Numeric class names ("0", "1", ...) when a bare ONNX file came without a list. */

@@ -631,3 +631,8 @@ cvm_status cvm_session_get_profile(const cvm_session *s, cvm_op_time *out, size_
     free(acc);
     return CVM_OK;
 }
+
+cvm_threadpool *cvm_session_pool(const cvm_session *s)
+{
+    return s ? s->pool : NULL;
+}

@@ -252,12 +252,12 @@ static cvm_status prepare_rgb(const cvm_preproc_config *c, const cvm_image_view 
 }
 
 static cvm_status resize_rgb(const uint8_t *src, size_t sstride, int sw, int sh, uint8_t *dst, size_t dstride,
-                             int dw, int dh, int pil)
+                             int dw, int dh, int pil, cvm_threadpool *pool)
 {
     cvm_image_view a = {sw, sh, sstride, CVM_PIXEL_RGB8, 3, (uint8_t *)src};
     cvm_image_view b = {dw, dh, dstride, CVM_PIXEL_RGB8, 3, dst};
     /* both copy row by row when the sizes are equal */
-    return pil ? cvm_resize_bilinear_pil(&a, &b) : cvm_resize_bilinear_cv(&a, &b);
+    return pil ? cvm_resize_bilinear_pil(&a, &b) : cvm_resize_bilinear_cv_pool(&a, &b, pool);
 }
 
 /* Fills the canvas rows [y0, y1) columns [x0, x1) with one byte value. */
@@ -273,7 +273,7 @@ static void fill_rect(uint8_t *cv, int W, int x0, int x1, int y0, int y1, uint8_
  * network input size (the float canvas of the reference only ever holds
  * integers 0..255 at this point), in the working image's byte order. */
 static cvm_status geometry(const cvm_preproc_config *c, cvm_resize_mode mode, int W, int H, const work_img *wi,
-                           cvm_tensor **canvas, int *outw, int *outh, cvm_preproc_meta *m)
+                           cvm_tensor **canvas, int *outw, int *outh, cvm_preproc_meta *m, cvm_threadpool *pool)
 {
     const int cw = wi->w, ch = wi->h;
     uint8_t *cv = NULL;
@@ -304,7 +304,7 @@ static cvm_status geometry(const cvm_preproc_config *c, cvm_resize_mode mode, in
     switch (mode) {
     case CVM_RESIZE_STRETCH:
     case CVM_RESIZE_FIT_LONGER_EDGE:
-        s = resize_rgb(wi->px, wi->stride, cw, ch, cv, cs, W, H, 0);
+        s = resize_rgb(wi->px, wi->stride, cw, ch, cv, cs, W, H, 0, pool);
         m->scale_w = (double)W / cw;
         m->scale_h = (double)H / ch;
         break;
@@ -322,7 +322,7 @@ static cvm_status geometry(const cvm_preproc_config *c, cvm_resize_mode mode, in
         fill_rect(cv, W, 0, m->pad_left, m->pad_top, m->pad_top + nh, pv);
         fill_rect(cv, W, m->pad_left + nw, W, m->pad_top, m->pad_top + nh, pv);
         s = resize_rgb(wi->px, wi->stride, cw, ch, cv + ((size_t)m->pad_top * W + m->pad_left) * 3, cs, nw, nh,
-                       0);
+                       0, pool);
         break;
     }
     case CVM_RESIZE_CENTER_CROP: {
@@ -372,8 +372,33 @@ static cvm_status geometry(const cvm_preproc_config *c, cvm_resize_mode mode, in
  * canvas holds bytes, so each channel's formula is evaluated once per
  * byte value into a table (the same float operations as per pixel, so
  * the same results) and the planes are filled by lookup in one pass. */
+typedef struct conv_job {
+    const uint8_t *cv;
+    float *t;
+    size_t plane, parts;
+    int src[3];
+    const float (*lut)[256];
+} conv_job;
+
+/* Pixels of parts [b, e) of the canvas through the tables into the planes. */
+static void conv_range(void *arg, size_t b, size_t e)
+{
+    const conv_job *j = arg;
+    const size_t plane = j->plane;
+    size_t i0 = plane * b / j->parts, i1 = plane * e / j->parts;
+    float *d0 = j->t, *d1 = j->t + plane, *d2 = j->t + 2 * plane;
+    const float *l0 = j->lut[0], *l1 = j->lut[1], *l2 = j->lut[2];
+    const uint8_t *cv = j->cv + i0 * 3;
+    const int s0 = j->src[0], s1 = j->src[1], s2 = j->src[2];
+    for (size_t i = i0; i < i1; i++, cv += 3) {
+        d0[i] = l0[cv[s0]];
+        d1[i] = l1[cv[s1]];
+        d2[i] = l2[cv[s2]];
+    }
+}
+
 static cvm_status to_tensor(const cvm_preproc_config *c, const uint8_t *cv, int W, int H, int canvas_bgr,
-                            int rfdetr, cvm_tensor **out)
+                            int rfdetr, cvm_tensor **out, cvm_threadpool *pool)
 {
     int64_t dims[4] = {1, 3, H, W};
     CVM_TRY(cvm_tensor_create_uninit(CVM_DTYPE_FLOAT32, 4, dims, out)); /* every element is written */
@@ -417,18 +442,17 @@ static cvm_status to_tensor(const cvm_preproc_config *c, const uint8_t *cv, int 
             lut[ch][u] = v;
         }
     }
-    float *d0 = t, *d1 = t + plane, *d2 = t + 2 * plane;
-    const int s0 = src_of[0], s1 = src_of[1], s2 = src_of[2];
-    for (size_t i = 0; i < plane; i++, cv += 3) {
-        d0[i] = lut[0][cv[s0]];
-        d1[i] = lut[1][cv[s1]];
-        d2[i] = lut[2][cv[s2]];
-    }
+    /* parts of at least 4096 pixels, one per thread */
+    size_t parts = pool ? (size_t)cvm_threadpool_size(pool) : 1;
+    if (parts > plane / 4096)
+        parts = plane / 4096 ? plane / 4096 : 1;
+    conv_job j = {cv, t, plane, parts, {src_of[0], src_of[1], src_of[2]}, lut};
+    cvm_parallel_for(parts > 1 ? pool : NULL, parts, 1, conv_range, &j);
     return CVM_OK;
 }
 
 cvm_status cvm_preprocess(const cvm_preproc_config *c, const cvm_image_view *img, cvm_tensor **out,
-                          cvm_preproc_meta *meta)
+                          cvm_preproc_meta *meta, cvm_threadpool *pool)
 {
     *out = NULL;
     if (c->input_channels != 3)
@@ -438,17 +462,17 @@ cvm_status cvm_preprocess(const cvm_preproc_config *c, const cvm_image_view *img
     cvm_tensor *cv = NULL;
     int W, H;
     CVM_TRY(prepare_rgb(c, img, &wi, meta));
-    cvm_status s = geometry(c, c->resize, c->width, c->height, &wi, &cv, &W, &H, meta);
+    cvm_status s = geometry(c, c->resize, c->width, c->height, &wi, &cv, &W, &H, meta, pool);
     free(wi.owned);
     if (s != CVM_OK)
         return s;
-    s = to_tensor(c, cv->data, W, H, wi.bgr, 0, out);
+    s = to_tensor(c, cv->data, W, H, wi.bgr, 0, out, pool);
     cvm_tensor_free(cv);
     return s;
 }
 
 cvm_status cvm_preprocess_rfdetr(const cvm_preproc_config *c, const cvm_image_view *img, cvm_tensor **out,
-                                 cvm_preproc_meta *meta)
+                                 cvm_preproc_meta *meta, cvm_threadpool *pool)
 {
     *out = NULL;
     if (c->input_channels != 3)
@@ -466,7 +490,7 @@ cvm_status cvm_preprocess_rfdetr(const cvm_preproc_config *c, const cvm_image_vi
         /* Two steps: the shared cv2 handler into the dataset's non-square
          * size, then PIL to the square network input. */
         cvm_resize_mode mode = c->resize == CVM_RESIZE_CENTER_CROP ? CVM_RESIZE_CENTER_CROP : CVM_RESIZE_LETTERBOX;
-        s = geometry(c, mode, c->dvr_width, c->dvr_height, &wi, &mid, &sw, &sh, meta);
+        s = geometry(c, mode, c->dvr_width, c->dvr_height, &wi, &mid, &sw, &sh, meta, pool);
         if (s != CVM_OK) {
             free(wi.owned);
             return s;
@@ -485,11 +509,11 @@ cvm_status cvm_preprocess_rfdetr(const cvm_preproc_config *c, const cvm_image_vi
     int64_t cdims[3] = {c->height, c->width, 3};
     s = cvm_tensor_create_uninit(CVM_DTYPE_UINT8, 3, cdims, &cv);
     if (s == CVM_OK)
-        s = resize_rgb(src, sstride, sw, sh, cv->data, (size_t)c->width * 3, c->width, c->height, 1);
+        s = resize_rgb(src, sstride, sw, sh, cv->data, (size_t)c->width * 3, c->width, c->height, 1, pool);
     cvm_tensor_free(mid);
     free(wi.owned);
     if (s == CVM_OK)
-        s = to_tensor(c, cv->data, c->width, c->height, wi.bgr, 1, out);
+        s = to_tensor(c, cv->data, c->width, c->height, wi.bgr, 1, out, pool);
     cvm_tensor_free(cv);
     return s;
 }

@@ -6,6 +6,7 @@
 #ifndef CVM_VISION_PREPROCESS_H
 #define CVM_VISION_PREPROCESS_H
 
+#include "base/threadpool.h"
 #include "cvm/image.h"
 #include "models/package.h"
 
@@ -19,14 +20,16 @@ typedef struct cvm_preproc_meta {
     int nonsquare_w, nonsquare_h;  /* RF-DETR two-step intermediate size (0 = none) */
 } cvm_preproc_meta;
 
-/* §5.1.  `out` receives a new float32 tensor [1,3,H,W] (H,W = inference size). */
+/* §5.1.  `out` receives a new float32 tensor [1,3,H,W] (H,W = inference size).
+ * `pool` (may be NULL) shares the resize and the float conversion among
+ * its threads; the result does not depend on it. */
 cvm_status cvm_preprocess(const cvm_preproc_config *c, const cvm_image_view *img, cvm_tensor **out,
-                          cvm_preproc_meta *meta);
+                          cvm_preproc_meta *meta, cvm_threadpool *pool);
 
 /* §5.4: RF-DETR (stretch with PIL's antialiased bilinear; two-step when
  * dataset_version_resize_dimensions is set and the mode is not stretch). */
 cvm_status cvm_preprocess_rfdetr(const cvm_preproc_config *c, const cvm_image_view *img, cvm_tensor **out,
-                                 cvm_preproc_meta *meta);
+                                 cvm_preproc_meta *meta, cvm_threadpool *pool);
 
 /* Building blocks (exposed for tests). */
 

@@ -15,6 +15,7 @@
 
 #include "cvm/image.h"
 #include "image/draw.h"
+#include "image/resize.h"
 
 static void data_path(char *out, size_t cap, const char *name)
 {
@@ -660,6 +661,50 @@ static void test_draw_text(void **st)
     cvm_image_free(img);
 }
 
+/* The OpenCV resize with its rows shared among 2 and 3 threads gives the
+ * bytes of the one-thread pass: down and up, odd sizes, 1, 3 and 4
+ * channels, fewer rows than make two parts, and a padded destination. */
+static void test_resize_pool(void **st)
+{
+    (void)st;
+    static const int sizes[][4] = {{768, 576, 640, 480}, {301, 199, 97, 211}, {64, 40, 33, 20},
+                                   {50, 300, 71, 95}, {17, 9, 40, 30}};
+    static const int chans[] = {3, 1, 4};
+    static const cvm_pixel_format fmts[] = {CVM_PIXEL_RGB8, CVM_PIXEL_GRAY8, CVM_PIXEL_RGBA8};
+    for (int threads = 2; threads <= 3; threads++) {
+        cvm_threadpool *pool;
+        assert_int_equal(cvm_threadpool_create(threads, &pool), CVM_OK);
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+            for (int f = 0; f < 3; f++) {
+                int sw = sizes[k][0], sh = sizes[k][1], dw = sizes[k][2], dh = sizes[k][3], cn = chans[f];
+                size_t sstride = (size_t)sw * cn, dstride = (size_t)dw * cn + 7;
+                uint8_t *src = malloc(sstride * sh), *a = malloc(dstride * dh), *b = malloc(dstride * dh);
+                assert_non_null(src);
+                assert_non_null(a);
+                assert_non_null(b);
+                unsigned seed = (unsigned)(k * 7 + f);
+                for (size_t i = 0; i < sstride * sh; i++) {
+                    seed = seed * 1103515245u + 12345u;
+                    src[i] = (uint8_t)(seed >> 16);
+                }
+                memset(a, 0, dstride * dh);
+                memset(b, 0, dstride * dh);
+                cvm_image_view sv = {sw, sh, sstride, fmts[f], cn, src};
+                cvm_image_view av = {dw, dh, dstride, fmts[f], cn, a}, bv = av;
+                bv.pixels = b;
+                assert_int_equal(cvm_resize_bilinear_cv(&sv, &av), CVM_OK);
+                assert_int_equal(cvm_resize_bilinear_cv_pool(&sv, &bv, pool), CVM_OK);
+                if (memcmp(a, b, dstride * dh) != 0)
+                    fail_msg("%d threads, %dx%d -> %dx%d, %d channels: bytes differ", threads, sw, sh, dw, dh,
+                             cn);
+                free(src);
+                free(a);
+                free(b);
+            }
+        cvm_threadpool_free(pool);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -670,7 +715,7 @@ int main(void)
         cmocka_unit_test(test_huge_headers),   cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_fuzz_corpus),
         cmocka_unit_test(test_draw_clipping),  cmocka_unit_test(test_draw_formats),
-        cmocka_unit_test(test_draw_text),
+        cmocka_unit_test(test_draw_text),      cmocka_unit_test(test_resize_pool),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     if (g_tmpdir[0]) {

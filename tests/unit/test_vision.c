@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/status.h"
+#include "base/threadpool.h"
 #include "models/package.h"
 #include "vision/postprocess.h"
 #include "vision/preprocess.h"
@@ -178,7 +179,8 @@ static cvm_tensor *pre(const cvm_preproc_config *c, cvm_pixel_format f, int ch, 
     cvm_image_view v = {7, 5, stride, f, ch, (uint8_t *)px};
     cvm_tensor *t = NULL;
     cvm_preproc_meta m;
-    assert_int_equal(rfdetr ? cvm_preprocess_rfdetr(c, &v, &t, &m) : cvm_preprocess(c, &v, &t, &m), CVM_OK);
+    assert_int_equal(rfdetr ? cvm_preprocess_rfdetr(c, &v, &t, &m, NULL) : cvm_preprocess(c, &v, &t, &m, NULL),
+                     CVM_OK);
     return t;
 }
 
@@ -261,11 +263,38 @@ static void test_preprocess_pixel_forms(void **st)
     expect_same(a, b);
     cvm_tensor_free(a);
     cvm_tensor_free(b);
+    /* a larger image on a 3-thread pool: the same tensor as on one thread
+     * (resize rows and conversion shared) */
+    {
+        enum { BW = 301, BH = 199 };
+        uint8_t *big = malloc((size_t)BW * BH * 3);
+        assert_non_null(big);
+        for (int i = 0; i < BW * BH * 3; i++) {
+            seed = seed * 1103515245u + 12345u;
+            big[i] = (uint8_t)(seed >> 16);
+        }
+        cvm_threadpool *pool;
+        assert_int_equal(cvm_threadpool_create(3, &pool), CVM_OK);
+        c.width = c.height = 320;
+        c.resize = CVM_RESIZE_LETTERBOX;
+        cvm_image_view bv = {BW, BH, (size_t)BW * 3, CVM_PIXEL_RGB8, 3, big};
+        cvm_tensor *one = NULL, *three = NULL;
+        cvm_preproc_meta m1, m3;
+        /* the pooled run first: a canvas block freed by the other run could
+         * otherwise hand it correct stale bytes */
+        assert_int_equal(cvm_preprocess(&c, &bv, &three, &m3, pool), CVM_OK);
+        assert_int_equal(cvm_preprocess(&c, &bv, &one, &m1, NULL), CVM_OK);
+        expect_same(one, three);
+        cvm_tensor_free(one);
+        cvm_tensor_free(three);
+        cvm_threadpool_free(pool);
+        free(big);
+    }
     /* a stride shorter than a row is refused */
     cvm_image_view v = {W, H, W * 3 - 1, CVM_PIXEL_RGB8, 3, rgb};
     cvm_tensor *out = NULL;
     cvm_preproc_meta m;
-    assert_int_equal(cvm_preprocess(&c, &v, &out, &m), CVM_E_INVALID_ARG);
+    assert_int_equal(cvm_preprocess(&c, &v, &out, &m, NULL), CVM_E_INVALID_ARG);
     assert_null(out);
 }
 
