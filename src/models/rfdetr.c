@@ -118,16 +118,22 @@ cvm_status cvm_rfdetr_infer(cvm_model *m, const cvm_image_view *img, const cvm_i
         goto done;
     }
     const float *lg = tl->data;
+    const float thr = prm->confidence >= 0 ? prm->confidence : m->def_conf;
+    /* Flat top-k (k = queries) over sigmoid(queries x classes), then the
+     * confidence test.  Only scores over the threshold can survive it, and
+     * everything ranked above such a score is over it too, so sorting just
+     * those gives the same entries in the same order as sorting all Q x C
+     * (27300 for 300 queries of 91 columns: 2 ms, most of post-processing). */
+    size_t over = 0;
     for (size_t i = 0; i < QC; i++) {
         prob[i] = 1.0f / (1.0f + expf(-lg[i]));
-        order[i] = i;
+        if (prob[i] > thr)
+            order[over++] = i;
     }
-    /* Flat top-k (k = queries) over sigmoid(queries x classes). */
-    cvm_sort_by_score(order, QC, prob);
-    const float thr = prm->confidence >= 0 ? prm->confidence : m->def_conf;
+    cvm_sort_by_score(order, over, prob);
     size_t max_det = seg ? (size_t)(prm->max_detections > 0 ? prm->max_detections : m->def_max_det) : (size_t)-1;
     size_t n = 0;
-    for (size_t i = 0; i < (size_t)Q && i < QC && n < max_det; i++) {
+    for (size_t i = 0; i < (size_t)Q && i < over && n < max_det; i++) {
         size_t f = order[i];
         int col = (int)(f % (size_t)C);
         int cls;
