@@ -50,12 +50,10 @@ void cvm_letterbox_geometry(int w, int h, int W, int H, int *nw, int *nh, int *p
 
 /* ----------------------------------------------------- RGB working copy */
 
-/* Crops and converts the input to packed RGB8. */
+/* Crops (a rectangle inside the image, checked by the caller) and
+ * converts the input to packed RGB8. */
 static cvm_status crop_to_rgb(const cvm_image_view *v, int x0, int y0, int cw, int ch, uint8_t **out)
 {
-    if (cw <= 0 || ch <= 0 || x0 < 0 || y0 < 0 || x0 + cw > v->width || y0 + ch > v->height)
-        return cvm_errorf(CVM_E_INVALID_ARG, "static crop (%d,%d %dx%d) is empty or outside the %dx%d image", x0,
-                          y0, cw, ch, v->width, v->height);
     uint8_t *buf = malloc((size_t)cw * ch * 3);
     if (!buf)
         return cvm_errorf(CVM_E_NOMEM, "pre-processing %dx%d: out of memory", cw, ch);

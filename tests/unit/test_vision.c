@@ -296,6 +296,15 @@ static void test_preprocess_pixel_forms(void **st)
     cvm_preproc_meta m;
     assert_int_equal(cvm_preprocess(&c, &v, &out, &m, NULL), CVM_E_INVALID_ARG);
     assert_null(out);
+    /* and so is a static crop that leaves nothing */
+    v.stride = W * 3;
+    c.crop_enabled = 1;
+    c.crop_x_min = 60;
+    c.crop_x_max = 40;
+    c.crop_y_max = 100;
+    assert_int_equal(cvm_preprocess(&c, &v, &out, &m, NULL), CVM_E_INVALID_ARG);
+    assert_non_null(strstr(cvm_last_error(), "static crop"));
+    assert_null(out);
 }
 
 /* The best class per candidate against a per-candidate scan: 7 candidates
