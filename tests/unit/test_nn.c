@@ -844,6 +844,48 @@ static void test_pooling(void **st)
     cvm_tensor_free(x);
 }
 
+/* Global pools over long planes (eight chains and a tail): the mean
+ * against a double sum, the max exact, with a NaN (ignored, as the
+ * comparison has it) and the largest value in the tail or in any chain. */
+static void test_global_pool_long(void **st)
+{
+    (void)st;
+    const int64_t C = 3, HW = 6403;
+    cvm_tensor *x = TENS(1, 3, 19, 337);
+    float *d = x->data;
+    unsigned seed = 77;
+    fill_rand(d, C * HW, &seed);
+    d[5] = NAN;               /* plane 0: a NaN in a chain */
+    d[HW + HW - 1] = 9.0f;    /* plane 1: the max in the tail */
+    d[2 * HW + 4001] = 7.5f;  /* plane 2: the max in chain 1 */
+    cvm_tensor *in[1] = {x}, *out[1] = {NULL};
+    tnode t = mk("GlobalMaxPool", 1, 1);
+    assert_int_equal(eval(&t, 12, 1, in, 1, out, pool2), CVM_OK);
+    for (int64_t c = 0; c < C; c++) {
+        float m = -INFINITY;
+        for (int64_t i = 0; i < HW; i++)
+            m = d[c * HW + i] > m ? d[c * HW + i] : m;
+        assert_true(((const float *)out[0]->data)[c] == m);
+    }
+    assert_true(((const float *)out[0]->data)[1] == 9.0f && ((const float *)out[0]->data)[2] == 7.5f);
+    free_all(out, 1);
+    cvm_graph_free(t.g);
+    d[5] = 0.25f;
+    t = mk("GlobalAveragePool", 1, 1);
+    assert_int_equal(eval(&t, 12, 1, in, 1, out, NULL), CVM_OK);
+    for (int64_t c = 0; c < C; c++) {
+        double sum = 0;
+        for (int64_t i = 0; i < HW; i++)
+            sum += d[c * HW + i];
+        float got = ((const float *)out[0]->data)[c], want = (float)(sum / (double)HW);
+        if (fabsf(got - want) > 1e-7f)
+            fail_msg("plane %lld: mean %g, want %g", (long long)c, got, want);
+    }
+    free_all(out, 1);
+    cvm_graph_free(t.g);
+    cvm_tensor_free(x);
+}
+
 static void test_norms(void **st)
 {
     (void)st;
@@ -1055,6 +1097,7 @@ int main(void)
         cmocka_unit_test(test_matmul_broadcast),
         cmocka_unit_test(test_gemm_attrs),
         cmocka_unit_test(test_pooling),
+        cmocka_unit_test(test_global_pool_long),
         cmocka_unit_test(test_norms),
         cmocka_unit_test(test_softmax_axis_semantics),
         cmocka_unit_test(test_einsum),

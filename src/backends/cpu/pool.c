@@ -555,15 +555,30 @@ static void gpool_planes(void *arg, size_t begin, size_t end)
     for (size_t pl = begin; pl < end; pl++) {
         const float *x = j->x + (int64_t)pl * j->n;
         float r;
+        /* Eight independent chains: one running max or sum waited on each
+         * add's latency (PP-OCRv4 det's [96, 80x80] mean took 0.33 ms). */
+        const int64_t n = j->n, n8 = n & ~(int64_t)7;
         if (j->kind == POOL_MAX) {
+            float m[8];
+            for (int k = 0; k < 8; k++)
+                m[k] = -INFINITY;
+            for (int64_t i = 0; i < n8; i += 8)
+                for (int k = 0; k < 8; k++)
+                    m[k] = x[i + k] > m[k] ? x[i + k] : m[k];
             r = -INFINITY;
-            for (int64_t i = 0; i < j->n; i++)
+            for (int k = 0; k < 8; k++)
+                r = m[k] > r ? m[k] : r;
+            for (int64_t i = n8; i < n; i++)
                 r = x[i] > r ? x[i] : r;
         } else if (j->kind == POOL_AVG) {
-            double s = 0.0;
-            for (int64_t i = 0; i < j->n; i++)
+            double a[8] = {0};
+            for (int64_t i = 0; i < n8; i += 8)
+                for (int k = 0; k < 8; k++)
+                    a[k] += x[i + k];
+            double s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+            for (int64_t i = n8; i < n; i++)
                 s += x[i];
-            r = j->n ? (float)(s / (double)j->n) : 0.0f;
+            r = n ? (float)(s / (double)n) : 0.0f;
         } else {
             double s = 0.0;
             for (int64_t i = 0; i < j->n; i++)
