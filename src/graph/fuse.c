@@ -552,6 +552,105 @@ static cvm_status fuse_conv(fuse_ctx *f, int ci)
     return set_epilogue_attrs(conv, &e);
 }
 
+/* A constant operand of binary node n (other than value v) holding one
+ * value per channel of an output [N, M, spatial...]: numel M, M at the
+ * channel position, ones elsewhere. */
+static const cvm_tensor *per_channel_const(fuse_ctx *f, const cvm_node *n, int v, int64_t M, int out_rank)
+{
+    if (n->n_in != 2 || n->n_out != 1 || n->out[0] < 0)
+        return NULL;
+    int ki = n->in[0] == v ? 1 : 0;
+    if (n->in[1 - ki] != v)
+        return NULL;
+    const cvm_tensor *t = const_f32(f, n, ki);
+    int64_t numel;
+    if (!t || t->ndim < out_rank - 1 || t->ndim > out_rank || !cvm_shape_numel(t->ndim, t->dims, &numel) ||
+        numel != M)
+        return NULL;
+    int ch = t->ndim - (out_rank - 1); /* the channel's position in t */
+    for (int d = 0; d < t->ndim; d++)
+        if (t->dims[d] != (d == ch ? M : 1))
+            return NULL;
+    return t;
+}
+
+/* ConvTranspose(X, W[, B]) -> [Add(per-channel constant)] ->
+ * [BatchNormalization]: PP-OCR's DB head exports the bias as an Add and
+ * normalises after it, two passes over the upsampled map (PP-OCRv4 det:
+ * 0.37 ms of 11, the normalisation not split among threads).  Both go into
+ * the bias, the normalisation's scale into the weights [C, M, k...] (one
+ * group) per output channel m. */
+static cvm_status fuse_convtranspose_bn(fuse_ctx *f, int ci)
+{
+    cvm_graph *g = f->g;
+    const cvm_node *ct = &g->nodes[ci];
+    if (ct->n_out != 1 || ct->n_in < 2 || ct->n_in > 3 || ct->in[0] < 0 || ct->in[1] < 0 ||
+        ct->out[0] < 0 || cvm_attr_int(ct, "group", 1) != 1)
+        return CVM_OK;
+    const cvm_tensor *w = const_f32(f, ct, 1);
+    const cvm_tensor *b = ct->n_in > 2 && ct->in[2] >= 0 ? const_f32(f, ct, 2) : NULL;
+    if (!w || w->ndim < 3 || (ct->n_in > 2 && ct->in[2] >= 0 && !b))
+        return CVM_OK;
+    int64_t C = w->dims[0], M = w->dims[1], numel;
+    if (!cvm_shape_numel(w->ndim, w->dims, &numel) || C <= 0 || M <= 0 ||
+        (b && (b->ndim != 1 || b->dims[0] != M)))
+        return CVM_OK;
+    int y = ct->out[0], absorbed[2], n_abs = 0;
+    const cvm_tensor *addc = NULL, *p[4] = {NULL};
+    cvm_node *n = sole_consumer(f, y);
+    if (n && is_op(n, "Add") && (addc = per_channel_const(f, n, y, M, w->ndim)) != NULL) {
+        absorbed[n_abs++] = (int)(n - g->nodes);
+        y = n->out[0];
+        n = sole_consumer(f, y);
+    }
+    float eps = 1e-5f;
+    if (n && is_op(n, "BatchNormalization") && n->n_in == 5 && n->n_out >= 1 &&
+        cvm_attr_int(n, "training_mode", 0) == 0 && cvm_attr_int(n, "spatial", 1) == 1) {
+        int ok = 1;
+        for (int o = 1; o < n->n_out; o++)
+            ok &= n->out[o] < 0;
+        for (int i = 0; i < 4 && ok; i++) {
+            p[i] = const_f32(f, n, i + 1);
+            ok = p[i] && p[i]->ndim == 1 && p[i]->dims[0] == M;
+        }
+        if (ok) {
+            eps = cvm_attr_float(n, "epsilon", 1e-5f);
+            absorbed[n_abs++] = (int)(n - g->nodes);
+            y = n->out[0];
+        } else {
+            p[0] = NULL;
+        }
+    }
+    if (n_abs == 0)
+        return CVM_OK;
+    cvm_tensor *nw = NULL, *nb = NULL;
+    CVM_TRY(cvm_tensor_create(CVM_DTYPE_FLOAT32, w->ndim, w->dims, &nw));
+    cvm_status st = cvm_tensor_create(CVM_DTYPE_FLOAT32, 1, &M, &nb);
+    if (st != CVM_OK) {
+        cvm_tensor_free(nw);
+        return st;
+    }
+    const float *wd = w->data, *bd = b ? b->data : NULL, *ad = addc ? addc->data : NULL;
+    float *nwd = nw->data, *nbd = nb->data;
+    int64_t per = numel / (C * M);
+    for (int64_t m = 0; m < M; m++) {
+        double bias = (bd ? (double)bd[m] : 0.0) + (ad ? (double)ad[m] : 0.0), s = 1.0;
+        if (p[0]) {
+            const float *sc = p[0]->data, *sh = p[1]->data, *mean = p[2]->data, *var = p[3]->data;
+            s = (double)sc[m] / sqrt((double)var[m] + (double)eps);
+            bias = (bias - mean[m]) * s + sh[m];
+        }
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t i = 0; i < per; i++)
+                nwd[(c * M + m) * per + i] = (float)(wd[(c * M + m) * per + i] * s);
+        nbd[m] = (float)bias;
+    }
+    CVM_TRY(set_folded_weights(f, ci, nw, nb, "bn_folded"));
+    absorb_nodes(f, absorbed, n_abs, -1);
+    g->nodes[ci].out[0] = y;
+    return CVM_OK;
+}
+
 /* Transpose(perm P) -> Softmax or LogSoftmax over axis a -> Transpose(Q)
  * (YOLOv8's DFL head) is a softmax over axis P[a] of the untransposed
  * tensor followed by one transpose by R = P[Q[i]], or none when R is the
@@ -1051,6 +1150,9 @@ cvm_status cvm_graph_fuse(cvm_graph *g)
     for (int i = 0; i < n0 && st == CVM_OK; i++)
         if (!f.dead[i] && is_op(&g->nodes[i], "Conv"))
             st = fuse_conv(&f, i);
+    for (int i = 0; i < n0 && st == CVM_OK; i++)
+        if (!f.dead[i] && is_op(&g->nodes[i], "ConvTranspose"))
+            st = fuse_convtranspose_bn(&f, i);
     for (int i = 0; i < n0 && st == CVM_OK; i++)
         if (!f.dead[i] && is_op(&g->nodes[i], "Transpose"))
             st = fuse_transposed_softmax(&f, i);
