@@ -421,6 +421,13 @@ static void test_convtranspose_vs_naive(void **st)
         {2, 2, 4, 2, 2, {1, 4, 3}, {1, 2, 3}, {1, 1, 2}, {1, 2, 1}, {0, 0, 1}, {0, 1, 0}, {0, 0, 1}},
         {1, 1, 3, 2, 1, {1, 1, 5}, {1, 1, 3}, {1, 1, 3}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {0, 0, 2}},
         {3, 1, 2, 2, 1, {2, 3, 2}, {2, 2, 2}, {2, 1, 2}, {1, 1, 1}, {0, 1, 1}, {1, 0, 0}, {1, 0, 0}},
+        /* kernel = stride (taps that do not overlap, each output written once):
+         * 2x2/2 as upsampling heads use it, with a begin pad and with
+         * output_padding (a last row and a last column that only take the
+         * bias), and 3x3/3 in two groups with a begin pad past a whole tile */
+        {2, 1, 3, 4, 1, {1, 5, 7}, {1, 2, 2}, {1, 2, 2}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}},
+        {2, 2, 2, 3, 1, {1, 4, 5}, {1, 2, 2}, {1, 2, 2}, {1, 1, 1}, {0, 0, 1}, {0, 0, 0}, {0, 1, 1}},
+        {2, 1, 4, 2, 2, {1, 3, 4}, {1, 3, 3}, {1, 3, 3}, {1, 1, 1}, {0, 0, 4}, {0, 2, 0}, {0, 0, 2}},
     };
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         const tc *c = &cases[ci];

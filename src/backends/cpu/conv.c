@@ -1131,10 +1131,66 @@ static float *convt_c_of(const void *vctx, int64_t b)
     return ((const convt_run *)vctx)->cols;
 }
 
+/* Kernel extent equal to the stride on every axis (undilated): the taps do
+ * not overlap, so each output element takes exactly one column entry (or
+ * only the bias, past the input with output_padding) and is written once,
+ * a row at a time, instead of the output being cleared and then visited
+ * once per tap (PP-OCR's 2x2 stride-2 upsampling: 0.82 ms, 2.4 MB written
+ * five times). */
+static int convt_tiles(const conv_state *s)
+{
+    for (int i = 0; i < 3; i++)
+        if (s->k[i] != s->s[i] || s->d[i] != 1 || s->pb[i] < 0)
+            return 0;
+    return 1;
+}
+
+static void col2im_tiles(const convt_run *r, int64_t co)
+{
+    const conv_state *s = r->s;
+    const int64_t D = s->in[0], H = s->in[1], W = s->in[2];
+    const int64_t OD = s->out[0], OH = s->out[1], OW = s->out[2];
+    const int64_t sd = s->s[0], sh = s->s[1], sw = s->s[2];
+    int64_t oc = r->g * s->Mg + co;
+    float *y = r->y + (r->n * s->M + oc) * s->OUT;
+    const float bv = r->bias ? r->bias[oc] : 0.0f;
+    const float *col = r->cols + co * s->KK * s->IN;
+    for (int64_t od = 0; od < OD; od++) {
+        int64_t td = od + s->pb[0], id = td / sd, kd = td % sd;
+        for (int64_t oh = 0; oh < OH; oh++, y += OW) {
+            int64_t th = oh + s->pb[1], ih = th / sh, kh = th % sh;
+            if (id >= D || ih >= H) {
+                for (int64_t ow = 0; ow < OW; ow++)
+                    y[ow] = bv;
+                continue;
+            }
+            /* the row's taps: tap kw of input column iw lands at iw*sw - pb + kw */
+            const float *taps = col + ((kd * sh + kh) * sw) * s->IN + (id * H + ih) * W;
+            if (sw == 2 && s->pb[2] == 0 && OW == 2 * W) {
+                const float *c0 = taps, *c1 = taps + s->IN;
+                for (int64_t iw = 0; iw < W; iw++) {
+                    y[2 * iw] = bv + c0[iw];
+                    y[2 * iw + 1] = bv + c1[iw];
+                }
+                continue;
+            }
+            for (int64_t ow = 0; ow < OW; ow++) {
+                int64_t tw = ow + s->pb[2], iw = tw / sw, kw = tw % sw;
+                y[ow] = iw < W ? bv + taps[kw * s->IN + iw] : bv;
+            }
+        }
+    }
+}
+
 static void col2im_channels(void *arg, size_t begin, size_t end)
 {
     const convt_run *r = arg;
     const conv_state *s = r->s;
+    if (convt_tiles(s)) {
+        for (size_t co = begin; co < end; co++)
+            col2im_tiles(r, (int64_t)co);
+        return;
+    }
     const int64_t D = s->in[0], H = s->in[1], W = s->in[2];
     const int64_t OD = s->out[0], OH = s->out[1], OW = s->out[2];
     for (size_t co = begin; co < end; co++) {
