@@ -18,6 +18,7 @@
  */
 #include "graph/fuse.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,7 +340,8 @@ static cvm_status fold_batchnorm(fuse_ctx *f, int ci, const cvm_node *bn, int *f
 /* Conv -> Mul(scalar) / Add(scalar) ... (PP-LCNet's "learnable affine"
  * after each convolution in PaddleOCR): folded into new W' = W * scale and
  * B' = B * scale + shift.  *y advances past the absorbed nodes. */
-static cvm_status fold_scalar_affine(fuse_ctx *f, int ci, int *y, int *absorbed, int *n_abs)
+static cvm_status fold_scalar_affine(fuse_ctx *f, int ci, int *y, int *absorbed, int *n_abs,
+                                     int positive, double *shift_out)
 {
     cvm_graph *g = f->g;
     const cvm_node *conv = &g->nodes[ci];
@@ -374,8 +376,10 @@ static cvm_status fold_scalar_affine(fuse_ctx *f, int ci, int *y, int *absorbed,
         taken[n++] = (int)(op - g->nodes);
         v = op->out[0];
     }
-    if (n == 0)
+    if (n == 0 || (positive && !(scale > 0.0)))
         return CVM_OK;
+    if (shift_out)
+        *shift_out = shift;
     cvm_tensor *nw = NULL, *nb = NULL;
     CVM_TRY(cvm_tensor_create(CVM_DTYPE_FLOAT32, w->ndim, w->dims, &nw));
     cvm_status st = cvm_tensor_create(CVM_DTYPE_FLOAT32, 1, &M, &nb);
@@ -520,10 +524,25 @@ static cvm_status fuse_conv(fuse_ctx *f, int ci)
             y = g->nodes[bni].out[0];
         }
     }
-    CVM_TRY(fold_scalar_affine(f, ci, &y, absorbed, &n_abs));
+    CVM_TRY(fold_scalar_affine(f, ci, &y, absorbed, &n_abs, 0, NULL));
     conv = &g->nodes[ci];
     epi_match e;
     y = match_epilogue(f, y, &e, absorbed, &n_abs);
+    if (e.act == CVM_FUSED_RELU && e.res < 0) {
+        /* Relu -> Mul/Add by scalars (HGNetv2's "learnable affine" in
+         * DEIMv2): for a scale s > 0, s * relu(x) + b = max(s x + b, b), a
+         * Clip from b of the convolution with W and B scaled by s and b
+         * added, so the affine pass over the map goes too. */
+        int before = n_abs;
+        double shift = 0.0;
+        CVM_TRY(fold_scalar_affine(f, ci, &y, absorbed, &n_abs, 1, &shift));
+        conv = &g->nodes[ci];
+        if (n_abs > before) {
+            e.act = CVM_FUSED_CLIP;
+            e.alpha = (float)shift;
+            e.beta = FLT_MAX;
+        }
+    }
     int res = e.res;
     if (n_abs == 0)
         return CVM_OK;

@@ -1014,6 +1014,78 @@ static void test_affine_and_hardswish_fusion(void **st)
     }
 }
 
+/* HGNetv2's block: Conv -> Relu -> Mul(s) -> Add(b).  With s > 0 the
+ * affine joins the convolution as a Clip from b (s relu(x) + b =
+ * max(s x + b, b)); with s < 0 it must stay (it is not a Clip then).  The
+ * fused and unfused sessions agree either way. */
+static cvm_graph *lab_graph(float scale)
+{
+    cvm_graph *g;
+    assert_int_equal(cvm_graph_create(&g), CVM_OK);
+    int x = val(g, "x");
+    g->values[x].dtype = CVM_DTYPE_FLOAT32;
+    g->values[x].ndim = 4;
+    int64_t xd[4] = {1, 5, 9, 13};
+    for (int d = 0; d < 4; d++)
+        g->values[x].dims[d].value = xd[d];
+    g->inputs = malloc(sizeof(int));
+    g->inputs[g->n_inputs++] = x;
+    int64_t wd[4] = {12, 5, 3, 3}, c12 = 12;
+    constant(g, "w", 4, wd, 41, 0);
+    constant(g, "b", 1, &c12, 42, 0);
+    scalar_const(g, "s", scale);
+    scalar_const(g, "t", -0.3f);
+    node(g, "Conv", 3, (const char *[]){"x", "w", "b"}, "c");
+    int64_t pads[4] = {1, 1, 1, 1};
+    set_ints(&g->nodes[0], "pads", 4, pads);
+    node(g, "Relu", 1, (const char *[]){"c"}, "r");
+    node(g, "Mul", 2, (const char *[]){"r", "s"}, "rs");
+    node(g, "Add", 2, (const char *[]){"t", "rs"}, "y");
+    g->outputs = malloc(sizeof(int));
+    g->outputs[g->n_outputs++] = val(g, "y");
+    return g;
+}
+
+static void test_relu_affine_fusion(void **st)
+{
+    (void)st;
+    for (int neg = 0; neg < 2; neg++) {
+        float scale = neg ? -0.8f : 1.3f;
+        cvm_graph *g = lab_graph(scale);
+        assert_int_equal(cvm_graph_fuse(g), CVM_OK);
+        if (!neg) {
+            assert_int_equal(g->n_nodes, 1);
+            assert_string_equal(g->nodes[0].op_type, "FusedConv");
+            assert_string_equal(cvm_attr_string(&g->nodes[0], "activation", ""), "Clip");
+            assert_true(cvm_attr_float(&g->nodes[0], "alpha", 0.0f) == -0.3f);
+        } else {
+            assert_true(g->n_nodes > 1); /* the Mul and Add stay */
+        }
+        cvm_graph_free(g);
+        cvm_session_options o;
+        cvm_session_options_init(&o);
+        cvm_session *ss[2];
+        for (int k = 0; k < 2; k++) {
+            o.optimize = k;
+            assert_int_equal(cvm_session_create_from_graph(lab_graph(scale), &o, &ss[k]), CVM_OK);
+        }
+        int64_t xd[4] = {1, 5, 9, 13};
+        cvm_tensor *x = tens(4, xd), *y[2];
+        unsigned seed = 5 + (unsigned)neg;
+        fill_rand(x->data, cvm_tensor_numel(x), &seed);
+        const char *name = "x";
+        for (int k = 0; k < 2; k++)
+            assert_int_equal(cvm_session_run(ss[k], 1, &name, (const cvm_tensor *const *)&x, 1,
+                                             NULL, &y[k]), CVM_OK);
+        expect_close(y[1]->data, y[0]->data, cvm_tensor_numel(y[0]), 1e-5f);
+        for (int k = 0; k < 2; k++) {
+            cvm_tensor_free(y[k]);
+            cvm_session_free(ss[k]);
+        }
+        cvm_tensor_free(x);
+    }
+}
+
 /* Pow(x, 2) with a rank-0 constant exponent becomes Mul(x, x), bit for bit;
  * a [1]-shaped exponent (which would broadcast a scalar x up) stays Pow. */
 static cvm_graph *pow_graph(int rank1)
@@ -1178,6 +1250,7 @@ int main(void)
         cmocka_unit_test(test_gelu_fusion),
         cmocka_unit_test(test_linear_fusion),
         cmocka_unit_test(test_affine_and_hardswish_fusion),
+        cmocka_unit_test(test_relu_affine_fusion),
         cmocka_unit_test(test_square_pow),
         cmocka_unit_test(test_weights_released),
     };
