@@ -950,10 +950,12 @@ static void test_topk(void **st)
     in[1] = TI64(NDIMS(1), I64(4));
     expect_error(run(n, 11, 2, in, 2), CVM_E_INVALID_ARG, "k = 4");
 
-    /* A small k takes the heap path: its values and indices must be the
-     * first k of the full stable sort (k = n), with many ties and NaNs,
-     * largest and smallest, along a non-last axis too. */
-    enum { R = 3, A = 1000, K = 37 };
+    /* A small k takes the heap path (37) or the insertion list (4, 16):
+     * its values and indices must be the first k of the full stable sort
+     * (k = n), with many ties and NaNs, largest and smallest, along a
+     * non-last axis too. */
+    enum { R = 3, A = 1000 };
+    static const int Ks[3] = {37, 4, 16};
     static float xv[R * A];
     unsigned seed = 99;
     for (int i = 0; i < R * A; i++) {
@@ -962,37 +964,40 @@ static void test_topk(void **st)
         if (i % 97 == 5)
             xv[i] = NAN;
     }
-    for (int largest = 0; largest < 2; largest++)
-        for (int axis = 0; axis < 2; axis++) {
-            int64_t dims[2] = {axis ? R : A, axis ? A : R};
-            float *x = xv; /* axis 0: the same numbers seen as [A, R] */
-            cvm_tensor *full_v, *full_i;
-            n = mk("TopK", 2, 2);
-            a_int(n, "largest", largest);
-            a_int(n, "axis", axis);
-            in[0] = mkt(CVM_DTYPE_FLOAT32, 2, dims, x);
-            in[1] = TI64(NDIMS(1), I64(A));
-            assert_int_equal(run(n, 11, 2, in, 2), CVM_OK);
-            full_v = g_out[0], full_i = g_out[1];
-            g_out[0] = g_out[1] = NULL;
-            n = mk("TopK", 2, 2);
-            a_int(n, "largest", largest);
-            a_int(n, "axis", axis);
-            in[0] = mkt(CVM_DTYPE_FLOAT32, 2, dims, x);
-            in[1] = TI64(NDIMS(1), I64(K));
-            assert_int_equal(run(n, 11, 2, in, 2), CVM_OK);
-            const float *fv = full_v->data, *kv = g_out[0]->data;
-            const int64_t *fi = full_i->data, *ki = g_out[1]->data;
-            for (int r = 0; r < R; r++)
-                for (int k = 0; k < K; k++) {
-                    int64_t a = axis ? (int64_t)r * A + k : (int64_t)k * R + r;
-                    int64_t b = axis ? (int64_t)r * K + k : (int64_t)k * R + r;
-                    assert_int_equal(ki[b], fi[a]);
-                    assert_true(kv[b] == fv[a] || (isnan(kv[b]) && isnan(fv[a])));
-                }
-            cvm_tensor_free(full_v);
-            cvm_tensor_free(full_i);
-        }
+    for (int ks = 0; ks < 3; ks++) {
+        for (int largest = 0; largest < 2; largest++)
+            for (int axis = 0; axis < 2; axis++) {
+                const int K = Ks[ks];
+                int64_t dims[2] = {axis ? R : A, axis ? A : R};
+                float *x = xv; /* axis 0: the same numbers seen as [A, R] */
+                cvm_tensor *full_v, *full_i;
+                n = mk("TopK", 2, 2);
+                a_int(n, "largest", largest);
+                a_int(n, "axis", axis);
+                in[0] = mkt(CVM_DTYPE_FLOAT32, 2, dims, x);
+                in[1] = TI64(NDIMS(1), I64(A));
+                assert_int_equal(run(n, 11, 2, in, 2), CVM_OK);
+                full_v = g_out[0], full_i = g_out[1];
+                g_out[0] = g_out[1] = NULL;
+                n = mk("TopK", 2, 2);
+                a_int(n, "largest", largest);
+                a_int(n, "axis", axis);
+                in[0] = mkt(CVM_DTYPE_FLOAT32, 2, dims, x);
+                in[1] = TI64(NDIMS(1), I64(K));
+                assert_int_equal(run(n, 11, 2, in, 2), CVM_OK);
+                const float *fv = full_v->data, *kv = g_out[0]->data;
+                const int64_t *fi = full_i->data, *ki = g_out[1]->data;
+                for (int r = 0; r < R; r++)
+                    for (int k = 0; k < K; k++) {
+                        int64_t a = axis ? (int64_t)r * A + k : (int64_t)k * R + r;
+                        int64_t b = axis ? (int64_t)r * K + k : (int64_t)k * R + r;
+                        assert_int_equal(ki[b], fi[a]);
+                        assert_true(kv[b] == fv[a] || (isnan(kv[b]) && isnan(fv[a])));
+                    }
+                cvm_tensor_free(full_v);
+                cvm_tensor_free(full_i);
+            }
+    }
 }
 
 /* ------------------------------------------------ Trilu, CumSum, misc */
