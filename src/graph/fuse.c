@@ -286,6 +286,40 @@ static cvm_status set_folded_weights(fuse_ctx *f, int ci, cvm_tensor *nw, cvm_te
     return CVM_OK;
 }
 
+/* Whether bn is an inference-mode BatchNormalization whose scale, shift,
+ * mean and variance (into p) are constants of M channels, with only its
+ * first output used; *eps gets its epsilon. */
+static int inference_bn(fuse_ctx *f, const cvm_node *bn, int64_t M, const cvm_tensor *p[4], float *eps)
+{
+    if (bn->n_in != 5 || bn->n_out < 1 || cvm_attr_int(bn, "training_mode", 0) != 0 ||
+        cvm_attr_int(bn, "spatial", 1) != 1)
+        return 0;
+    for (int o = 1; o < bn->n_out; o++)
+        if (bn->out[o] >= 0)
+            return 0;
+    for (int i = 0; i < 4; i++) {
+        p[i] = const_f32(f, bn, i + 1);
+        if (!p[i] || p[i]->ndim != 1 || p[i]->dims[0] != M)
+            return 0;
+    }
+    *eps = cvm_attr_float(bn, "epsilon", 1e-5f);
+    return 1;
+}
+
+/* New float32 weights of w's shape and a bias of M values (both freed on
+ * failure). */
+static cvm_status new_weights(const cvm_tensor *w, int64_t M, cvm_tensor **nw, cvm_tensor **nb)
+{
+    *nw = *nb = NULL;
+    CVM_TRY(cvm_tensor_create(CVM_DTYPE_FLOAT32, w->ndim, w->dims, nw));
+    cvm_status st = cvm_tensor_create(CVM_DTYPE_FLOAT32, 1, &M, nb);
+    if (st != CVM_OK) {
+        cvm_tensor_free(*nw);
+        *nw = NULL;
+    }
+    return st;
+}
+
 /* Conv(X, W, B) -> BatchNormalization: scales W per output channel and
  * rewrites B, into new constants (W and B may be shared with other nodes). */
 static cvm_status fold_batchnorm(fuse_ctx *f, int ci, const cvm_node *bn, int *folded)
@@ -293,12 +327,6 @@ static cvm_status fold_batchnorm(fuse_ctx *f, int ci, const cvm_node *bn, int *f
     cvm_graph *g = f->g;
     *folded = 0;
     cvm_node *conv = &g->nodes[ci];
-    if (bn->n_in != 5 || bn->n_out < 1 || cvm_attr_int(bn, "training_mode", 0) != 0 ||
-        cvm_attr_int(bn, "spatial", 1) != 1)
-        return CVM_OK;
-    for (int o = 1; o < bn->n_out; o++)
-        if (bn->out[o] >= 0)
-            return CVM_OK;
     const cvm_tensor *w = const_f32(f, conv, 1);
     const cvm_tensor *b = conv->n_in > 2 && conv->in[2] >= 0 ? const_f32(f, conv, 2) : NULL;
     if (!w || w->ndim < 3 || (conv->n_in > 2 && conv->in[2] >= 0 && !b))
@@ -307,21 +335,11 @@ static cvm_status fold_batchnorm(fuse_ctx *f, int ci, const cvm_node *bn, int *f
     if (!cvm_shape_numel(w->ndim, w->dims, &numel) || M <= 0)
         return CVM_OK;
     const cvm_tensor *p[4];
-    for (int i = 0; i < 4; i++) {
-        p[i] = const_f32(f, bn, i + 1);
-        if (!p[i] || p[i]->ndim != 1 || p[i]->dims[0] != M)
-            return CVM_OK;
-    }
-    if (b && (b->ndim != 1 || b->dims[0] != M))
+    float eps;
+    if (!inference_bn(f, bn, M, p, &eps) || (b && (b->ndim != 1 || b->dims[0] != M)))
         return CVM_OK;
-    float eps = cvm_attr_float(bn, "epsilon", 1e-5f);
-    cvm_tensor *nw = NULL, *nb = NULL;
-    CVM_TRY(cvm_tensor_create(CVM_DTYPE_FLOAT32, w->ndim, w->dims, &nw));
-    cvm_status st = cvm_tensor_create(CVM_DTYPE_FLOAT32, 1, &M, &nb);
-    if (st != CVM_OK) {
-        cvm_tensor_free(nw);
-        return st;
-    }
+    cvm_tensor *nw, *nb;
+    CVM_TRY(new_weights(w, M, &nw, &nb));
     const float *sc = p[0]->data, *sh = p[1]->data, *mean = p[2]->data, *var = p[3]->data;
     const float *wd = w->data, *bd = b ? b->data : NULL;
     float *nwd = nw->data, *nbd = nb->data;
@@ -380,13 +398,8 @@ static cvm_status fold_scalar_affine(fuse_ctx *f, int ci, int *y, int *absorbed,
         return CVM_OK;
     if (shift_out)
         *shift_out = shift;
-    cvm_tensor *nw = NULL, *nb = NULL;
-    CVM_TRY(cvm_tensor_create(CVM_DTYPE_FLOAT32, w->ndim, w->dims, &nw));
-    cvm_status st = cvm_tensor_create(CVM_DTYPE_FLOAT32, 1, &M, &nb);
-    if (st != CVM_OK) {
-        cvm_tensor_free(nw);
-        return st;
-    }
+    cvm_tensor *nw, *nb;
+    CVM_TRY(new_weights(w, M, &nw, &nb));
     const float *wd = w->data, *bd = b ? b->data : NULL;
     float *nwd = nw->data, *nbd = nb->data;
     for (int64_t i = 0; i < numel; i++)
@@ -623,38 +636,21 @@ static cvm_status fuse_convtranspose_bn(fuse_ctx *f, int ci)
         n = sole_consumer(f, y);
     }
     float eps = 1e-5f;
-    if (n && is_op(n, "BatchNormalization") && n->n_in == 5 && n->n_out >= 1 &&
-        cvm_attr_int(n, "training_mode", 0) == 0 && cvm_attr_int(n, "spatial", 1) == 1) {
-        int ok = 1;
-        for (int o = 1; o < n->n_out; o++)
-            ok &= n->out[o] < 0;
-        for (int i = 0; i < 4 && ok; i++) {
-            p[i] = const_f32(f, n, i + 1);
-            ok = p[i] && p[i]->ndim == 1 && p[i]->dims[0] == M;
-        }
-        if (ok) {
-            eps = cvm_attr_float(n, "epsilon", 1e-5f);
-            absorbed[n_abs++] = (int)(n - g->nodes);
-            y = n->out[0];
-        } else {
-            p[0] = NULL;
-        }
+    int has_bn = n && is_op(n, "BatchNormalization") && inference_bn(f, n, M, p, &eps);
+    if (has_bn) {
+        absorbed[n_abs++] = (int)(n - g->nodes);
+        y = n->out[0];
     }
     if (n_abs == 0)
         return CVM_OK;
-    cvm_tensor *nw = NULL, *nb = NULL;
-    CVM_TRY(cvm_tensor_create(CVM_DTYPE_FLOAT32, w->ndim, w->dims, &nw));
-    cvm_status st = cvm_tensor_create(CVM_DTYPE_FLOAT32, 1, &M, &nb);
-    if (st != CVM_OK) {
-        cvm_tensor_free(nw);
-        return st;
-    }
+    cvm_tensor *nw, *nb;
+    CVM_TRY(new_weights(w, M, &nw, &nb));
     const float *wd = w->data, *bd = b ? b->data : NULL, *ad = addc ? addc->data : NULL;
     float *nwd = nw->data, *nbd = nb->data;
     int64_t per = numel / (C * M);
     for (int64_t m = 0; m < M; m++) {
         double bias = (bd ? (double)bd[m] : 0.0) + (ad ? (double)ad[m] : 0.0), s = 1.0;
-        if (p[0]) {
+        if (has_bn) {
             const float *sc = p[0]->data, *sh = p[1]->data, *mean = p[2]->data, *var = p[3]->data;
             s = (double)sc[m] / sqrt((double)var[m] + (double)eps);
             bias = (bias - mean[m]) * s + sh[m];

@@ -930,6 +930,33 @@ static void test_linear_fusion(void **st)
         }
 }
 
+/* Runs two copies of a graph with input "x" of shape xd, one planned
+ * without the fusion passes and one with them, on the same random input;
+ * the outputs must agree within 1e-5.  Takes both graphs. */
+static void expect_fused_matches(cvm_graph *plain, cvm_graph *fused, const int64_t xd[4], unsigned seed)
+{
+    cvm_session_options o;
+    cvm_session_options_init(&o);
+    cvm_session *ss[2];
+    cvm_graph *gs[2] = {plain, fused};
+    for (int k = 0; k < 2; k++) {
+        o.optimize = k;
+        assert_int_equal(cvm_session_create_from_graph(gs[k], &o, &ss[k]), CVM_OK);
+    }
+    cvm_tensor *x = tens(4, xd), *y[2];
+    fill_rand(x->data, cvm_tensor_numel(x), &seed);
+    const char *name = "x";
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(cvm_session_run(ss[k], 1, &name, (const cvm_tensor *const *)&x, 1, NULL, &y[k]),
+                         CVM_OK);
+    expect_close(y[1]->data, y[0]->data, cvm_tensor_numel(y[0]), 1e-5f);
+    for (int k = 0; k < 2; k++) {
+        cvm_tensor_free(y[k]);
+        cvm_session_free(ss[k]);
+    }
+    cvm_tensor_free(x);
+}
+
 /* PaddleOCR's conv block: Conv -> Mul(scale) -> Add(shift) -> HardSwish
  * written out as v * Clip(v + 3, 0, 6) / 6 (variant 1: * (1/6) and an
  * opset-11 Clip with min/max inputs; variant 2: a Clip to 0..5, which is
@@ -990,27 +1017,8 @@ static void test_affine_and_hardswish_fusion(void **st)
             assert_string_equal(cvm_attr_string(&g->nodes[0], "activation", ""), "HardSwish");
         }
         cvm_graph_free(g);
-        cvm_session_options o;
-        cvm_session_options_init(&o);
-        cvm_session *ss[2];
-        for (int k = 0; k < 2; k++) {
-            o.optimize = k;
-            assert_int_equal(cvm_session_create_from_graph(ocr_graph(variant), &o, &ss[k]), CVM_OK);
-        }
         int64_t xd[4] = {1, 3, 11, 9};
-        cvm_tensor *x = tens(4, xd), *y[2];
-        unsigned seed = 31 + (unsigned)variant;
-        fill_rand(x->data, cvm_tensor_numel(x), &seed);
-        const char *name = "x";
-        for (int k = 0; k < 2; k++)
-            assert_int_equal(cvm_session_run(ss[k], 1, &name, (const cvm_tensor *const *)&x, 1,
-                                             NULL, &y[k]), CVM_OK);
-        expect_close(y[1]->data, y[0]->data, cvm_tensor_numel(y[0]), 1e-5f);
-        for (int k = 0; k < 2; k++) {
-            cvm_tensor_free(y[k]);
-            cvm_session_free(ss[k]);
-        }
-        cvm_tensor_free(x);
+        expect_fused_matches(ocr_graph(variant), ocr_graph(variant), xd, 31 + (unsigned)variant);
     }
 }
 
@@ -1062,27 +1070,8 @@ static void test_relu_affine_fusion(void **st)
             assert_true(g->n_nodes > 1); /* the Mul and Add stay */
         }
         cvm_graph_free(g);
-        cvm_session_options o;
-        cvm_session_options_init(&o);
-        cvm_session *ss[2];
-        for (int k = 0; k < 2; k++) {
-            o.optimize = k;
-            assert_int_equal(cvm_session_create_from_graph(lab_graph(scale), &o, &ss[k]), CVM_OK);
-        }
         int64_t xd[4] = {1, 5, 9, 13};
-        cvm_tensor *x = tens(4, xd), *y[2];
-        unsigned seed = 5 + (unsigned)neg;
-        fill_rand(x->data, cvm_tensor_numel(x), &seed);
-        const char *name = "x";
-        for (int k = 0; k < 2; k++)
-            assert_int_equal(cvm_session_run(ss[k], 1, &name, (const cvm_tensor *const *)&x, 1,
-                                             NULL, &y[k]), CVM_OK);
-        expect_close(y[1]->data, y[0]->data, cvm_tensor_numel(y[0]), 1e-5f);
-        for (int k = 0; k < 2; k++) {
-            cvm_tensor_free(y[k]);
-            cvm_session_free(ss[k]);
-        }
-        cvm_tensor_free(x);
+        expect_fused_matches(lab_graph(scale), lab_graph(scale), xd, 5 + (unsigned)neg);
     }
 }
 

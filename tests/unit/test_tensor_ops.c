@@ -918,6 +918,16 @@ static void test_shape_size(void **st)
 
 /* ---------------------------------------------------------------- TopK */
 
+/* TopK(x of dims [2], k) opset 11 into g_out[0..1]. */
+static void run_topk(int largest, int axis, int64_t dims[2], float *x, int64_t k)
+{
+    cvm_node *n = mk("TopK", 2, 2);
+    a_int(n, "largest", largest);
+    a_int(n, "axis", axis);
+    cvm_tensor *in[2] = {mkt(CVM_DTYPE_FLOAT32, 2, dims, x), TI64(NDIMS(1), I64(k))};
+    assert_int_equal(run(n, 11, 2, in, 2), CVM_OK);
+}
+
 static void test_topk(void **st)
 {
     (void)st;
@@ -964,27 +974,16 @@ static void test_topk(void **st)
         if (i % 97 == 5)
             xv[i] = NAN;
     }
-    for (int ks = 0; ks < 3; ks++) {
-        for (int largest = 0; largest < 2; largest++)
-            for (int axis = 0; axis < 2; axis++) {
+    for (int largest = 0; largest < 2; largest++)
+        for (int axis = 0; axis < 2; axis++) {
+            int64_t dims[2] = {axis ? R : A, axis ? A : R};
+            /* axis 0: the same numbers seen as [A, R] */
+            run_topk(largest, axis, dims, xv, A);
+            cvm_tensor *full_v = g_out[0], *full_i = g_out[1];
+            g_out[0] = g_out[1] = NULL;
+            for (int ks = 0; ks < 3; ks++) {
                 const int K = Ks[ks];
-                int64_t dims[2] = {axis ? R : A, axis ? A : R};
-                float *x = xv; /* axis 0: the same numbers seen as [A, R] */
-                cvm_tensor *full_v, *full_i;
-                n = mk("TopK", 2, 2);
-                a_int(n, "largest", largest);
-                a_int(n, "axis", axis);
-                in[0] = mkt(CVM_DTYPE_FLOAT32, 2, dims, x);
-                in[1] = TI64(NDIMS(1), I64(A));
-                assert_int_equal(run(n, 11, 2, in, 2), CVM_OK);
-                full_v = g_out[0], full_i = g_out[1];
-                g_out[0] = g_out[1] = NULL;
-                n = mk("TopK", 2, 2);
-                a_int(n, "largest", largest);
-                a_int(n, "axis", axis);
-                in[0] = mkt(CVM_DTYPE_FLOAT32, 2, dims, x);
-                in[1] = TI64(NDIMS(1), I64(K));
-                assert_int_equal(run(n, 11, 2, in, 2), CVM_OK);
+                run_topk(largest, axis, dims, xv, K);
                 const float *fv = full_v->data, *kv = g_out[0]->data;
                 const int64_t *fi = full_i->data, *ki = g_out[1]->data;
                 for (int r = 0; r < R; r++)
@@ -994,10 +993,10 @@ static void test_topk(void **st)
                         assert_int_equal(ki[b], fi[a]);
                         assert_true(kv[b] == fv[a] || (isnan(kv[b]) && isnan(fv[a])));
                     }
-                cvm_tensor_free(full_v);
-                cvm_tensor_free(full_i);
             }
-    }
+            cvm_tensor_free(full_v);
+            cvm_tensor_free(full_i);
+        }
 }
 
 /* ------------------------------------------------ Trilu, CumSum, misc */
