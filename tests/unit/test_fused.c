@@ -433,6 +433,11 @@ static const conv2d wino_shapes[] = {
     /* one block whose transformed weights exceed 512 KiB: on two threads
      * the output channels are split, not the tile groups */
     {1, 64, 72, 1, 18, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+    /* equal shares of columns x channel panels on two threads: 12 blocks
+     * and 16 tiles (a block split by channels between the workers), and
+     * three images of a block and 4 tiles (a share across images) */
+    {1, 8, 20, 1, 80, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+    {3, 16, 20, 1, 24, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
 };
 
 /* 3x3 layers with at least 32 input channels and an input within 2 MB take

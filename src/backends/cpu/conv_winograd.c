@@ -10,7 +10,8 @@
  *      transformed and prepacked once, in prepare;
  *   3. output transform, bias, and the caller's epilogue on each output row.
  * Blocks are independent, so workers take whole blocks and the transformed
- * data stays in their own L2.  The transforms run 16 tiles per vector, in
+ * data stays in their own L2; with too few blocks to share out evenly, a
+ * worker's share may end inside a block, split by output channels.  The transforms run 16 tiles per vector, in
  * raster order: a vector may hold pieces of several tile rows (a 20x20 map
  * has 5 tiles per row).  The tiles of a piece read the input at x0 + 4t + j,
  * which two permutes gather from four masked loads (the masks also give the
@@ -87,32 +88,35 @@ cvm_status cvm_wino_prepare(cvm_wino *w, const cvm_gemm_kernel *kern, int64_t N,
     w->TH = cdiv(OH, 4), w->TW = cdiv(OW, 4), w->T = w->TH * w->TW;
     w->blocks = cdiv(w->T, WT);
     w->slots = slots < 1 ? 1 : slots;
-    /* Few blocks: split the output channels too, so that every worker gets
-     * an equal share (each part repeats its block's input transform). */
+    /* Few blocks that whole-block shares cannot balance (three and a half
+     * blocks of a 40x40 map, twelve and a half of an 80x80 one, one block
+     * for two workers): each worker takes an equal share of the work,
+     * counted in 16-tile columns times 8-row output-channel panels, in
+     * block order, so that at most one block per worker boundary is
+     * split by output channels (its input transform is done by both).
+     * Counting a last block of 16 tiles or fewer as half (it is multiplied
+     * as 16 columns) is what evens out the 40x40 and 80x80 maps: with
+     * whole blocks one worker had 64 of 112 columns of a 40x40 layer. */
     int64_t items = N * w->blocks, mr = kern->mr;
-    w->msplit = 1;
+    const int half_last = w->T - (w->blocks - 1) * WT <= 16;
+    w->mpart = cdiv(K, mr) * mr;
     /* ... or, fewer blocks than workers of more than 16 tiles each, their
      * two 16-tile groups (each transformed once, multiplied as 16
      * columns), so that the parts do not repeat the input transform (a
-     * 20x20 map is one block of 25 tiles).  With more blocks the 16-column
-     * products cost more than the repeated transform (YOLOv8n's 80x80
-     * layers, 12.5 blocks: 0.73 -> 0.83 ms on 2 threads).  Not when the
-     * transformed weights outgrow L2 (512 KiB here): a block reads all of
-     * them, from L3 or memory in a model, and with groups every worker
-     * would read all of them, with output channels only its share
-     * (YOLOv8s and YOLOv8m 4-5% faster on two threads, `ab_libs.py`;
-     * YOLOv8n's 20x20 layers, 2.4-2.9 MB, 5.7-5.9 -> 5.3-5.5 ms). */
+     * 20x20 map is one block of 25 tiles).  Not when the transformed
+     * weights outgrow L2 (512 KiB here): a block reads all of them, from
+     * L3 or memory in a model, and with groups every worker would read all
+     * of them, with output channels only its share (YOLOv8s and YOLOv8m
+     * 4-5% faster on two threads, `ab_libs.py`; YOLOv8n's 20x20 layers,
+     * 2.4-2.9 MB, 5.7-5.9 -> 5.3-5.5 ms). */
     const size_t u_bytes = 36 * cvm_gemm_packed_a_size(kern, K, C) * sizeof(float);
-    if (w->slots > 1 && items % w->slots != 0 && items < 8 * w->slots) {
+    if (w->slots > 1 && items < 8 * w->slots &&
+        (items % w->slots != 0 || (w->blocks > 1 && half_last))) {
         if (items < w->slots && w->T > 16 && u_bytes <= ((size_t)512 << 10))
             w->gsplit = 1;
         else
-            w->msplit = w->slots;
+            w->wsplit = 1;
     }
-    if (w->msplit > cdiv(K, mr))
-        w->msplit = cdiv(K, mr);
-    w->mpart = cdiv(cdiv(K, w->msplit), mr) * mr;
-    w->msplit = cdiv(K, w->mpart);
 
     w->u_stride = cvm_gemm_packed_a_size(kern, K, C);
     if ((size_t)C > SIZE_MAX / 36 / 64 / sizeof(float) ||
@@ -463,19 +467,105 @@ typedef struct wino_job {
     cvm_ranges ranges;     /* the items, when dynamic */
 } wino_job;
 
-static void wino_slot(void *arg, size_t begin, size_t end)
+/* Output channels m_lo..m_hi-1 of block b of image n, or of one of its two
+ * 16-tile groups (group 0 or 1; -1: the whole block).  *have names the
+ * (image, block, group) whose input transform V holds. */
+static void wino_piece(const wino_job *jb, float *V, float *M, int64_t n, int64_t b, int group,
+                       int64_t m_lo, int64_t m_hi, int64_t *have)
 {
-    wino_job *jb = arg;
     const cvm_wino *w = jb->w;
     const cvm_gemm_kernel *kern = w->kern;
     const size_t vs = (size_t)(w->C * WT + 16), ms = (size_t)(w->mpart * WT + 16);
     seg sg[WT];
+    int nseg = block_segments(w, b, sg), s0 = 0, s1 = nseg;
+    if (group >= 0) {
+        while (s0 < nseg && sg[s0].col / 16 != group)
+            s0++;
+        for (s1 = s0; s1 < nseg && sg[s1].col / 16 == group; s1++)
+            ;
+        if (s0 == s1)
+            return; /* a block of 16 tiles or fewer has no second group */
+    }
+    const int64_t key = (n * w->blocks + b) * 3 + group + 1;
+    if (key != *have) {
+        const float *xn = jb->x + n * w->C * w->H * w->W;
+        for (int i = s0, g; i < s1; i = g) {
+            for (g = i; g < s1 && sg[g].col / 16 == sg[i].col / 16; g++)
+                ;
+            input_tf(w, xn, &sg[i], g - i, V + sg[i].col / 16 * 16, vs);
+        }
+        *have = key;
+    }
+    /* A block of 16 tiles or fewer, or one group of a block, multiplies
+     * only 16 columns (the kernel then reads nothing of the other 16). */
+    const int64_t c0 = group >= 0 ? sg[s0].col / 16 * 16 : 0;
+    const int bn = group >= 0 || sg[nseg - 1].col < 16 ? 16 : WT;
+    const int64_t kcs = cvm_gemm_kc(w->C);
+    for (int p = 0; p < 36; p++) {
+        const float *U = w->U + p * w->u_stride;
+        const float *Vp = V + p * vs;
+        float *Mp = M + p * ms;
+        for (int64_t k0 = 0; k0 < w->C; k0 += kcs) {
+            int64_t kc = w->C - k0 < kcs ? w->C - k0 : kcs;
+            for (int64_t m = m_lo; m < m_hi; m += kern->mr) {
+                int mr = m_hi - m < kern->mr ? (int)(m_hi - m) : kern->mr;
+                kern->ukr(kc, cvm_gemm_packed_a_block(kern, U, w->K, k0, kc, m), Vp + k0 * WT + c0,
+                          Mp + (m - m_lo) * WT + c0, WT, mr, bn, k0 > 0, NULL);
+            }
+        }
+    }
+    for (int i = s0, g; i < s1; i = g) {
+        for (g = i; g < s1 && sg[g].col / 16 == sg[i].col / 16; g++)
+            ;
+        output_tf(w, M + sg[i].col / 16 * 16, ms, &sg[i], g - i, n, m_lo, m_hi, jb->y, jb->out);
+    }
+}
+
+/* wsplit: worker sl's share [total sl / slots, total (sl + 1) / slots) of
+ * the work counted as (16-tile columns) x (mr-row panels), block after
+ * block; a panel goes to the worker whose share holds its first unit. */
+static void wino_share(const wino_job *jb, float *V, float *M, size_t sl)
+{
+    const cvm_wino *w = jb->w;
+    const int64_t mr = w->kern->mr, mp = cdiv(w->K, mr);
+    const int64_t last_cols = w->T - (w->blocks - 1) * WT <= 16 ? 1 : 2;
+    const int64_t per_image = ((w->blocks - 1) * 2 + last_cols) * mp;
+    const int64_t total = w->N * per_image;
+    const int64_t lo = total * (int64_t)sl / jb->slots, hi = total * (int64_t)(sl + 1) / jb->slots;
+    int64_t have = -1;
+    for (int64_t n = 0; n < w->N; n++)
+        for (int64_t b = 0; b < w->blocks; b++) {
+            const int64_t cols = b == w->blocks - 1 ? last_cols : 2;
+            const int64_t start = n * per_image + b * 2 * mp;
+            if (start >= hi)
+                return;
+            if (start + cols * mp <= lo)
+                continue;
+            int64_t p_lo = lo > start ? cdiv(lo - start, cols) : 0;
+            int64_t p_hi = cdiv(hi - start, cols);
+            if (p_hi > mp)
+                p_hi = mp;
+            if (p_lo >= p_hi)
+                continue;
+            int64_t m_hi = p_hi * mr < w->K ? p_hi * mr : w->K;
+            wino_piece(jb, V, M, n, b, -1, p_lo * mr, m_hi, &have);
+        }
+}
+
+static void wino_slot(void *arg, size_t begin, size_t end)
+{
+    wino_job *jb = arg;
+    const cvm_wino *w = jb->w;
     for (size_t sl = begin; sl < end; sl++) {
         float *V = jb->scratch + sl * w->slot_floats;
-        float *M = V + 36 * vs;
+        float *M = V + 36 * (size_t)(w->C * WT + 16);
+        if (w->wsplit) {
+            wino_share(jb, V, M, sl);
+            continue;
+        }
         int64_t lo = jb->items * (int64_t)sl / jb->slots;
         int64_t hi = jb->items * (int64_t)(sl + 1) / jb->slots;
-        int64_t have = -1; /* (image, block) whose transform V holds */
+        int64_t have = -1;
         /* dynamic: one block per item, no transform to share, so a free
          * worker may take any (see cvm_ranges) */
         int cursor = 0;
@@ -487,58 +577,10 @@ static void wino_slot(void *arg, size_t begin, size_t end)
             } else if (it >= hi) {
                 break;
             }
-            /* an item: a block, one of its output-channel parts, or one of
-             * its two 16-tile groups (gsplit) */
-            int64_t part = w->gsplit ? 0 : it % w->msplit;
-            int64_t nb = w->gsplit ? it / 2 : it / w->msplit, key = w->gsplit ? it : nb;
-            int64_t n = nb / w->blocks, b = nb % w->blocks;
-            int64_t m_lo = part * w->mpart;
-            int64_t m_hi = m_lo + w->mpart < w->K ? m_lo + w->mpart : w->K;
-            int nseg = block_segments(w, b, sg), s0 = 0, s1 = nseg;
-            if (w->gsplit) {
-                int g = (int)(it % 2);
-                while (s0 < nseg && sg[s0].col / 16 != g)
-                    s0++;
-                for (s1 = s0; s1 < nseg && sg[s1].col / 16 == g; s1++)
-                    ;
-                if (s0 == s1)
-                    continue; /* a block of 16 tiles or fewer has no second group */
-            }
-            if (key != have) {
-                const float *xn = jb->x + n * w->C * w->H * w->W;
-                for (int i = s0, g; i < s1; i = g) {
-                    for (g = i; g < s1 && sg[g].col / 16 == sg[i].col / 16; g++)
-                        ;
-                    input_tf(w, xn, &sg[i], g - i, V + sg[i].col / 16 * 16, vs);
-                }
-                have = key;
-            }
-            /* A block of 16 tiles or fewer, or one group of a block,
-             * multiplies only 16 columns (the kernel then reads nothing of
-             * the other 16). */
-            const int64_t c0 = w->gsplit ? sg[s0].col / 16 * 16 : 0;
-            const int bn = w->gsplit || sg[nseg - 1].col < 16 ? 16 : WT;
-            for (int p = 0; p < 36; p++) {
-                const float *U = w->U + p * w->u_stride;
-                const float *Vp = V + p * vs;
-                float *Mp = M + p * ms;
-                const int64_t kcs = cvm_gemm_kc(w->C);
-                for (int64_t k0 = 0; k0 < w->C; k0 += kcs) {
-                    int64_t kc = w->C - k0 < kcs ? w->C - k0 : kcs;
-                    for (int64_t m = m_lo; m < m_hi; m += kern->mr) {
-                        int mr = m_hi - m < kern->mr ? (int)(m_hi - m) : kern->mr;
-                        kern->ukr(kc, cvm_gemm_packed_a_block(kern, U, w->K, k0, kc, m),
-                                  Vp + k0 * WT + c0, Mp + (m - m_lo) * WT + c0, WT, mr, bn,
-                                  k0 > 0, NULL);
-                    }
-                }
-            }
-            for (int i = s0, g; i < s1; i = g) {
-                for (g = i; g < s1 && sg[g].col / 16 == sg[i].col / 16; g++)
-                    ;
-                output_tf(w, M + sg[i].col / 16 * 16, ms, &sg[i], g - i, n, m_lo, m_hi, jb->y,
-                          jb->out);
-            }
+            /* an item: a block, or one of its two 16-tile groups (gsplit) */
+            int64_t nb = w->gsplit ? it / 2 : it;
+            wino_piece(jb, V, M, nb / w->blocks, nb % w->blocks, w->gsplit ? (int)(it % 2) : -1, 0,
+                       w->K, &have);
         }
     }
 }
@@ -546,8 +588,9 @@ static void wino_slot(void *arg, size_t begin, size_t end)
 void cvm_wino_run(const cvm_wino *w, const float *x, float *y, const cvm_wino_out *out,
                   cvm_threadpool *pool, void *scratch)
 {
+    /* (wsplit: the most pieces there can be) */
     wino_job jb = {.w = w, .x = x, .y = y, .out = out,
-                   .items = w->N * w->blocks * (w->gsplit ? 2 : w->msplit)};
+                   .items = w->N * w->blocks * (w->gsplit ? 2 : w->wsplit ? cdiv(w->K, w->kern->mr) : 1)};
     jb.scratch = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     int T = pool ? cvm_threadpool_size(pool) : 1;
     if (T > w->slots)
@@ -561,7 +604,7 @@ void cvm_wino_run(const cvm_wino *w, const float *x, float *y, const cvm_wino_ou
     jb.slots = T;
     /* (YOLOv8n and YOLO11n on 2 threads of a shared VM: up to 5% faster by
      * the best and 10th-percentile runs than fixed shares, in alternation) */
-    jb.dynamic = T > 1 && (w->msplit == 1 || w->gsplit);
+    jb.dynamic = T > 1 && !w->wsplit;
     cvm_ranges_init(&jb.ranges, jb.items, T);
     cvm_parallel_for(pool, (size_t)T, 1, wino_slot, &jb);
 }

@@ -24,9 +24,9 @@ typedef struct cvm_wino {
     int64_t pt, pl;           /* top and left padding */
     int64_t TH, TW, T;        /* tile rows, tile columns, tiles per image */
     int64_t blocks;           /* blocks of 32 tiles per image */
-    int64_t msplit;           /* output-channel parts per block, to feed every worker */
-    int64_t mpart;            /* rows of one part (a multiple of the kernel's mr) */
+    int64_t mpart;            /* output channels rounded up to the kernel's mr */
     int gsplit;               /* items are the 16-tile groups of blocks (few blocks, 2+ workers) */
+    int wsplit;               /* equal shares of columns x channel panels (few blocks, 2+ workers) */
     int slots;                /* workers the scratch is sized for */
     float *U;                 /* 36 transformed weight matrices, each prepacked as GEMM A */
     size_t u_stride;          /* floats per matrix */
