@@ -431,13 +431,20 @@ static const conv2d wino_shapes[] = {
     {1, 64, 24, 1, 40, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* 100 tiles: 3 blocks and 4 tiles */
     {2, 8, 17, 1, 16, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* 20 tiles per image, one block */
     /* one block whose transformed weights exceed 512 KiB: on two threads
-     * the output channels are split, not the tile groups */
+     * its output channels are shared out (64->72), or first its input
+     * channels (160->72), not its tile groups */
     {1, 64, 72, 1, 18, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+    {1, 160, 72, 1, 18, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
     /* equal shares of columns x channel panels on two threads: 12 blocks
      * and 16 tiles (a block split by channels between the workers), and
      * three images of a block and 4 tiles (a share across images) */
     {1, 8, 20, 1, 80, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
     {3, 16, 20, 1, 24, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+    /* one block shared by input channels on two threads, then by output
+     * channels (the 18x18 160->72 and 300-channel shapes above take the
+     * same path), here with 391 channels, packed as weight chunks of 196
+     * and 195 and cut by the halves one channel into the second chunk */
+    {1, 391, 20, 1, 17, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
 };
 
 /* 3x3 layers with at least 32 input channels and an input within 2 MB take

@@ -27,6 +27,7 @@ typedef struct cvm_wino {
     int64_t mpart;            /* output channels rounded up to the kernel's mr */
     int gsplit;               /* items are the 16-tile groups of blocks (few blocks, 2+ workers) */
     int wsplit;               /* equal shares of columns x channel panels (few blocks, 2+ workers) */
+    int csplit;               /* one block shared by input channels, then output channels */
     int slots;                /* workers the scratch is sized for */
     float *U;                 /* 36 transformed weight matrices, each prepacked as GEMM A */
     size_t u_stride;          /* floats per matrix */
