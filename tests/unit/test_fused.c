@@ -485,6 +485,9 @@ static void test_conv_winograd(void **st)
         run_case(&wino_shapes[i], (int)(i & 1), -1, 0, 0, pool2);
         run_case(&wino_shapes[i], (int)!(i & 1), -1, 0, 0, NULL);
         run_case(&wino_shapes[i], 1, CVM_FUSED_SILU, 1, 0, pool2);
+        /* a full residual added before the activation, which then cannot
+         * run before the rows are interleaved */
+        run_case(&wino_shapes[i], 0, CVM_FUSED_SILU, 1, 1, (i & 1) ? pool2 : NULL);
         run_case(&wino_shapes[i], 0, CVM_FUSED_RELU, 3, 1, NULL);
         run_case(&wino_shapes[i], 1, CVM_FUSED_NONE, 2, 0, pool2);
     }
