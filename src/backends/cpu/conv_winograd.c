@@ -253,6 +253,14 @@ typedef struct piece {
     int64_t x0, y0;  /* input column read by lane 0, first input row */
     __mmask16 mk[5]; /* the five row loads: inside the row and needed here */
     __mmask16 lanes; /* the piece's lanes */
+    /* A piece of up to 7 tiles needs at most 30 input columns: two loads
+     * from its own first column xs, and one two-source permute per j
+     * (idx[j] sends lane L + t to 4t + j), instead of five loads, eight
+     * permutes and three shifts. */
+    int narrow;
+    int64_t xs;
+    __mmask16 nm[2];
+    __m512i idx[6];
 } piece;
 
 AVX512 static void make_pieces(const cvm_wino *w, const seg *sg, int nsg, piece *pc)
@@ -266,6 +274,19 @@ AVX512 static void make_pieces(const cvm_wino *w, const seg *sg, int nsg, piece 
             pc[k].mk[q] = lane_mask(-b, w->W - b) & lane_mask(4 * L - 16 * q, 4 * (L + cnt) + 2 - 16 * q);
         }
         pc[k].lanes = lane_mask(L, L + cnt);
+        pc[k].narrow = 4 * cnt + 2 <= 32;
+        if (pc[k].narrow) {
+            pc[k].xs = 4 * sg[k].tx0 - w->pl;
+            for (int q = 0; q < 2; q++) {
+                int64_t b = pc[k].xs + 16 * q;
+                pc[k].nm[q] = lane_mask(-b, w->W - b) & lane_mask(-16 * q, 4 * cnt + 2 - 16 * q);
+            }
+            /* lanes outside the piece read column 0: blended away */
+            const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+            const __m512i t4 = _mm512_slli_epi32(_mm512_sub_epi32(lane, _mm512_set1_epi32((int)L)), 2);
+            for (int j = 0; j < 6; j++)
+                pc[k].idx[j] = _mm512_maskz_add_epi32(pc[k].lanes, t4, _mm512_set1_epi32(j));
+        }
     }
 }
 
@@ -315,6 +336,12 @@ AVX512 static void input_tf(const cvm_wino *w, const float *x, const seg *sg, in
                 if (yy < 0 || yy >= H) {
                     for (int j = 0; j < 6; j++)
                         e[j] = _mm512_setzero_ps();
+                } else if (pc[k].narrow) {
+                    const float *row = xc + yy * W + pc[k].xs;
+                    __m512 l0 = _mm512_maskz_loadu_ps(pc[k].nm[0], row);
+                    __m512 l1 = _mm512_maskz_loadu_ps(pc[k].nm[1], row + 16);
+                    for (int j = 0; j < 6; j++)
+                        e[j] = _mm512_permutex2var_ps(l0, pc[k].idx[j], l1);
                 } else {
                     /* Masked lanes are never read, so a base before the row
                      * or past it is harmless. */
