@@ -330,10 +330,9 @@ static void test_concat(void **st)
     expect_error(run(n, 13, 2, in, 1), CVM_E_TYPE, "int64");
 }
 
-/* Concats of long rows on 2 and 3 threads take the column-chunk path
- * (each thread copies a share of every part's columns): parts of unequal
- * lengths, one not a multiple of 16 floats, one shorter than a chunk, and
- * an empty one; every element is checked against its source. */
+/* Concats of long rows shared among 2 and 3 threads: parts of unequal
+ * lengths, one not a multiple of 16 floats, a short one and an empty one;
+ * every element is checked against its source. */
 static void test_concat_large(void **st)
 {
     (void)st;
