@@ -518,6 +518,8 @@ static cvm_status set_epilogue_attrs(cvm_node *n, const epi_match *e)
     return set_attr(n, "add_first", CVM_ATTR_INT, 0.0f, e->add_first, NULL);
 }
 
+static cvm_status make_fused_conv(cvm_node *conv, const epi_match *e);
+
 static cvm_status fuse_conv(fuse_ctx *f, int ci)
 {
     cvm_graph *g = f->g;
@@ -563,6 +565,13 @@ static cvm_status fuse_conv(fuse_ctx *f, int ci)
     conv->out[0] = y;
     if (e.act == CVM_FUSED_NONE && res < 0)
         return CVM_OK; /* a plain Conv with folded weights */
+    return make_fused_conv(conv, &e);
+}
+
+/* Turns Conv node conv into a FusedConv with epilogue e. */
+static cvm_status make_fused_conv(cvm_node *conv, const epi_match *e)
+{
+    int res = e->res;
     int *in = realloc(conv->in, 4 * sizeof(int));
     if (!in)
         return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", conv->name ? conv->name : "");
@@ -581,7 +590,55 @@ static cvm_status fuse_conv(fuse_ctx *f, int ci)
     free(conv->domain);
     conv->op_type = type;
     conv->domain = dom;
-    return set_epilogue_attrs(conv, &e);
+    return set_epilogue_attrs(conv, e);
+}
+
+/*
+ * Sigmoid(Concat(Reshape(Conv_1), ..., Reshape(Conv_n))) -> Concat of the
+ * Reshapes of FusedConvs that end in the Sigmoid (a Reshape or Concat moves
+ * values without changing them, so an elementwise function commutes with
+ * both).  YOLOv8's and YOLO11's class scores: the sigmoid of [80, 8400]
+ * was a pass of its own over 2.7 MB; in the convolutions' epilogues it is
+ * applied in registers.  Every Conv (plain, no epilogue yet), Reshape and
+ * the Concat must feed only the next node; the Concat then writes the
+ * Sigmoid's output value.
+ */
+static cvm_status push_sigmoid(fuse_ctx *f, int si)
+{
+    cvm_graph *g = f->g;
+    const cvm_node *sg = &g->nodes[si];
+    if (sg->n_in != 1 || sg->n_out != 1 || sg->in[0] < 0 || sg->in[0] >= f->nv || sg->out[0] < 0)
+        return CVM_OK;
+    int x = sg->in[0], ci = f->prod[x];
+    if (ci < 0 || f->dead[ci] || f->uses[x] != 1 || !is_op(&g->nodes[ci], "Concat"))
+        return CVM_OK;
+    const cvm_node *cat = &g->nodes[ci];
+    if (cat->n_out != 1 || cat->n_in < 1 || cat->n_in > 16)
+        return CVM_OK;
+    int convs[16];
+    for (int i = 0; i < cat->n_in; i++) {
+        int v = cat->in[i];
+        if (v < 0 || v >= f->nv || f->uses[v] != 1 || f->prod[v] < 0 || f->dead[f->prod[v]])
+            return CVM_OK;
+        const cvm_node *p = &g->nodes[f->prod[v]];
+        if (is_op(p, "Reshape")) {
+            v = p->in[0];
+            if (p->n_in < 1 || v < 0 || v >= f->nv || f->uses[v] != 1 || f->prod[v] < 0 ||
+                f->dead[f->prod[v]])
+                return CVM_OK;
+            p = &g->nodes[f->prod[v]];
+        }
+        if (!is_op(p, "Conv") || p->n_out != 1 || p->out[0] != v)
+            return CVM_OK;
+        convs[i] = (int)(p - g->nodes);
+    }
+    const epi_match e = {.act = CVM_FUSED_SIGMOID, .res = -1};
+    for (int i = 0; i < cat->n_in; i++)
+        CVM_TRY(make_fused_conv(&g->nodes[convs[i]], &e));
+    g->nodes[ci].out[0] = g->nodes[si].out[0];
+    f->uses[x]--;
+    f->dead[si] = 1;
+    return CVM_OK;
 }
 
 /* A constant operand of binary node n (other than value v) holding one
@@ -1165,6 +1222,9 @@ cvm_status cvm_graph_fuse(cvm_graph *g)
     for (int i = 0; i < n0 && st == CVM_OK; i++)
         if (!f.dead[i] && is_op(&g->nodes[i], "Conv"))
             st = fuse_conv(&f, i);
+    for (int i = 0; i < n0 && st == CVM_OK; i++)
+        if (!f.dead[i] && is_op(&g->nodes[i], "Sigmoid"))
+            st = push_sigmoid(&f, i);
     for (int i = 0; i < n0 && st == CVM_OK; i++)
         if (!f.dead[i] && is_op(&g->nodes[i], "ConvTranspose"))
             st = fuse_convtranspose_bn(&f, i);

@@ -1090,6 +1090,71 @@ static void test_relu_affine_fusion(void **st)
     }
 }
 
+/* YOLOv8's class scores: Sigmoid(Concat(Reshape(Conv 1x1), Reshape(Conv
+ * 3x3 stride 2))), both reshaped to [1, 6, -1].  The sigmoid goes into
+ * both convolutions as their activation and the Concat writes y; when the
+ * second convolution already ends in a Relu (variant 1) nothing moves. */
+static cvm_graph *score_graph(int variant)
+{
+    cvm_graph *g;
+    assert_int_equal(cvm_graph_create(&g), CVM_OK);
+    int x = val(g, "x");
+    g->values[x].dtype = CVM_DTYPE_FLOAT32;
+    g->values[x].ndim = 4;
+    int64_t xd[4] = {1, 5, 8, 8};
+    for (int d = 0; d < 4; d++)
+        g->values[x].dims[d].value = xd[d];
+    g->inputs = malloc(sizeof(int));
+    g->inputs[g->n_inputs++] = x;
+    int64_t w1d[4] = {6, 5, 1, 1}, w2d[4] = {6, 5, 3, 3}, c6 = 6, three = 3;
+    constant(g, "w1", 4, w1d, 51, 0);
+    constant(g, "b1", 1, &c6, 52, 0);
+    constant(g, "w2", 4, w2d, 53, 0);
+    int sv = val(g, "shape");
+    assert_int_equal(cvm_tensor_create(CVM_DTYPE_INT64, 1, &three, &g->values[sv].init), CVM_OK);
+    int64_t *sh = g->values[sv].init->data;
+    sh[0] = 1, sh[1] = 6, sh[2] = -1;
+    node(g, "Conv", 3, (const char *[]){"x", "w1", "b1"}, "c1");
+    node(g, "Conv", 2, (const char *[]){"x", "w2"}, "c2");
+    int64_t pads[4] = {1, 1, 1, 1}, strides[2] = {2, 2};
+    set_ints(&g->nodes[1], "pads", 4, pads);
+    set_ints(&g->nodes[1], "strides", 2, strides);
+    if (variant == 1)
+        node(g, "Relu", 1, (const char *[]){"c2"}, "c2r");
+    node(g, "Reshape", 2, (const char *[]){"c1", "shape"}, "r1");
+    node(g, "Reshape", 2, (const char *[]){variant == 1 ? "c2r" : "c2", "shape"}, "r2");
+    node(g, "Concat", 2, (const char *[]){"r1", "r2"}, "cat");
+    set_int(&g->nodes[g->n_nodes - 1], "axis", 2);
+    node(g, "Sigmoid", 1, (const char *[]){"cat"}, "y");
+    g->outputs = malloc(sizeof(int));
+    g->outputs[g->n_outputs++] = val(g, "y");
+    return g;
+}
+
+static void test_sigmoid_into_convs(void **st)
+{
+    (void)st;
+    for (int variant = 0; variant < 2; variant++) {
+        cvm_graph *g = score_graph(variant);
+        assert_int_equal(cvm_graph_fuse(g), CVM_OK);
+        int fused = 0, sigmoids = 0;
+        for (int i = 0; i < g->n_nodes; i++) {
+            if (strcmp(g->nodes[i].op_type, "Sigmoid") == 0)
+                sigmoids++;
+            if (strcmp(g->nodes[i].op_type, "FusedConv") == 0) {
+                assert_string_equal(cvm_attr_string(&g->nodes[i], "activation", ""),
+                                    variant == 0 ? "Sigmoid" : "Relu");
+                fused++;
+            }
+        }
+        assert_int_equal(sigmoids, variant == 0 ? 0 : 1);
+        assert_int_equal(fused, variant == 0 ? 2 : 1); /* variant 1: the Conv -> Relu */
+        cvm_graph_free(g);
+        int64_t xd[4] = {1, 5, 8, 8};
+        expect_fused_matches(score_graph(variant), score_graph(variant), xd, 61 + (unsigned)variant);
+    }
+}
+
 /* Pow(x, 2) with a rank-0 constant exponent becomes Mul(x, x), bit for bit;
  * a [1]-shaped exponent (which would broadcast a scalar x up) stays Pow. */
 static cvm_graph *pow_graph(int rank1)
@@ -1255,6 +1320,7 @@ int main(void)
         cmocka_unit_test(test_linear_fusion),
         cmocka_unit_test(test_affine_and_hardswish_fusion),
         cmocka_unit_test(test_relu_affine_fusion),
+        cmocka_unit_test(test_sigmoid_into_convs),
         cmocka_unit_test(test_square_pow),
         cmocka_unit_test(test_weights_released),
     };
