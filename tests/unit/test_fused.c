@@ -485,12 +485,17 @@ static void test_conv_winograd(void **st)
         run_case(&wino_shapes[i], (int)(i & 1), -1, 0, 0, pool2);
         run_case(&wino_shapes[i], (int)!(i & 1), -1, 0, 0, NULL);
         run_case(&wino_shapes[i], 1, CVM_FUSED_SILU, 1, 0, pool2);
-        /* a full residual added before the activation, which then cannot
-         * run before the rows are interleaved */
+        /* a full residual added before the activation */
         run_case(&wino_shapes[i], 0, CVM_FUSED_SILU, 1, 1, (i & 1) ? pool2 : NULL);
         run_case(&wino_shapes[i], 0, CVM_FUSED_RELU, 3, 1, NULL);
         run_case(&wino_shapes[i], 1, CVM_FUSED_NONE, 2, 0, pool2);
     }
+    /* three workers: shares in thirds, one block's input channels in thirds */
+    cvm_threadpool *pool3;
+    assert_int_equal(cvm_threadpool_create(3, &pool3), CVM_OK);
+    for (size_t i = 0; i < sizeof wino_shapes / sizeof wino_shapes[0]; i++)
+        run_case(&wino_shapes[i], 1, CVM_FUSED_SILU, 1, 0, pool3);
+    cvm_threadpool_free(pool3);
 }
 
 static void test_fused_conv_errors(void **st)
