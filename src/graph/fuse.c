@@ -791,6 +791,76 @@ static cvm_status fuse_transposed_softmax(fuse_ctx *f, int ti)
 }
 
 /* Value v's producer-less scalar constant equals `want` (within float rounding). */
+/*
+ * Softmax(X [N, G, K, A], axis 2) -> Transpose(perm 0, 2, 1, 3) -> Conv(W
+ * [1, K, 1, 1], no bias, 1x1, stride 1, no padding, one group) is
+ * SoftmaxDot(X, W) [N, 1, G, A]: YOLOv8's and YOLO11's box decode (the
+ * expectation over 16 distance bins), which wrote, transposed and read
+ * back the [4, 16, 8400] softmax; now one pass reads X once.  Runs after
+ * the transposed-softmax fold, which leaves this form.
+ */
+static int ones_or_absent(const cvm_node *n, const char *name, int64_t one, int count)
+{
+    size_t k = 0;
+    const int64_t *v = cvm_attr_ints(n, name, &k);
+    if (!v)
+        return 1;
+    if ((int)k != count)
+        return 0;
+    for (size_t i = 0; i < k; i++)
+        if (v[i] != one)
+            return 0;
+    return 1;
+}
+
+static cvm_status fuse_softmax_dot(fuse_ctx *f, int si)
+{
+    cvm_graph *g = f->g;
+    cvm_node *sm = &g->nodes[si];
+    if (sm->n_in != 1 || sm->n_out != 1 || sm->in[0] < 0 || sm->out[0] < 0 || sm->opset < 13)
+        return CVM_OK;
+    /* rank 4 by the Transpose's perm; the axis then is 2 or -2 */
+    int64_t axis = cvm_attr_int(sm, "axis", -1);
+    if (axis != 2 && axis != -2)
+        return CVM_OK;
+    cvm_node *t = sole_consumer(f, sm->out[0]);
+    size_t np = 0;
+    const int64_t *P = t && is_op(t, "Transpose") ? cvm_attr_ints(t, "perm", &np) : NULL;
+    if (!P || np != 4 || P[0] != 0 || P[1] != 2 || P[2] != 1 || P[3] != 3 || t->n_out != 1 ||
+        t->out[0] < 0)
+        return CVM_OK;
+    cvm_node *cv = sole_consumer(f, t->out[0]);
+    if (!cv || !is_op(cv, "Conv") || cv->n_in != 2 || cv->n_out != 1 || cv->out[0] < 0 ||
+        cv->in[0] != t->out[0] || cvm_attr_int(cv, "group", 1) != 1 ||
+        !ones_or_absent(cv, "strides", 1, 2) || !ones_or_absent(cv, "dilations", 1, 2) ||
+        !ones_or_absent(cv, "pads", 0, 4) || strcmp(cvm_attr_string(cv, "auto_pad", "NOTSET"), "NOTSET") != 0)
+        return CVM_OK;
+    const cvm_tensor *w = const_f32(f, cv, 1);
+    if (!w || w->ndim != 4 || w->dims[0] != 1 || w->dims[2] != 1 || w->dims[3] != 1 ||
+        w->dims[1] < 1)
+        return CVM_OK;
+    int ti = (int)(t - g->nodes), cvi = (int)(cv - g->nodes);
+    int *in = realloc(sm->in, 2 * sizeof(int));
+    char *type = cvm_strdup("SoftmaxDot"), *dom = cvm_strdup(CVM_FUSED_DOMAIN);
+    if (in)
+        sm->in = in;
+    if (!in || !type || !dom) {
+        free(type);
+        free(dom);
+        return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", sm->name ? sm->name : "");
+    }
+    sm->in[1] = g->nodes[cvi].in[1];
+    sm->n_in = 2;
+    free(sm->op_type);
+    free(sm->domain);
+    sm->op_type = type;
+    sm->domain = dom;
+    sm->out[0] = g->nodes[cvi].out[0];
+    f->dead[ti] = 1;
+    f->dead[cvi] = 1;
+    return CVM_OK;
+}
+
 static int scalar_is(const fuse_ctx *f, const cvm_node *n, int i, float want)
 {
     float v;
@@ -1231,6 +1301,9 @@ cvm_status cvm_graph_fuse(cvm_graph *g)
     for (int i = 0; i < n0 && st == CVM_OK; i++)
         if (!f.dead[i] && is_op(&g->nodes[i], "Transpose"))
             st = fuse_transposed_softmax(&f, i);
+    for (int i = 0; i < n0 && st == CVM_OK; i++)
+        if (!f.dead[i] && is_op(&g->nodes[i], "Softmax"))
+            st = fuse_softmax_dot(&f, i);
     for (int i = 0; i < n0 && st == CVM_OK; i++)
         if (!f.dead[i] && is_op(&g->nodes[i], "MatMul"))
             st = fuse_attention(&f, i);

@@ -154,11 +154,31 @@ static cvm_status infer_conv_integer_scaled(const cvm_infer_ctx *c)
     return CVM_OK;
 }
 
+/* SoftmaxDot(X [N, G, K, A], W with K values) = Y [N, 1, G, A], Y[n, 0, g, a]
+ * = sum_k softmax_k(X[n, g, :, a]) W[k]: YOLO's distribution focal loss
+ * decode (Softmax over the bins, Transpose, 1x1 Conv to one channel). */
+static cvm_status infer_softmax_dot(const cvm_infer_ctx *c)
+{
+    const cvm_tensor *x = c->in[0], *w = c->in[1];
+    int64_t k;
+    if (!x || !w || x->dtype != CVM_DTYPE_FLOAT32 || w->dtype != CVM_DTYPE_FLOAT32)
+        return cvm_node_error(c->node, CVM_E_TYPE, "inputs must be float32");
+    if (x->ndim != 4)
+        return cvm_node_error(c->node, CVM_E_SHAPE, "X has rank %d, not 4", x->ndim);
+    if (!cvm_shape_numel(w->ndim, w->dims, &k) || k != x->dims[2])
+        return cvm_node_error(c->node, CVM_E_SHAPE, "W holds %lld values for %lld bins",
+                              (long long)k, (long long)x->dims[2]);
+    const int64_t dims[4] = {x->dims[0], 1, x->dims[1], x->dims[3]};
+    cvm_set_shape(c->out[0], CVM_DTYPE_FLOAT32, 4, dims);
+    return CVM_OK;
+}
+
 const cvm_op_schema cvm_schemas_fused[] = {
     {CVM_FUSED_DOMAIN, "FusedConv", 2, 4, 1, 1, infer_fused_conv, 0},
     {CVM_FUSED_DOMAIN, "FusedMatMul", 2, 3, 1, 1, infer_fused_matmul, 0},
     {CVM_FUSED_DOMAIN, "FusedAttention", 3, 3, 1, 1, infer_fused_attention, 0},
     {CVM_FUSED_DOMAIN, "ConvIntegerScaled", 5, 6, 1, 1, infer_conv_integer_scaled, 0},
     {CVM_FUSED_DOMAIN, "ScaleShift", 1, 1, 1, 1, cvm_infer_scale_shift, 0},
+    {CVM_FUSED_DOMAIN, "SoftmaxDot", 2, 2, 1, 1, infer_softmax_dot, 0},
     {0},
 };

@@ -1160,6 +1160,115 @@ static void test_sigmoid_into_convs(void **st)
     }
 }
 
+/* YOLOv8's DFL box decode as exported: x [1, 4, 16, 10] -> Transpose(0, 3,
+ * 1, 2) -> Softmax(axis 3) -> Transpose(0, 3, 2, 1) -> Conv(W [1, 16, 1, 1])
+ * -> [1, 1, 4, 10].  The two transposes fold into the softmax's axis and
+ * one Transpose, and that with the Conv into one SoftmaxDot; a Conv with a
+ * bias (variant 1) stays as it is. */
+static cvm_graph *dfl_graph(int variant)
+{
+    cvm_graph *g;
+    assert_int_equal(cvm_graph_create(&g), CVM_OK);
+    int x = val(g, "x");
+    g->values[x].dtype = CVM_DTYPE_FLOAT32;
+    g->values[x].ndim = 4;
+    int64_t xd[4] = {1, 4, 16, 10};
+    for (int d = 0; d < 4; d++)
+        g->values[x].dims[d].value = xd[d];
+    g->inputs = malloc(sizeof(int));
+    g->inputs[g->n_inputs++] = x;
+    int64_t wd[4] = {1, 16, 1, 1}, one = 1;
+    constant(g, "w", 4, wd, 71, 0);
+    constant(g, "b", 1, &one, 72, 0);
+    node(g, "Transpose", 1, (const char *[]){"x"}, "t1");
+    int64_t p1[4] = {0, 3, 1, 2}, p2[4] = {0, 3, 2, 1}, zeros[4] = {0, 0, 0, 0};
+    set_ints(&g->nodes[0], "perm", 4, p1);
+    node(g, "Softmax", 1, (const char *[]){"t1"}, "sm");
+    set_int(&g->nodes[1], "axis", 3);
+    node(g, "Transpose", 1, (const char *[]){"sm"}, "t2");
+    set_ints(&g->nodes[2], "perm", 4, p2);
+    node(g, "Conv", variant == 1 ? 3 : 2, (const char *[]){"t2", "w", "b"}, "y");
+    set_ints(&g->nodes[3], "pads", 4, zeros);
+    g->outputs = malloc(sizeof(int));
+    g->outputs[g->n_outputs++] = val(g, "y");
+    return g;
+}
+
+/* The SoftmaxDot kernel against the formula in double: 16 bins (held in
+ * registers on AVX-512) and 40 (the generic items), columns that end in a
+ * partial vector and a partial 64-column block, a batch and several
+ * groups, one bin, a NaN in one column (only that column turns NaN), on
+ * one and two threads. */
+static void test_softmax_dot_kernel(void **st)
+{
+    (void)st;
+    static const int64_t shapes[][4] = {{2, 3, 16, 37}, {1, 2, 40, 70}, {1, 1, 1, 5}, {1, 4, 16, 130}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int threads = 1; threads <= 2; threads++) {
+            const int64_t *xd = shapes[s], K = xd[2], A = xd[3], outer = xd[0] * xd[1];
+            int64_t wd[4] = {1, K, 1, 1};
+            cvm_tensor *in[2] = {tens(4, xd), tens(4, wd)}, *out[1] = {NULL};
+            unsigned seed = 91 + (unsigned)s;
+            fill_rand(in[0]->data, cvm_tensor_numel(in[0]), &seed);
+            fill_rand(in[1]->data, K, &seed);
+            float *x = in[0]->data, *w = in[1]->data;
+            for (int64_t i = 0; i < cvm_tensor_numel(in[0]); i++)
+                x[i] = x[i] * 12.0f + 80.0f; /* e^x alone would overflow */
+            if (s == 3)
+                x[2 * A + 17] = NAN; /* outer 0, bin 2, column 17 */
+            cvm_graph *g = one_node("SoftmaxDot", CVM_FUSED_DOMAIN, 2, 1);
+            assert_int_equal(cvm_node_eval(&g->nodes[0], 17, 2, (const cvm_tensor *const *)in, 1,
+                                           out, threads == 2 ? pool2 : NULL),
+                             CVM_OK);
+            assert_int_equal(out[0]->ndim, 4);
+            assert_int_equal(out[0]->dims[1], 1);
+            assert_int_equal(out[0]->dims[2], xd[1]);
+            const float *y = out[0]->data;
+            for (int64_t o = 0; o < outer; o++)
+                for (int64_t a = 0; a < A; a++) {
+                    double mx = -INFINITY, sum = 0.0, dot = 0.0;
+                    for (int64_t k = 0; k < K; k++)
+                        mx = fmax(mx, x[(o * K + k) * A + a]);
+                    for (int64_t k = 0; k < K; k++) {
+                        double e = exp(x[(o * K + k) * A + a] - mx);
+                        sum += e;
+                        dot += e * w[k];
+                    }
+                    float got = y[o * A + a];
+                    if (s == 3 && o == 0 && a == 17) {
+                        assert_true(isnan(got));
+                        continue;
+                    }
+                    float want = (float)(dot / sum);
+                    if (!(fabsf(got - want) <= 1e-5f * (1.0f + fabsf(want))))
+                        fail_msg("shape %zu, %d threads, row %lld column %lld: %g, want %g", s, threads,
+                                 (long long)o, (long long)a, got, want);
+                }
+            cvm_tensor_free(in[0]);
+            cvm_tensor_free(in[1]);
+            cvm_tensor_free(out[0]);
+            cvm_graph_free(g);
+        }
+}
+
+static void test_softmax_dot_fusion(void **st)
+{
+    (void)st;
+    for (int variant = 0; variant < 2; variant++) {
+        cvm_graph *g = dfl_graph(variant);
+        assert_int_equal(cvm_graph_fuse(g), CVM_OK);
+        if (variant == 0) {
+            assert_int_equal(g->n_nodes, 1);
+            assert_string_equal(g->nodes[0].op_type, "SoftmaxDot");
+        } else {
+            assert_int_equal(g->n_nodes, 3); /* Softmax, Transpose, Conv */
+        }
+        cvm_graph_free(g);
+        int64_t xd[4] = {1, 4, 16, 10};
+        expect_fused_matches(dfl_graph(variant), dfl_graph(variant), xd, 81 + (unsigned)variant);
+    }
+}
+
 /* Pow(x, 2) with a rank-0 constant exponent becomes Mul(x, x), bit for bit;
  * a [1]-shaped exponent (which would broadcast a scalar x up) stays Pow. */
 static cvm_graph *pow_graph(int rank1)
@@ -1326,6 +1435,8 @@ int main(void)
         cmocka_unit_test(test_affine_and_hardswish_fusion),
         cmocka_unit_test(test_relu_affine_fusion),
         cmocka_unit_test(test_sigmoid_into_convs),
+        cmocka_unit_test(test_softmax_dot_fusion),
+        cmocka_unit_test(test_softmax_dot_kernel),
         cmocka_unit_test(test_square_pow),
         cmocka_unit_test(test_weights_released),
     };

@@ -8,5 +8,6 @@ const cvm_kernel_def cvm_cpu_kernels_fused[] = {
      0},
     {CVM_FUSED_DOMAIN, "FusedAttention", cvm_nn_attention_prepare, cvm_nn_attention_release,
      cvm_nn_attention_run, 0},
+    {CVM_FUSED_DOMAIN, "SoftmaxDot", NULL, NULL, cvm_nn_softmax_dot_run, 0},
     {0},
 };

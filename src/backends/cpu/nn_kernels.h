@@ -47,6 +47,7 @@ cvm_status cvm_nn_matmul_prepare(const cvm_kernel_ctx *c, void **state, size_t *
 cvm_status cvm_nn_matmul_run(const cvm_kernel_ctx *c);
 
 cvm_status cvm_nn_softmax_run(const cvm_kernel_ctx *c);
+cvm_status cvm_nn_softmax_dot_run(const cvm_kernel_ctx *c);
 /* Softmax of `rows` contiguous rows of n floats, x to y (may be the same),
  * on the calling thread: the row kernel of Softmax over the last axis. */
 void cvm_softmax_rows(const float *x, float *y, int64_t rows, int64_t n);

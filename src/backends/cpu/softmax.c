@@ -11,7 +11,7 @@
 #include "backends/cpu/nn_kernels.h"
 #include "backends/cpu/vmath.h"
 
-enum { SM_SOFT, SM_LOG, SM_HARD };
+enum { SM_SOFT, SM_LOG, SM_HARD, SM_DOT };
 #define SM_BLOCK 64
 
 typedef struct sm_job {
@@ -19,6 +19,7 @@ typedef struct sm_job {
     int64_t n, inner, blocks;
     const float *x;
     float *y;
+    const float *w; /* SM_DOT: the n weights; y holds one row per outer index */
 } sm_job;
 
 CVM_CPU_CLONES static void sm_items(void *arg, size_t b, size_t e)
@@ -29,7 +30,7 @@ CVM_CPU_CLONES static void sm_items(void *arg, size_t b, size_t e)
         int64_t c0 = blk * SM_BLOCK;
         int w = (int)(j->inner - c0 < SM_BLOCK ? j->inner - c0 : SM_BLOCK);
         const float *x = j->x + o * j->n * j->inner + c0;
-        float *y = j->y + o * j->n * j->inner + c0;
+        float *y = j->y + o * (j->kind == SM_DOT ? 1 : j->n) * j->inner + c0;
         float mx[SM_BLOCK], sum[SM_BLOCK];
         int64_t arg_i[SM_BLOCK];
         for (int c = 0; c < w; c++) {
@@ -60,6 +61,24 @@ CVM_CPU_CLONES static void sm_items(void *arg, size_t b, size_t e)
                 for (int c = 0; c < w; c++)
                     yr[c] = arg_i[c] == i ? 1.0f : 0.0f;
             }
+            continue;
+        }
+        if (j->kind == SM_DOT) {
+            /* sum_k e_k w_k / sum_k e_k: the softmax never stored */
+            float dot[SM_BLOCK];
+            for (int c = 0; c < w; c++)
+                dot[c] = 0.0f;
+            for (int64_t i = 0; i < j->n; i++) {
+                const float *xr = x + i * j->inner;
+                const float wi = j->w[i];
+                for (int c = 0; c < w; c++) {
+                    float ev = cvm_vexpf(xr[c] - mx[c]);
+                    sum[c] += ev;
+                    dot[c] += ev * wi;
+                }
+            }
+            for (int c = 0; c < w; c++)
+                y[c] = dot[c] / sum[c];
             continue;
         }
         for (int64_t i = 0; i < j->n; i++) {
@@ -232,6 +251,39 @@ __attribute__((target("avx512f"))) static void sm_rows512(void *arg, size_t begi
 }
 #endif
 
+#ifdef SM_X86
+/* SoftmaxDot's columns 16 at a time: the bins' e^(x - max) stay in
+ * registers between the max, the sums and the dot (the generic item walks
+ * the bins three times through memory).  Up to 32 bins in registers; more
+ * take the generic items. */
+__attribute__((target("avx512f"))) static void sm_dot512(void *arg, size_t b, size_t e)
+{
+    const sm_job *j = arg;
+    const int n = (int)j->n;
+    for (size_t it = b; it < e; it++) {
+        int64_t o = (int64_t)it / j->blocks, c0 = (int64_t)it % j->blocks * SM_BLOCK;
+        int64_t c1 = c0 + SM_BLOCK < j->inner ? c0 + SM_BLOCK : j->inner;
+        const float *x = j->x + o * j->n * j->inner;
+        float *y = j->y + o * j->inner;
+        for (int64_t c = c0; c < c1; c += 16) {
+            __mmask16 m = c1 - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (c1 - c)) - 1u);
+            __m512 v[32], mx = _mm512_maskz_loadu_ps(m, x + c);
+            for (int i = 0; i < n; i++) {
+                v[i] = _mm512_maskz_loadu_ps(m, x + i * j->inner + c);
+                mx = _mm512_max_ps(mx, v[i]);
+            }
+            __m512 sum = _mm512_setzero_ps(), dot = sum;
+            for (int i = 0; i < n; i++) {
+                __m512 ev = sm_exp16(_mm512_sub_ps(v[i], mx));
+                sum = _mm512_add_ps(sum, ev);
+                dot = _mm512_fmadd_ps(ev, _mm512_set1_ps(j->w[i]), dot);
+            }
+            _mm512_mask_storeu_ps(y + c, m, _mm512_div_ps(dot, sum));
+        }
+    }
+}
+#endif
+
 typedef void (*sm_rows_fn)(void *, size_t, size_t);
 static sm_rows_fn sm_rows_pick(void)
 {
@@ -244,7 +296,7 @@ static sm_rows_fn sm_rows_pick(void)
 
 void cvm_softmax_rows(const float *x, float *y, int64_t rows, int64_t n)
 {
-    sm_job j = {SM_SOFT, n, 1, 1, x, y};
+    sm_job j = {SM_SOFT, n, 1, 1, x, y, NULL};
     if (rows > 0 && n > 0)
         sm_rows_pick()(&j, 0, (size_t)rows);
 }
@@ -257,7 +309,7 @@ cvm_status cvm_nn_softmax_run(const cvm_kernel_ctx *c)
                               cvm_dtype_name(x->dtype));
     const char *op = c->node->op_type;
     sm_job j = {strcmp(op, "Softmax") == 0 ? SM_SOFT : strcmp(op, "LogSoftmax") == 0 ? SM_LOG : SM_HARD,
-                1, 1, 1, x->data, c->out[0]->data};
+                1, 1, 1, x->data, c->out[0]->data, NULL};
     int axis;
     CVM_TRY(cvm_norm_axis(cvm_attr_int(c->node, "axis", c->opset >= 13 ? -1 : 1), x->ndim, op, &axis));
     int64_t outer = 1;
@@ -279,6 +331,33 @@ cvm_status cvm_nn_softmax_run(const cvm_kernel_ctx *c)
     }
     j.blocks = (j.inner + SM_BLOCK - 1) / SM_BLOCK;
     cvm_parallel_for(c->pool, (size_t)(outer * j.blocks), 1, sm_items, &j);
+    return CVM_OK;
+}
+
+/* cvm.SoftmaxDot (see graph/shape_fused.c): the softmax over X's axis 2 of
+ * [N, G, K, A], each of the A columns dotted with W on the way. */
+cvm_status cvm_nn_softmax_dot_run(const cvm_kernel_ctx *c)
+{
+    const cvm_tensor *x = c->in[0], *w = c->in[1];
+    if (x->ndim != 4 || x->dtype != CVM_DTYPE_FLOAT32 || w->dtype != CVM_DTYPE_FLOAT32 ||
+        cvm_tensor_numel(w) != x->dims[2])
+        return cvm_node_error(c->node, CVM_E_SHAPE, "SoftmaxDot takes float32 [N, G, K, A] and K weights");
+    sm_job j = {SM_DOT, x->dims[2], x->dims[3], 1, x->data, c->out[0]->data, w->data};
+    int64_t outer = x->dims[0] * x->dims[1];
+    if (outer == 0 || j.inner == 0)
+        return CVM_OK;
+    if (j.n == 0) {
+        /* no bins: an empty sum, as the 1x1 convolution over none gives */
+        memset(c->out[0]->data, 0, c->out[0]->nbytes);
+        return CVM_OK;
+    }
+    j.blocks = (j.inner + SM_BLOCK - 1) / SM_BLOCK;
+    void (*fn)(void *, size_t, size_t) = sm_items;
+#ifdef SM_X86
+    if (j.n <= 32 && __builtin_cpu_supports("avx512f"))
+        fn = sm_dot512;
+#endif
+    cvm_parallel_for(c->pool, (size_t)(outer * j.blocks), 1, fn, &j);
     return CVM_OK;
 }
 
