@@ -11,11 +11,13 @@
  *   3. output transform, bias, and the caller's epilogue on each output row.
  * Blocks are independent, so workers take whole blocks and the transformed
  * data stays in their own L2; with too few blocks to share out evenly, a
- * worker's share may end inside a block, split by output channels.  The transforms run 16 tiles per vector, in
- * raster order: a vector may hold pieces of several tile rows (a 20x20 map
- * has 5 tiles per row).  The tiles of a piece read the input at x0 + 4t + j,
- * which two permutes gather from four masked loads (the masks also give the
- * zero padding at the borders). */
+ * worker's share may end inside a block, split by output channels (or one
+ * block goes by input channels, then output channels).  The transforms run
+ * 16 tiles per vector, in raster order: a vector may hold pieces of several
+ * tile rows (a 20x20 map has 5 tiles per row).  The tiles of a piece read
+ * the input at x0 + 4t + j, which two permutes gather from four masked loads
+ * (the masks also give the zero padding at the borders), or, for a piece of
+ * up to 7 tiles, one permute per j from two loads. */
 #include "backends/cpu/conv_winograd.h"
 
 #include <stdatomic.h>
@@ -282,8 +284,10 @@ AVX512 static void make_pieces(const cvm_wino *w, const seg *sg, int nsg, piece 
                 pc[k].nm[q] = lane_mask(-b, w->W - b) & lane_mask(-16 * q, 4 * cnt + 2 - 16 * q);
             }
             /* lanes outside the piece read column 0: blended away */
-            const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-            const __m512i t4 = _mm512_slli_epi32(_mm512_sub_epi32(lane, _mm512_set1_epi32((int)L)), 2);
+            const __m512i lane =
+                _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+            const __m512i t4 =
+                _mm512_slli_epi32(_mm512_sub_epi32(lane, _mm512_set1_epi32((int)L)), 2);
             for (int j = 0; j < 6; j++)
                 pc[k].idx[j] = _mm512_maskz_add_epi32(pc[k].lanes, t4, _mm512_set1_epi32(j));
         }
@@ -615,10 +619,11 @@ static void wino_slot(void *arg, size_t begin, size_t end)
 }
 
 /* csplit: image 0's one block among the workers by input channels, in two
- * jobs, when the input channels are at least twice the output channels.  First, slot h transforms its share of the input channels and
- * multiplies it for every output channel into its own M (a partial sum):
- * it reads its share of the weights only, and no worker repeats another's
- * input transform (a quarter of a 20x20 layer's time on one thread).
+ * jobs, when the input channels are at least twice the output channels.
+ * First, slot h transforms its share of the input channels and multiplies
+ * it for every output channel into its own M (a partial sum): it reads its
+ * share of the weights only, and no worker repeats another's input
+ * transform (a quarter of a 20x20 256->80 layer's time on one thread).
  * Then slot h adds the other slots' partial sums of its share of the output
  * channels into its own and transforms those out.  What crosses between
  * cores is M's rows of those channels (36 x K/2 x 32 floats on two), read
