@@ -97,17 +97,114 @@ static void cv_area_half(const cvm_image_view *src, cvm_image_view *dst)
     }
 }
 
+/* The horizontal pass by 16 outputs (one channel of one column each) at a
+ * time, for CPUs with byte permutes (AVX512_VBMI): a chunk's two source
+ * bytes per output lie within 64 bytes of its first one whenever the
+ * source is at most ~3.5x wider, so one load and one permute put each
+ * output's two bytes side by side, and one multiply-add of 16-bit pairs
+ * gives p0 a0 + p1 a1, the same integers as the scalar loop. */
+typedef struct cv_hchunk {
+    int base;          /* byte of the chunk's first output's first tap in a source row */
+    int ok;            /* every tap within 64 bytes of base */
+    uint64_t mask;     /* the bytes of the 64 inside the row */
+    uint8_t idx[32];   /* per output: its two taps' bytes from base */
+    int16_t coef[32];  /* per output: the two weights */
+} cv_hchunk;
+
 typedef struct cv_htab {
     int *ofs;      /* first source pixel per destination column */
     short *alpha;  /* two weights per destination column */
     int xmax;      /* columns >= xmax read one source pixel at full weight */
+    cv_hchunk *chunks; /* with byte permutes: the first nchunks * 16 outputs */
+    int nchunks;
 } cv_htab;
+
+/* Outputs e0..e1-1 (channel e % cn of column e / cn, all below xmax). */
+static void cv_hresize_span(const uint8_t *S, int *D, const cv_htab *t, int cn, int e0, int e1)
+{
+    for (int e = e0; e < e1; e++) {
+        int x = e / cn, c = e % cn;
+        const uint8_t *p = S + (size_t)t->ofs[x] * (size_t)cn + c;
+        D[e] = p[0] * t->alpha[2 * x] + p[cn] * t->alpha[2 * x + 1];
+    }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void cv_hresize_vbmi(const uint8_t *S, int *D,
+                                                                                     const cv_htab *t, int cn)
+{
+    for (int k = 0; k < t->nchunks; k++) {
+        const cv_hchunk *h = &t->chunks[k];
+        if (!h->ok) {
+            cv_hresize_span(S, D, t, cn, 16 * k, 16 * k + 16);
+            continue;
+        }
+        __m512i win = _mm512_maskz_loadu_epi8(h->mask, S + h->base);
+        __m512i idx = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)h->idx));
+        __m256i pairs = _mm512_castsi512_si256(_mm512_permutexvar_epi8(idx, win));
+        __m512i w = _mm512_loadu_si512(h->coef);
+        _mm512_storeu_si512(D + 16 * k, _mm512_madd_epi16(_mm512_cvtepu8_epi16(pairs), w));
+    }
+}
+#endif
+
+/* The chunk table for source rows of sw pixels (NULL chunks: none). */
+static cvm_status cv_hchunks(cv_htab *t, int sw, int cn)
+{
+    t->chunks = NULL;
+    t->nchunks = 0;
+#if defined(__x86_64__)
+    if (!__builtin_cpu_supports("avx512vbmi") || !__builtin_cpu_supports("avx512bw"))
+        return CVM_OK;
+    int n = t->xmax * cn / 16;
+    if (n < 1)
+        return CVM_OK;
+    t->chunks = malloc(sizeof(cv_hchunk) * (size_t)n);
+    if (!t->chunks)
+        return cvm_errorf(CVM_E_NOMEM, "cvm_resize_bilinear_cv: out of memory for %d columns", t->xmax);
+    t->nchunks = n;
+    const int64_t row = (int64_t)sw * cn;
+    for (int k = 0; k < n; k++) {
+        cv_hchunk *h = &t->chunks[k];
+        int e0 = 16 * k;
+        h->base = t->ofs[e0 / cn] * cn; /* ofs only grows with the column */
+        h->ok = 1;
+        for (int i = 0; i < 16; i++) {
+            int e = e0 + i, x = e / cn;
+            int64_t p0 = (int64_t)t->ofs[x] * cn + e % cn - h->base;
+            if (p0 < 0 || p0 + cn > 63)
+                h->ok = 0;
+            h->idx[2 * i] = (uint8_t)(p0 & 63);
+            h->idx[2 * i + 1] = (uint8_t)((p0 + cn) & 63);
+            h->coef[2 * i] = t->alpha[2 * x];
+            h->coef[2 * i + 1] = t->alpha[2 * x + 1];
+        }
+        int64_t left = row - h->base;
+        h->mask = left >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << left) - 1;
+    }
+#else
+    (void)sw, (void)cn;
+#endif
+    return CVM_OK;
+}
 
 static void cv_hresize(const uint8_t *S, int *D, const cv_htab *t, int dw, int cn)
 {
     const short *al = t->alpha;
     int x = 0;
-    switch (cn) {
+#if defined(__x86_64__)
+    if (t->nchunks > 0) {
+        cv_hresize_vbmi(S, D, t, cn);
+        int e = 16 * t->nchunks;
+        cv_hresize_span(S, D, t, cn, e, t->xmax * cn);
+        x = t->xmax;
+    }
+#endif
+    switch (x < t->xmax ? cn : 0) {
+    case 0:
+        break;
     case 1:
         for (; x < t->xmax; x++) {
             const uint8_t *p = S + t->ofs[x];
@@ -228,7 +325,8 @@ static void cv_rows(void *arg, size_t b, size_t e)
     }
 }
 
-static cvm_status cv_resize(const cvm_image_view *src, cvm_image_view *dst, int lanes, cvm_threadpool *pool)
+static cvm_status cv_resize(const cvm_image_view *src, cvm_image_view *dst, int lanes, int plain_h,
+                            cvm_threadpool *pool)
 {
     CVM_TRY(check_views(src, dst, "cvm_resize_bilinear_cv"));
     int sw = src->width, sh = src->height, dw = dst->width, dh = dst->height, cn = src->channels;
@@ -262,7 +360,7 @@ static cvm_status cv_resize(const cvm_image_view *src, cvm_image_view *dst, int 
         free(xofs), free(alpha), free(yofs), free(beta), free(rows);
         return cvm_errorf(CVM_E_NOMEM, "cvm_resize_bilinear_cv: out of memory for %dx%d", dw, dh);
     }
-    cv_htab ht = {xofs, alpha, dw};
+    cv_htab ht = {xofs, alpha, dw, NULL, 0};
     for (int dx = 0; dx < dw; dx++) {
         float fx = (float)((dx + 0.5) * scale_x - 0.5);
         int sx = floor_to_int(fx);
@@ -289,20 +387,29 @@ static cvm_status cv_resize(const cvm_image_view *src, cvm_image_view *dst, int 
         beta[2 * dy] = cv_round_coef((1.f - fy) * CV_COEF_SCALE);
         beta[2 * dy + 1] = cv_round_coef(fy * CV_COEF_SCALE);
     }
-    cv_job job = {src, dst, &ht, yofs, beta, rows, parts, lanes};
-    cvm_parallel_for(parts > 1 ? pool : NULL, (size_t)parts, 1, cv_rows, &job);
+    cvm_status st = plain_h ? CVM_OK : cv_hchunks(&ht, sw, cn);
+    if (st == CVM_OK) {
+        cv_job job = {src, dst, &ht, yofs, beta, rows, parts, lanes};
+        cvm_parallel_for(parts > 1 ? pool : NULL, (size_t)parts, 1, cv_rows, &job);
+    }
+    free(ht.chunks);
     free(xofs), free(alpha), free(yofs), free(beta), free(rows);
-    return CVM_OK;
+    return st;
 }
 
 cvm_status cvm_resize_bilinear_cv_lanes(const cvm_image_view *src, cvm_image_view *dst, int lanes)
 {
-    return cv_resize(src, dst, lanes, NULL);
+    return cv_resize(src, dst, lanes, 0, NULL);
 }
 
 cvm_status cvm_resize_bilinear_cv_pool(const cvm_image_view *src, cvm_image_view *dst, cvm_threadpool *pool)
 {
-    return cv_resize(src, dst, 0, pool);
+    return cv_resize(src, dst, 0, 0, pool);
+}
+
+cvm_status cvm_resize_bilinear_cv_plain_h(const cvm_image_view *src, cvm_image_view *dst)
+{
+    return cv_resize(src, dst, 0, 1, NULL);
 }
 
 cvm_status cvm_resize_bilinear_cv(const cvm_image_view *src, cvm_image_view *dst)

@@ -12,4 +12,8 @@
  *  -1   the exact product everywhere (an OpenCV build without SIMD). */
 cvm_status cvm_resize_bilinear_cv_lanes(const cvm_image_view *src, cvm_image_view *dst, int lanes);
 
+/* cvm_resize_bilinear_cv with the horizontal pass in its scalar form only
+ * (the byte-permute form must give the same bytes). */
+cvm_status cvm_resize_bilinear_cv_plain_h(const cvm_image_view *src, cvm_image_view *dst);
+
 #endif

@@ -16,6 +16,7 @@
 #include "cvm/image.h"
 #include "image/draw.h"
 #include "image/resize.h"
+#include "image/resize_internal.h"
 
 static void data_path(char *out, size_t cap, const char *name)
 {
@@ -661,6 +662,47 @@ static void test_draw_text(void **st)
     cvm_image_free(img);
 }
 
+/* The horizontal pass by byte permutes (CPUs with AVX512_VBMI) gives the
+ * bytes of the scalar pass: downscales by 1.2 (YOLO's 768 -> 640), by about
+ * 3.3 and by 4.1 (chunks whose taps span more than 64 bytes take the scalar
+ * loop), upscales (columns sharing a source pixel), widths that end in a
+ * partial chunk and in the one-tap columns, 1, 3 and 4 channels, and a
+ * source row ending right at its buffer's end. */
+static void test_resize_hpass_forms(void **st)
+{
+    (void)st;
+    static const int sizes[][4] = {{768, 576, 640, 480}, {1000, 20, 301, 9}, {1300, 8, 317, 5},
+                                   {37, 11, 200, 19}, {640, 48, 213, 17}, {23, 5, 22, 5}};
+    static const int chans[] = {3, 1, 4};
+    static const cvm_pixel_format fmts[] = {CVM_PIXEL_RGB8, CVM_PIXEL_GRAY8, CVM_PIXEL_RGBA8};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+        for (int f = 0; f < 3; f++) {
+            int sw = sizes[k][0], sh = sizes[k][1], dw = sizes[k][2], dh = sizes[k][3], cn = chans[f];
+            size_t sstride = (size_t)sw * cn, dn = (size_t)dw * cn * dh;
+            uint8_t *src = malloc(sstride * sh), *a = malloc(dn), *b = malloc(dn);
+            assert_non_null(src);
+            assert_non_null(a);
+            assert_non_null(b);
+            unsigned seed = (unsigned)(k * 13 + f);
+            for (size_t i = 0; i < sstride * sh; i++) {
+                seed = seed * 1103515245u + 12345u;
+                src[i] = (uint8_t)(seed >> 16);
+            }
+            cvm_image_view sv = {sw, sh, sstride, fmts[f], cn, src};
+            cvm_image_view av = {dw, dh, (size_t)dw * cn, fmts[f], cn, a}, bv = av;
+            bv.pixels = b;
+            assert_int_equal(cvm_resize_bilinear_cv(&sv, &av), CVM_OK);
+            assert_int_equal(cvm_resize_bilinear_cv_plain_h(&sv, &bv), CVM_OK);
+            for (size_t i = 0; i < dn; i++)
+                if (a[i] != b[i])
+                    fail_msg("%dx%d -> %dx%d, %d channels: byte %zu is %d, scalar pass %d", sw, sh, dw, dh,
+                             cn, i, a[i], b[i]);
+            free(src);
+            free(a);
+            free(b);
+        }
+}
+
 /* The OpenCV resize with its rows shared among 2 and 3 threads gives the
  * bytes of the one-thread pass: down and up, odd sizes, 1, 3 and 4
  * channels, fewer rows than make two parts, and a padded destination. */
@@ -716,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_fuzz_corpus),
         cmocka_unit_test(test_draw_clipping),  cmocka_unit_test(test_draw_formats),
         cmocka_unit_test(test_draw_text),      cmocka_unit_test(test_resize_pool),
+        cmocka_unit_test(test_resize_hpass_forms),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     if (g_tmpdir[0]) {
