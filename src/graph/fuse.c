@@ -518,6 +518,29 @@ static cvm_status set_epilogue_attrs(cvm_node *n, const epi_match *e)
     return set_attr(n, "add_first", CVM_ATTR_INT, 0.0f, e->add_first, NULL);
 }
 
+/* Makes node n a `type` node of the fused domain with n_in inputs (the
+ * slots past its current inputs hold -1 for the caller to fill). */
+static cvm_status retype_fused(cvm_node *n, const char *type, int n_in)
+{
+    int *in = realloc(n->in, sizeof(int) * (size_t)n_in);
+    char *t = cvm_strdup(type), *dom = cvm_strdup(CVM_FUSED_DOMAIN);
+    if (in)
+        n->in = in;
+    if (!in || !t || !dom) {
+        free(t);
+        free(dom);
+        return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", n->name ? n->name : type);
+    }
+    for (int i = n->n_in; i < n_in; i++)
+        n->in[i] = -1;
+    n->n_in = n_in;
+    free(n->op_type);
+    free(n->domain);
+    n->op_type = t;
+    n->domain = dom;
+    return CVM_OK;
+}
+
 static cvm_status make_fused_conv(cvm_node *conv, const epi_match *e);
 
 static cvm_status fuse_conv(fuse_ctx *f, int ci)
@@ -571,25 +594,10 @@ static cvm_status fuse_conv(fuse_ctx *f, int ci)
 /* Turns Conv node conv into a FusedConv with epilogue e. */
 static cvm_status make_fused_conv(cvm_node *conv, const epi_match *e)
 {
-    int res = e->res;
-    int *in = realloc(conv->in, 4 * sizeof(int));
-    if (!in)
-        return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", conv->name ? conv->name : "");
-    for (int i = conv->n_in; i < 4; i++)
-        in[i] = -1;
-    in[3] = res;
-    conv->in = in;
-    conv->n_in = res >= 0 ? 4 : (conv->n_in < 3 ? conv->n_in : 3);
-    char *type = cvm_strdup("FusedConv"), *dom = cvm_strdup(CVM_FUSED_DOMAIN);
-    if (!type || !dom) {
-        free(type);
-        free(dom);
-        return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", conv->name ? conv->name : "");
-    }
-    free(conv->op_type);
-    free(conv->domain);
-    conv->op_type = type;
-    conv->domain = dom;
+    const int res = e->res, had = conv->n_in;
+    CVM_TRY(retype_fused(conv, "FusedConv", 4));
+    conv->in[3] = res;
+    conv->n_in = res >= 0 ? 4 : (had < 3 ? had : 3);
     return set_epilogue_attrs(conv, e);
 }
 
@@ -840,21 +848,8 @@ static cvm_status fuse_softmax_dot(fuse_ctx *f, int si)
         w->dims[1] < 1)
         return CVM_OK;
     int ti = (int)(t - g->nodes), cvi = (int)(cv - g->nodes);
-    int *in = realloc(sm->in, 2 * sizeof(int));
-    char *type = cvm_strdup("SoftmaxDot"), *dom = cvm_strdup(CVM_FUSED_DOMAIN);
-    if (in)
-        sm->in = in;
-    if (!in || !type || !dom) {
-        free(type);
-        free(dom);
-        return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", sm->name ? sm->name : "");
-    }
+    CVM_TRY(retype_fused(sm, "SoftmaxDot", 2));
     sm->in[1] = g->nodes[cvi].in[1];
-    sm->n_in = 2;
-    free(sm->op_type);
-    free(sm->domain);
-    sm->op_type = type;
-    sm->domain = dom;
     sm->out[0] = g->nodes[cvi].out[0];
     f->dead[ti] = 1;
     f->dead[cvi] = 1;
@@ -968,22 +963,8 @@ static cvm_status fuse_matmul(fuse_ctx *f, int mi)
         y = v;
     else
         nn = 0;
-    int *in = realloc(mm->in, 3 * sizeof(int));
-    if (!in)
-        return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", mm->name ? mm->name : "");
-    mm->in = in;
+    CVM_TRY(retype_fused(mm, "FusedMatMul", 3));
     mm->in[2] = bias;
-    mm->n_in = 3;
-    char *type = cvm_strdup("FusedMatMul"), *dom = cvm_strdup(CVM_FUSED_DOMAIN);
-    if (!type || !dom) {
-        free(type);
-        free(dom);
-        return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", mm->name ? mm->name : "");
-    }
-    free(mm->op_type);
-    free(mm->domain);
-    mm->op_type = type;
-    mm->domain = dom;
     mm->out[0] = y;
     CVM_TRY(set_attr(mm, "activation", CVM_ATTR_STRING, 0.0f, 0, act_name(act)));
     CVM_TRY(set_attr(&g->nodes[mi], "alpha", CVM_ATTR_FLOAT, alpha, 0, NULL));
@@ -1054,23 +1035,10 @@ static cvm_status fuse_attention(fuse_ctx *f, int mi)
         return CVM_OK;
     int m2i = (int)(m2 - g->nodes);
     int q = m1->in[0], kt = m1->in[1];
-    char *type = cvm_strdup("FusedAttention"), *dom = cvm_strdup(CVM_FUSED_DOMAIN);
-    int *in = realloc(m2->in, 3 * sizeof(int));
-    if (in)
-        m2->in = in;
-    if (!type || !dom || !in) {
-        free(type);
-        free(dom);
-        return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", m2->name ? m2->name : "");
-    }
+    CVM_TRY(retype_fused(m2, "FusedAttention", 3));
     m2->in[2] = m2->in[1];
     m2->in[0] = q;
     m2->in[1] = kt;
-    m2->n_in = 3;
-    free(m2->op_type);
-    free(m2->domain);
-    m2->op_type = type;
-    m2->domain = dom;
     f->dead[mi] = 1;
     f->dead[(int)(sm - g->nodes)] = 1;
     /* Q and Kt now feed the fused node instead of the first MatMul */
@@ -1187,26 +1155,8 @@ static cvm_status fuse_conv_integer(fuse_ctx *f, int ci)
     int s = mul->in[0] == cast->out[0] ? mul->in[1] : mul->in[0];
     if (s == cast->out[0] || !quant_scale(f, s))
         return CVM_OK;
-    int *in = malloc(sizeof(int) * 5);
-    char *type = malloc(sizeof "ConvIntegerScaled"), *dom = malloc(sizeof "cvm");
-    if (!in || !type || !dom) {
-        free(in);
-        free(type);
-        free(dom);
-        return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", conv->name ? conv->name : "ConvInteger");
-    }
-    memcpy(type, "ConvIntegerScaled", sizeof "ConvIntegerScaled");
-    memcpy(dom, "cvm", sizeof "cvm");
-    for (int i = 0; i < 4; i++)
-        in[i] = i < conv->n_in ? conv->in[i] : -1;
-    in[4] = s;
-    free(conv->in);
-    conv->in = in;
-    conv->n_in = 5;
-    free(conv->op_type);
-    conv->op_type = type;
-    free(conv->domain);
-    conv->domain = dom;
+    CVM_TRY(retype_fused(conv, "ConvIntegerScaled", 5));
+    conv->in[4] = s;
     conv->out[0] = mul->out[0];
     f->dead[cast - g->nodes] = 1;
     f->dead[mul - g->nodes] = 1;

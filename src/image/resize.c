@@ -31,6 +31,10 @@
 #include "base/status.h"
 #include "image/resize_internal.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #if defined(__clang__)
 /* The coefficient arithmetic must round exactly as written. */
 #pragma STDC FP_CONTRACT OFF
@@ -130,7 +134,6 @@ static void cv_hresize_span(const uint8_t *S, int *D, const cv_htab *t, int cn, 
 }
 
 #if defined(__x86_64__)
-#include <immintrin.h>
 
 __attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void cv_hresize_vbmi(const uint8_t *S, int *D,
                                                                                      const cv_htab *t, int cn)
@@ -239,7 +242,6 @@ static void cv_hresize(const uint8_t *S, int *D, const cv_htab *t, int dw, int c
 static inline uint8_t sat_u8(int v) { return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); }
 
 #if defined(__x86_64__)
-#include <immintrin.h>
 /* The SIMD form below on 16 columns at a time: the same integer steps
  * (an arithmetic shift, a 32-bit product, a shift) lane by lane, so the
  * bytes are the same; negative sums clamp to 0 before the unsigned

@@ -599,6 +599,30 @@ static void node(cvm_graph *g, const char *op, int n_in, const char *const *in, 
     g->nodes[idx].opset = 13;
 }
 
+/* A graph whose one input "x" is float32 of the given shape. */
+static cvm_graph *input_graph(int ndim, const int64_t *xd)
+{
+    cvm_graph *g;
+    assert_int_equal(cvm_graph_create(&g), CVM_OK);
+    int x = val(g, "x");
+    g->values[x].dtype = CVM_DTYPE_FLOAT32;
+    g->values[x].ndim = ndim;
+    for (int d = 0; d < ndim; d++)
+        g->values[x].dims[d].value = xd[d];
+    g->inputs = malloc(sizeof(int));
+    g->inputs[g->n_inputs++] = x;
+    return g;
+}
+
+/* Appends value `name` to the graph's outputs. */
+static void add_output(cvm_graph *g, const char *name)
+{
+    int *o = realloc(g->outputs, sizeof(int) * (size_t)(g->n_outputs + 1));
+    assert_non_null(o);
+    g->outputs = o;
+    g->outputs[g->n_outputs++] = val(g, name);
+}
+
 static void constant(cvm_graph *g, const char *name, int ndim, const int64_t *dims, unsigned seed,
                      float lo)
 {
@@ -616,16 +640,8 @@ static void constant(cvm_graph *g, const char *name, int ndim, const int64_t *di
  *   y = Sigmoid(c) * b                    Mul not of the SiLU form */
 static cvm_graph *pass_graph(void)
 {
-    cvm_graph *g;
-    assert_int_equal(cvm_graph_create(&g), CVM_OK);
-    int x = val(g, "x");
-    g->values[x].dtype = CVM_DTYPE_FLOAT32;
-    g->values[x].ndim = 4;
     int64_t xd[4] = {1, 4, 9, 12};
-    for (int d = 0; d < 4; d++)
-        g->values[x].dims[d].value = xd[d];
-    g->inputs = malloc(sizeof(int));
-    g->inputs[g->n_inputs++] = x;
+    cvm_graph *g = input_graph(4, xd);
     int64_t w4[4] = {4, 4, 3, 3}, c4 = 4;
     constant(g, "w1", 4, w4, 1, 0);
     constant(g, "b1", 1, &c4, 2, 0);
@@ -653,9 +669,8 @@ static cvm_graph *pass_graph(void)
             int64_t pads[4] = {1, 1, 1, 1};
             set_ints(&g->nodes[i], "pads", 4, pads);
         }
-    g->outputs = malloc(2 * sizeof(int));
-    g->outputs[g->n_outputs++] = val(g, "y");
-    g->outputs[g->n_outputs++] = val(g, "c");
+    add_output(g, "y");
+    add_output(g, "c");
     return g;
 }
 
@@ -711,16 +726,8 @@ static void test_fusion_pass(void **st)
 static cvm_graph *softmax_graph(const int64_t *P, const int64_t *Q, const char *op, int opset,
                                 int64_t axis)
 {
-    cvm_graph *g;
-    assert_int_equal(cvm_graph_create(&g), CVM_OK);
-    int x = val(g, "x");
-    g->values[x].dtype = CVM_DTYPE_FLOAT32;
-    g->values[x].ndim = 4;
     int64_t xd[4] = {1, 4, 6, 10};
-    for (int d = 0; d < 4; d++)
-        g->values[x].dims[d].value = xd[d];
-    g->inputs = malloc(sizeof(int));
-    g->inputs[g->n_inputs++] = x;
+    cvm_graph *g = input_graph(4, xd);
     node(g, "Transpose", 1, (const char *[]){"x"}, "t1");
     set_ints(&g->nodes[0], "perm", 4, P);
     node(g, op, 1, (const char *[]){"t1"}, "s");
@@ -728,8 +735,7 @@ static cvm_graph *softmax_graph(const int64_t *P, const int64_t *Q, const char *
     set_int(&g->nodes[1], "axis", axis);
     node(g, "Transpose", 1, (const char *[]){"s"}, "y");
     set_ints(&g->nodes[2], "perm", 4, Q);
-    g->outputs = malloc(sizeof(int));
-    g->outputs[g->n_outputs++] = val(g, "y");
+    add_output(g, "y");
     return g;
 }
 
@@ -797,15 +803,8 @@ static void scalar_const(cvm_graph *g, const char *name, float v)
  * operand orders and with x * (1/sqrt 2); `one` other than 1 must not match. */
 static cvm_graph *gelu_graph(int variant, float one)
 {
-    cvm_graph *g;
-    assert_int_equal(cvm_graph_create(&g), CVM_OK);
-    int x = val(g, "x");
-    g->values[x].dtype = CVM_DTYPE_FLOAT32;
-    g->values[x].ndim = 2;
-    g->values[x].dims[0].value = 3;
-    g->values[x].dims[1].value = 37;
-    g->inputs = malloc(sizeof(int));
-    g->inputs[g->n_inputs++] = x;
+    int64_t xd[2] = {3, 37};
+    cvm_graph *g = input_graph(2, xd);
     scalar_const(g, "c", variant == 1 ? 0.70710678f : 1.41421356f);
     scalar_const(g, "one", one);
     scalar_const(g, "half", 0.5f);
@@ -820,8 +819,7 @@ static cvm_graph *gelu_graph(int variant, float one)
         node(g, "Mul", 2, (const char *[]){"x", "a"}, "m");
         node(g, "Mul", 2, (const char *[]){"m", "half"}, "y");
     }
-    g->outputs = malloc(sizeof(int));
-    g->outputs[g->n_outputs++] = val(g, "y");
+    add_output(g, "y");
     return g;
 }
 
@@ -869,16 +867,8 @@ static void test_gelu_fusion(void **st)
 static cvm_graph *linear_graph(int64_t M, int64_t K, int64_t N, int act, int bias_first,
                                int shared)
 {
-    cvm_graph *g;
-    assert_int_equal(cvm_graph_create(&g), CVM_OK);
-    int x = val(g, "x");
-    g->values[x].dtype = CVM_DTYPE_FLOAT32;
-    g->values[x].ndim = 3;
-    g->values[x].dims[0].value = 2;
-    g->values[x].dims[1].value = M;
-    g->values[x].dims[2].value = K;
-    g->inputs = malloc(sizeof(int));
-    g->inputs[g->n_inputs++] = x;
+    int64_t xd[3] = {2, M, K};
+    cvm_graph *g = input_graph(3, xd);
     int64_t wd[2] = {K, N}, bd[2] = {1, N};
     constant(g, "w", 2, wd, 3, 0);
     constant(g, "b", 2, bd, 4, 0);
@@ -904,8 +894,7 @@ static cvm_graph *linear_graph(int64_t M, int64_t K, int64_t N, int act, int bia
         node(g, "Gelu", 1, (const char *[]){"lin"}, "y");
         g->nodes[g->n_nodes - 1].opset = 20;
     }
-    g->outputs = malloc(sizeof(int));
-    g->outputs[g->n_outputs++] = val(g, "y");
+    add_output(g, "y");
     return g;
 }
 
@@ -983,16 +972,8 @@ static void expect_fused_matches(cvm_graph *plain, cvm_graph *fused, const int64
  * not HardSwish: the affine still folds, the rest stays). */
 static cvm_graph *ocr_graph(int variant)
 {
-    cvm_graph *g;
-    assert_int_equal(cvm_graph_create(&g), CVM_OK);
-    int x = val(g, "x");
-    g->values[x].dtype = CVM_DTYPE_FLOAT32;
-    g->values[x].ndim = 4;
     int64_t xd[4] = {1, 3, 11, 9};
-    for (int d = 0; d < 4; d++)
-        g->values[x].dims[d].value = xd[d];
-    g->inputs = malloc(sizeof(int));
-    g->inputs[g->n_inputs++] = x;
+    cvm_graph *g = input_graph(4, xd);
     int64_t wd[4] = {8, 3, 3, 3}, c8 = 8;
     constant(g, "w", 4, wd, 21, 0);
     constant(g, "b", 1, &c8, 22, 0);
@@ -1019,8 +1000,7 @@ static cvm_graph *ocr_graph(int variant)
     }
     node(g, "Mul", 2, (const char *[]){"cl", "v"}, "m");
     node(g, variant == 1 ? "Mul" : "Div", 2, (const char *[]){"m", "div"}, "y");
-    g->outputs = malloc(sizeof(int));
-    g->outputs[g->n_outputs++] = val(g, "y");
+    add_output(g, "y");
     return g;
 }
 
@@ -1048,16 +1028,8 @@ static void test_affine_and_hardswish_fusion(void **st)
  * fused and unfused sessions agree either way. */
 static cvm_graph *lab_graph(float scale)
 {
-    cvm_graph *g;
-    assert_int_equal(cvm_graph_create(&g), CVM_OK);
-    int x = val(g, "x");
-    g->values[x].dtype = CVM_DTYPE_FLOAT32;
-    g->values[x].ndim = 4;
     int64_t xd[4] = {1, 5, 9, 13};
-    for (int d = 0; d < 4; d++)
-        g->values[x].dims[d].value = xd[d];
-    g->inputs = malloc(sizeof(int));
-    g->inputs[g->n_inputs++] = x;
+    cvm_graph *g = input_graph(4, xd);
     int64_t wd[4] = {12, 5, 3, 3}, c12 = 12;
     constant(g, "w", 4, wd, 41, 0);
     constant(g, "b", 1, &c12, 42, 0);
@@ -1069,8 +1041,7 @@ static cvm_graph *lab_graph(float scale)
     node(g, "Relu", 1, (const char *[]){"c"}, "r");
     node(g, "Mul", 2, (const char *[]){"r", "s"}, "rs");
     node(g, "Add", 2, (const char *[]){"t", "rs"}, "y");
-    g->outputs = malloc(sizeof(int));
-    g->outputs[g->n_outputs++] = val(g, "y");
+    add_output(g, "y");
     return g;
 }
 
@@ -1101,16 +1072,8 @@ static void test_relu_affine_fusion(void **st)
  * second convolution already ends in a Relu (variant 1) nothing moves. */
 static cvm_graph *score_graph(int variant)
 {
-    cvm_graph *g;
-    assert_int_equal(cvm_graph_create(&g), CVM_OK);
-    int x = val(g, "x");
-    g->values[x].dtype = CVM_DTYPE_FLOAT32;
-    g->values[x].ndim = 4;
     int64_t xd[4] = {1, 5, 8, 8};
-    for (int d = 0; d < 4; d++)
-        g->values[x].dims[d].value = xd[d];
-    g->inputs = malloc(sizeof(int));
-    g->inputs[g->n_inputs++] = x;
+    cvm_graph *g = input_graph(4, xd);
     int64_t w1d[4] = {6, 5, 1, 1}, w2d[4] = {6, 5, 3, 3}, c6 = 6, three = 3;
     constant(g, "w1", 4, w1d, 51, 0);
     constant(g, "b1", 1, &c6, 52, 0);
@@ -1131,8 +1094,7 @@ static cvm_graph *score_graph(int variant)
     node(g, "Concat", 2, (const char *[]){"r1", "r2"}, "cat");
     set_int(&g->nodes[g->n_nodes - 1], "axis", 2);
     node(g, "Sigmoid", 1, (const char *[]){"cat"}, "y");
-    g->outputs = malloc(sizeof(int));
-    g->outputs[g->n_outputs++] = val(g, "y");
+    add_output(g, "y");
     return g;
 }
 
@@ -1167,16 +1129,8 @@ static void test_sigmoid_into_convs(void **st)
  * bias (variant 1) stays as it is. */
 static cvm_graph *dfl_graph(int variant)
 {
-    cvm_graph *g;
-    assert_int_equal(cvm_graph_create(&g), CVM_OK);
-    int x = val(g, "x");
-    g->values[x].dtype = CVM_DTYPE_FLOAT32;
-    g->values[x].ndim = 4;
     int64_t xd[4] = {1, 4, 16, 10};
-    for (int d = 0; d < 4; d++)
-        g->values[x].dims[d].value = xd[d];
-    g->inputs = malloc(sizeof(int));
-    g->inputs[g->n_inputs++] = x;
+    cvm_graph *g = input_graph(4, xd);
     int64_t wd[4] = {1, 16, 1, 1}, one = 1;
     constant(g, "w", 4, wd, 71, 0);
     constant(g, "b", 1, &one, 72, 0);
@@ -1189,8 +1143,7 @@ static cvm_graph *dfl_graph(int variant)
     set_ints(&g->nodes[2], "perm", 4, p2);
     node(g, "Conv", variant == 1 ? 3 : 2, (const char *[]){"t2", "w", "b"}, "y");
     set_ints(&g->nodes[3], "pads", 4, zeros);
-    g->outputs = malloc(sizeof(int));
-    g->outputs[g->n_outputs++] = val(g, "y");
+    add_output(g, "y");
     return g;
 }
 
@@ -1273,22 +1226,14 @@ static void test_softmax_dot_fusion(void **st)
  * a [1]-shaped exponent (which would broadcast a scalar x up) stays Pow. */
 static cvm_graph *pow_graph(int rank1)
 {
-    cvm_graph *g;
-    assert_int_equal(cvm_graph_create(&g), CVM_OK);
-    int x = val(g, "x");
-    g->values[x].dtype = CVM_DTYPE_FLOAT32;
-    g->values[x].ndim = 2;
-    g->values[x].dims[0].value = 5;
-    g->values[x].dims[1].value = 7;
-    g->inputs = malloc(sizeof(int));
-    g->inputs[g->n_inputs++] = x;
+    int64_t xd[2] = {5, 7};
+    cvm_graph *g = input_graph(2, xd);
     int e = val(g, "two");
     int64_t one = 1;
     assert_int_equal(cvm_tensor_create(CVM_DTYPE_FLOAT32, rank1, &one, &g->values[e].init), CVM_OK);
     *(float *)g->values[e].init->data = 2.0f;
     node(g, "Pow", 2, (const char *[]){"x", "two"}, "y");
-    g->outputs = malloc(sizeof(int));
-    g->outputs[g->n_outputs++] = val(g, "y");
+    add_output(g, "y");
     return g;
 }
 
@@ -1298,16 +1243,8 @@ static cvm_graph *pow_graph(int rank1)
  * the batch symbolic, so nothing may be freed. */
 static cvm_graph *shared_weight_graph(int64_t batch)
 {
-    cvm_graph *g;
-    assert_int_equal(cvm_graph_create(&g), CVM_OK);
-    int x = val(g, "x");
     int64_t xd[4] = {batch, 8, 14, 17};
-    g->values[x].dtype = CVM_DTYPE_FLOAT32;
-    g->values[x].ndim = 4;
-    for (int d = 0; d < 4; d++)
-        g->values[x].dims[d].value = xd[d];
-    g->inputs = malloc(sizeof(int));
-    g->inputs[g->n_inputs++] = x;
+    cvm_graph *g = input_graph(4, xd);
     int64_t wd[4] = {8, 8, 3, 3}, pads[4] = {1, 1, 1, 1};
     constant(g, "w1", 4, wd, 41, 0);
     constant(g, "w2", 4, wd, 42, 0);
@@ -1318,8 +1255,7 @@ static cvm_graph *shared_weight_graph(int64_t batch)
     node(g, "Conv", 2, (const char *[]){"x", "w2"}, "c");
     set_ints(&g->nodes[g->n_nodes - 1], "pads", 4, pads);
     node(g, "Add", 2, (const char *[]){"b", "c"}, "y");
-    g->outputs = malloc(sizeof(int));
-    g->outputs[g->n_outputs++] = val(g, "y");
+    add_output(g, "y");
     return g;
 }
 

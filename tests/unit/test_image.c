@@ -662,6 +662,15 @@ static void test_draw_text(void **st)
     cvm_image_free(img);
 }
 
+/* n pseudo-random bytes from seed. */
+static void fill_noise(uint8_t *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        p[i] = (uint8_t)(seed >> 16);
+    }
+}
+
 /* The horizontal pass by byte permutes (CPUs with AVX512_VBMI) gives the
  * bytes of the scalar pass: downscales by 1.2 (YOLO's 768 -> 640), by about
  * 3.3 and by 4.1 (chunks whose taps span more than 64 bytes take the scalar
@@ -683,11 +692,7 @@ static void test_resize_hpass_forms(void **st)
             assert_non_null(src);
             assert_non_null(a);
             assert_non_null(b);
-            unsigned seed = (unsigned)(k * 13 + f);
-            for (size_t i = 0; i < sstride * sh; i++) {
-                seed = seed * 1103515245u + 12345u;
-                src[i] = (uint8_t)(seed >> 16);
-            }
+            fill_noise(src, sstride * sh, (unsigned)(k * 13 + f));
             cvm_image_view sv = {sw, sh, sstride, fmts[f], cn, src};
             cvm_image_view av = {dw, dh, (size_t)dw * cn, fmts[f], cn, a}, bv = av;
             bv.pixels = b;
@@ -724,11 +729,7 @@ static void test_resize_pool(void **st)
                 assert_non_null(src);
                 assert_non_null(a);
                 assert_non_null(b);
-                unsigned seed = (unsigned)(k * 7 + f);
-                for (size_t i = 0; i < sstride * sh; i++) {
-                    seed = seed * 1103515245u + 12345u;
-                    src[i] = (uint8_t)(seed >> 16);
-                }
+                fill_noise(src, sstride * sh, (unsigned)(k * 7 + f));
                 memset(a, 0, dstride * dh);
                 memset(b, 0, dstride * dh);
                 cvm_image_view sv = {sw, sh, sstride, fmts[f], cn, src};
