@@ -649,6 +649,225 @@ static cvm_status push_sigmoid(fuse_ctx *f, int si)
     return CVM_OK;
 }
 
+/*
+ * Sibling convolutions: Convs (or FusedConvs without a residual) that read
+ * the same input with the same attributes and epilogue and differ only in
+ * their output channels become one convolution over the concatenated
+ * weights, followed by a Split along the channels.  YOLOv8's detection head
+ * reads each level's map with a box branch and a class branch (and a mask
+ * branch in -seg): one convolution transforms the input once (a Winograd
+ * input transform is a quarter of a 20x20 256->80 layer) and gives the
+ * workers one larger layer to share.  With a batch of one the Split costs
+ * nothing (its outputs are views of the fused output, alias.c); with more
+ * it is a copy, small beside a convolution of 3x3 or larger kernels, which
+ * is why 1x1 convolutions are left alone.
+ */
+#define SIB_MAX 8
+
+static int fused_conv_node(const cvm_node *n)
+{
+    return n->domain && strcmp(n->domain, CVM_FUSED_DOMAIN) == 0 &&
+           strcmp(n->op_type, "FusedConv") == 0;
+}
+
+/* Whether a and b carry the same attributes (same names, types, values). */
+static int same_attrs(const cvm_node *a, const cvm_node *b)
+{
+    if (a->n_attr != b->n_attr)
+        return 0;
+    for (int i = 0; i < a->n_attr; i++) {
+        const cvm_attr *x = &a->attrs[i], *y = NULL;
+        for (int j = 0; j < b->n_attr && !y; j++)
+            if (strcmp(b->attrs[j].name, x->name) == 0)
+                y = &b->attrs[j];
+        if (!y || x->type != y->type)
+            return 0;
+        switch (x->type) {
+        case CVM_ATTR_FLOAT:
+            if (memcmp(&x->f, &y->f, sizeof x->f) != 0)
+                return 0;
+            break;
+        case CVM_ATTR_INT:
+            if (x->i != y->i)
+                return 0;
+            break;
+        case CVM_ATTR_STRING:
+            if (x->s_len != y->s_len || (x->s_len && memcmp(x->s, y->s, x->s_len) != 0))
+                return 0;
+            break;
+        case CVM_ATTR_INTS:
+            if (x->n != y->n || (x->n && memcmp(x->ints, y->ints, x->n * sizeof(int64_t)) != 0))
+                return 0;
+            break;
+        case CVM_ATTR_FLOATS:
+            if (x->n != y->n || (x->n && memcmp(x->floats, y->floats, x->n * sizeof(float)) != 0))
+                return 0;
+            break;
+        default:
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A convolution that can join its siblings: one group, constant float32
+ * weights of a kernel with at least 9 taps, a constant bias or none, no
+ * residual input. */
+static int sibling_candidate(const fuse_ctx *f, int i)
+{
+    const cvm_node *n = &f->g->nodes[i];
+    if (f->dead[i] || !(is_op(n, "Conv") || fused_conv_node(n)) || n->n_out != 1 ||
+        n->out[0] < 0 || n->n_in < 2 || n->n_in > 3 || n->in[0] < 0 || n->in[0] >= f->nv ||
+        cvm_attr_int(n, "group", 1) != 1)
+        return 0;
+    const cvm_tensor *w = const_f32(f, n, 1);
+    if (!w || w->ndim < 3 || w->dims[0] <= 0)
+        return 0;
+    int64_t taps = 1;
+    for (int d = 2; d < w->ndim; d++)
+        taps *= w->dims[d];
+    if (taps < 9)
+        return 0;
+    if (n->n_in > 2 && n->in[2] >= 0) {
+        const cvm_tensor *b = const_f32(f, n, 2);
+        if (!b || b->ndim != 1 || b->dims[0] != w->dims[0])
+            return 0;
+    }
+    return 1;
+}
+
+static int sibling_of(const fuse_ctx *f, int i, int j)
+{
+    const cvm_node *a = &f->g->nodes[i], *b = &f->g->nodes[j];
+    if (!sibling_candidate(f, j) || a->in[0] != b->in[0] || strcmp(a->op_type, b->op_type) != 0 ||
+        !same_attrs(a, b))
+        return 0;
+    const cvm_tensor *wa = const_f32(f, a, 1), *wb = const_f32(f, b, 1);
+    if (wa->ndim != wb->ndim)
+        return 0;
+    for (int d = 1; d < wa->ndim; d++)
+        if (wa->dims[d] != wb->dims[d])
+            return 0;
+    return 1;
+}
+
+/* Node `at` becomes Split(v, split) with the siblings' outputs. */
+static cvm_status make_split(fuse_ctx *f, int at, int v, int split, const int *outs, int n)
+{
+    cvm_node *s = &f->g->nodes[at];
+    int *in = s->n_in >= 2 ? s->in : realloc(s->in, 2 * sizeof(int)), *out = NULL;
+    if (in)
+        s->in = in;
+    out = in ? realloc(s->out, (size_t)n * sizeof(int)) : NULL;
+    if (out)
+        s->out = out;
+    char *t = cvm_strdup("Split"), *dom = cvm_strdup("");
+    if (!in || !out || !t || !dom) {
+        free(t);
+        free(dom);
+        return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", s->name ? s->name : "Conv");
+    }
+    for (int i = 0; i < s->n_in; i++)
+        if (s->in[i] >= 0 && s->in[i] < f->nv)
+            f->uses[s->in[i]]--;
+    s->in[0] = v;
+    s->in[1] = split;
+    s->n_in = 2;
+    memcpy(s->out, outs, (size_t)n * sizeof(int));
+    s->n_out = n;
+    free(s->op_type);
+    free(s->domain);
+    s->op_type = t;
+    s->domain = dom;
+    if (s->opset < 13)
+        s->opset = 13; /* the sizes as an input */
+    for (int i = 0; i < s->n_attr; i++)
+        cvm_attr_clear(&s->attrs[i]);
+    free(s->attrs);
+    s->attrs = NULL;
+    s->n_attr = 0;
+    return set_attr(s, "axis", CVM_ATTR_INT, 0.0f, 1, NULL);
+}
+
+static cvm_status fuse_siblings(fuse_ctx *f, int i)
+{
+    cvm_graph *g = f->g;
+    if (!sibling_candidate(f, i))
+        return CVM_OK;
+    int sib[SIB_MAX], n = 0;
+    sib[n++] = i;
+    for (int j = i + 1; j < g->n_nodes && n < SIB_MAX; j++)
+        if (sibling_of(f, i, j))
+            sib[n++] = j;
+    if (n < 2)
+        return CVM_OK;
+    const cvm_tensor *w0 = const_f32(f, &g->nodes[i], 1);
+    int64_t K = 0, per = 1;
+    for (int d = 1; d < w0->ndim; d++)
+        per *= w0->dims[d];
+    for (int k = 0; k < n; k++)
+        K += const_f32(f, &g->nodes[sib[k]], 1)->dims[0];
+    char base[256], vname[300];
+    snprintf(base, sizeof base, "%s", g->nodes[i].name && g->nodes[i].name[0] ? g->nodes[i].name : "conv");
+    snprintf(vname, sizeof vname, "%s/siblings_out", base);
+    if (cvm_graph_find_value(g, vname) >= 0)
+        return CVM_OK; /* a name clash: leave the siblings apart */
+    int64_t wd[CVM_MAX_DIMS], nsib = n;
+    memcpy(wd, w0->dims, sizeof(int64_t) * (size_t)w0->ndim);
+    wd[0] = K;
+    cvm_tensor *nw = NULL, *nb = NULL, *sp = NULL;
+    cvm_status st = cvm_tensor_create(CVM_DTYPE_FLOAT32, w0->ndim, wd, &nw);
+    if (st == CVM_OK)
+        st = cvm_tensor_create(CVM_DTYPE_FLOAT32, 1, &K, &nb);
+    if (st == CVM_OK)
+        st = cvm_tensor_create(CVM_DTYPE_INT64, 1, &nsib, &sp);
+    if (st != CVM_OK) {
+        cvm_tensor_free(nw);
+        cvm_tensor_free(nb);
+        return st;
+    }
+    float *wp = nw->data, *bp = nb->data;
+    int64_t *spd = sp->data;
+    int outs[SIB_MAX];
+    for (int k = 0; k < n; k++) {
+        const cvm_node *c = &g->nodes[sib[k]];
+        const cvm_tensor *w = const_f32(f, c, 1);
+        const cvm_tensor *b = c->n_in > 2 && c->in[2] >= 0 ? const_f32(f, c, 2) : NULL;
+        int64_t m = w->dims[0];
+        memcpy(wp, w->data, sizeof(float) * (size_t)(m * per));
+        if (b)
+            memcpy(bp, b->data, sizeof(float) * (size_t)m);
+        else
+            memset(bp, 0, sizeof(float) * (size_t)m);
+        wp += m * per;
+        bp += m;
+        spd[k] = m;
+        outs[k] = c->out[0];
+    }
+    int si;
+    st = add_const(g, base, "siblings_split", sp, &si);
+    if (st != CVM_OK) {
+        cvm_tensor_free(sp);
+        cvm_tensor_free(nw);
+        cvm_tensor_free(nb);
+        return st;
+    }
+    CVM_TRY(set_folded_weights(f, i, nw, nb, "siblings"));
+    int v;
+    CVM_TRY(cvm_graph_value(g, vname, &v));
+    g->nodes[i].out[0] = v;
+    /* the second sibling's node becomes the Split, the others go */
+    CVM_TRY(make_split(f, sib[1], v, si, outs, n));
+    for (int k = 2; k < n; k++) {
+        const cvm_node *c = &g->nodes[sib[k]];
+        for (int q = 0; q < c->n_in; q++)
+            if (c->in[q] >= 0 && c->in[q] < f->nv)
+                f->uses[c->in[q]]--;
+        f->dead[sib[k]] = 1;
+    }
+    return CVM_OK;
+}
+
 /* A constant operand of binary node n (other than value v) holding one
  * value per channel of an output [N, M, spatial...]: numel M, M at the
  * channel position, ones elsewhere. */
@@ -1245,6 +1464,9 @@ cvm_status cvm_graph_fuse(cvm_graph *g)
     for (int i = 0; i < n0 && st == CVM_OK; i++)
         if (!f.dead[i] && is_op(&g->nodes[i], "Sigmoid"))
             st = push_sigmoid(&f, i);
+    for (int i = 0; i < n0 && st == CVM_OK; i++)
+        if (!f.dead[i])
+            st = fuse_siblings(&f, i);
     for (int i = 0; i < n0 && st == CVM_OK; i++)
         if (!f.dead[i] && is_op(&g->nodes[i], "ConvTranspose"))
             st = fuse_convtranspose_bn(&f, i);

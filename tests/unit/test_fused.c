@@ -1222,6 +1222,70 @@ static void test_softmax_dot_fusion(void **st)
     }
 }
 
+/* Five convolutions of x:  a (3x3, Relu, 4 channels), b (3x3, Relu, no
+ * bias, 6), d (3x3, Relu, 3) are siblings and become one convolution of 13
+ * channels and a Split; c (1x1) and e (3x3 ending in a Sigmoid) stay apart.
+ * y = Concat(d, e, c, b, a), the Split's outputs out of their order. */
+static cvm_graph *sibling_graph(int64_t batch)
+{
+    int64_t xd[4] = {batch, 5, 8, 8};
+    cvm_graph *g = input_graph(4, xd);
+    static const char *const names[5] = {"a", "b", "c", "d", "e"};
+    static const int64_t ks[5] = {4, 6, 2, 3, 2}, kw[5] = {3, 3, 1, 3, 3};
+    int64_t pads[4] = {1, 1, 1, 1};
+    for (int i = 0; i < 5; i++) {
+        char w[8], b[8], cv[8];
+        snprintf(w, sizeof w, "w%s", names[i]);
+        snprintf(b, sizeof b, "b%s", names[i]);
+        snprintf(cv, sizeof cv, "c%s", names[i]);
+        int64_t wd[4] = {ks[i], 5, kw[i], kw[i]};
+        constant(g, w, 4, wd, 81 + (unsigned)i, 0);
+        constant(g, b, 1, &ks[i], 91 + (unsigned)i, 0);
+        node(g, "Conv", i == 1 ? 2 : 3, (const char *[]){"x", w, b}, i == 2 ? "c" : cv);
+        if (kw[i] == 3)
+            set_ints(&g->nodes[g->n_nodes - 1], "pads", 4, pads);
+        if (i != 2)
+            node(g, i == 4 ? "Sigmoid" : "Relu", 1, (const char *[]){cv}, names[i]);
+    }
+    node(g, "Concat", 5, (const char *[]){"d", "e", "c", "b", "a"}, "y");
+    set_int(&g->nodes[g->n_nodes - 1], "axis", 1);
+    add_output(g, "y");
+    return g;
+}
+
+static void test_sibling_convs(void **st)
+{
+    (void)st;
+    cvm_graph *g = sibling_graph(1);
+    assert_int_equal(cvm_graph_fuse(g), CVM_OK);
+    int fused = 0, convs = 0, splits = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const cvm_node *n = &g->nodes[i];
+        if (strcmp(n->op_type, "FusedConv") == 0) {
+            const cvm_tensor *w = g->values[n->in[1]].init;
+            int relu = strcmp(cvm_attr_string(n, "activation", ""), "Relu") == 0;
+            assert_int_equal(w->dims[0], relu ? 13 : 2);
+            fused++;
+        } else if (strcmp(n->op_type, "Conv") == 0) {
+            convs++;
+        } else if (strcmp(n->op_type, "Split") == 0) {
+            assert_int_equal(n->n_out, 3);
+            const int64_t *sz = g->values[n->in[1]].init->data;
+            assert_true(sz[0] == 4 && sz[1] == 6 && sz[2] == 3);
+            splits++;
+        }
+    }
+    assert_int_equal(fused, 2);
+    assert_int_equal(convs, 1);
+    assert_int_equal(splits, 1);
+    cvm_graph_free(g);
+    /* batch 1: the Split's outputs are views; batch 2: copies */
+    for (int64_t batch = 1; batch <= 2; batch++) {
+        int64_t xd[4] = {batch, 5, 8, 8};
+        expect_fused_matches(sibling_graph(batch), sibling_graph(batch), xd, 100 + (unsigned)batch);
+    }
+}
+
 /* Pow(x, 2) with a rank-0 constant exponent becomes Mul(x, x), bit for bit;
  * a [1]-shaped exponent (which would broadcast a scalar x up) stays Pow. */
 static cvm_graph *pow_graph(int rank1)
@@ -1237,8 +1301,9 @@ static cvm_graph *pow_graph(int rank1)
     return g;
 }
 
-/* y = Conv(Conv(x, w1), w2) + Conv(x, w2): 3x3 layers that take the
- * Winograd path.  With a fixed input shape the session frees w1 (its only
+/* y = Conv(Conv(x, w1), w2) + Conv(Relu(x), w2): 3x3 layers that take the
+ * Winograd path (the Relu keeps the two convolutions of x apart, which
+ * would otherwise become one over both weights).  With a fixed input shape the session frees w1 (its only
  * reader keeps transformed weights) but not w2 (two readers); batch < 0 makes
  * the batch symbolic, so nothing may be freed. */
 static cvm_graph *shared_weight_graph(int64_t batch)
@@ -1252,7 +1317,8 @@ static cvm_graph *shared_weight_graph(int64_t batch)
     set_ints(&g->nodes[g->n_nodes - 1], "pads", 4, pads);
     node(g, "Conv", 2, (const char *[]){"a", "w2"}, "b");
     set_ints(&g->nodes[g->n_nodes - 1], "pads", 4, pads);
-    node(g, "Conv", 2, (const char *[]){"x", "w2"}, "c");
+    node(g, "Relu", 1, (const char *[]){"x"}, "xr");
+    node(g, "Conv", 2, (const char *[]){"xr", "w2"}, "c");
     set_ints(&g->nodes[g->n_nodes - 1], "pads", 4, pads);
     node(g, "Add", 2, (const char *[]){"b", "c"}, "y");
     add_output(g, "y");
@@ -1373,6 +1439,7 @@ int main(void)
         cmocka_unit_test(test_sigmoid_into_convs),
         cmocka_unit_test(test_softmax_dot_fusion),
         cmocka_unit_test(test_softmax_dot_kernel),
+        cmocka_unit_test(test_sibling_convs),
         cmocka_unit_test(test_square_pow),
         cmocka_unit_test(test_weights_released),
     };
