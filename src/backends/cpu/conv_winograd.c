@@ -106,15 +106,17 @@ cvm_status cvm_wino_prepare(cvm_wino *w, const cvm_gemm_kernel *kern, int64_t N,
      * two 16-tile groups (each transformed once, multiplied as 16
      * columns), so that the parts do not repeat the input transform (a
      * 20x20 map is one block of 25 tiles).  Not when the transformed
-     * weights outgrow L2 (512 KiB here): a block reads all of them, from
+     * weights pass 640 KiB: a block reads all of them, from
      * L3 or memory in a model, and with groups every worker would read all
      * of them, with output channels only its share (YOLOv8s and YOLOv8m
      * 4-5% faster on two threads, `ab_libs.py`; YOLOv8n's 20x20 layers,
-     * 2.4-2.9 MB, 5.7-5.9 -> 5.3-5.5 ms). */
+     * 2.4-2.9 MB, 5.7-5.9 -> 5.3-5.5 ms).  The limit lets in a 64->64
+     * layer (576 KiB): YOLOv8n's 20x20 one 0.142 -> 0.122 ms on two
+     * threads, YOLO11n's 0.095 -> 0.090 (`cvm run --profile-all`). */
     const size_t u_bytes = 36 * cvm_gemm_packed_a_size(kern, K, C) * sizeof(float);
     if (w->slots > 1 && items < 8 * w->slots &&
         (items % w->slots != 0 || (w->blocks > 1 && half_last))) {
-        if (items < w->slots && w->T > 16 && u_bytes <= ((size_t)512 << 10))
+        if (items < w->slots && w->T > 16 && u_bytes <= ((size_t)640 << 10))
             w->gsplit = 1;
         else if (items == 1 && C >= 2 * K && C >= 16 * (int64_t)w->slots)
             w->csplit = 1;
