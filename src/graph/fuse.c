@@ -13,8 +13,10 @@
  * convolutions and linear layers can absorb it), Transpose -> Softmax ->
  * Transpose into one Softmax over the matching axis (and at most one
  * transpose), MatMul -> Softmax -> MatMul (attention) into FusedAttention,
- * MatMul + bias [+ activation] into FusedMatMul, and
- * ConvInteger -> Cast -> Mul into one scaled integer convolution.
+ * MatMul + bias [+ activation] into FusedMatMul,
+ * ConvInteger -> Cast -> Mul into one scaled integer convolution, and
+ * convolutions of one input that differ only in their weights into one
+ * followed by a Split.
  */
 #include "graph/fuse.h"
 
