@@ -753,6 +753,19 @@ static int sibling_of(const fuse_ctx *f, int i, int j)
     return 1;
 }
 
+/* Frees the data of constant v once no node reads it (the siblings' own
+ * weights after they are stacked: 2.3 MB of YOLOv8n's head). */
+static void free_unread(fuse_ctx *f, int v)
+{
+    if (v < 0 || v >= f->nv || f->uses[v] != 0)
+        return;
+    cvm_tensor *t = f->g->values[v].init;
+    if (t && t->owns_data && t->data) {
+        free(t->data);
+        t->data = NULL;
+    }
+}
+
 /* Node `at` becomes Split(v, split) with the siblings' outputs. */
 static cvm_status make_split(fuse_ctx *f, int at, int v, int split, const int *outs, int n)
 {
@@ -830,7 +843,7 @@ static cvm_status fuse_siblings(fuse_ctx *f, int i)
     }
     float *wp = nw->data, *bp = nb->data;
     int64_t *spd = sp->data;
-    int outs[SIB_MAX];
+    int outs[SIB_MAX], old_w[SIB_MAX], old_b[SIB_MAX];
     for (int k = 0; k < n; k++) {
         const cvm_node *c = &g->nodes[sib[k]];
         const cvm_tensor *w = const_f32(f, c, 1);
@@ -845,6 +858,8 @@ static cvm_status fuse_siblings(fuse_ctx *f, int i)
         bp += m;
         spd[k] = m;
         outs[k] = c->out[0];
+        old_w[k] = c->in[1];
+        old_b[k] = c->n_in > 2 ? c->in[2] : -1;
     }
     int si;
     st = add_const(g, base, "siblings_split", sp, &si);
@@ -866,6 +881,10 @@ static cvm_status fuse_siblings(fuse_ctx *f, int i)
             if (c->in[q] >= 0 && c->in[q] < f->nv)
                 f->uses[c->in[q]]--;
         f->dead[sib[k]] = 1;
+    }
+    for (int k = 0; k < n; k++) {
+        free_unread(f, old_w[k]);
+        free_unread(f, old_b[k]);
     }
     return CVM_OK;
 }

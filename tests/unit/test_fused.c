@@ -1278,6 +1278,12 @@ static void test_sibling_convs(void **st)
     assert_int_equal(fused, 2);
     assert_int_equal(convs, 1);
     assert_int_equal(splits, 1);
+    /* the stacked siblings' own weights are no longer read: freed */
+    static const char *const gone[] = {"wa", "ba", "wb", "wd", "bd"}, *const kept[] = {"wc", "we"};
+    for (size_t k = 0; k < sizeof gone / sizeof gone[0]; k++)
+        assert_null(g->values[cvm_graph_find_value(g, gone[k])].init->data);
+    for (size_t k = 0; k < sizeof kept / sizeof kept[0]; k++)
+        assert_non_null(g->values[cvm_graph_find_value(g, kept[k])].init->data);
     cvm_graph_free(g);
     /* batch 1: the Split's outputs are views; batch 2: copies */
     for (int64_t batch = 1; batch <= 2; batch++) {
