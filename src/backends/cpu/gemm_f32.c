@@ -151,8 +151,8 @@ __attribute__((target("avx2,fma"))) static void ukr_avx2(int64_t kc, const float
  * With packb, B comes unpacked (row stride ldb) and is stored to bpack as it
  * is read (cvm_gemm_ukr_packb); both forms are instances of this body. */
 __attribute__((target("avx512f"), always_inline)) static inline void
-ukr8x32(int packb, int half, int64_t kc, const float *a, const float *b, int64_t ldb, float *bpack,
-        float *c, int64_t ldc, int mr, int nr, int acc, const float *bias,
+ukr8x32(int packb, int ahead, int half, int64_t kc, const float *a, const float *b, int64_t ldb,
+        float *bpack, float *c, int64_t ldc, int mr, int nr, int acc, const float *bias,
         const cvm_gemm_epi *epi, const float *res, int64_t ldr)
 {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
@@ -176,8 +176,10 @@ ukr8x32(int packb, int half, int64_t kc, const float *a, const float *b, int64_t
              * layers one panel ahead measured slower than the separate
              * packing pass and two faster; in YOLOX-nano one to three panels
              * were alike, four and eight slower) */
-            _mm_prefetch((const char *)(b + 64), _MM_HINT_T0);
-            _mm_prefetch((const char *)(b + 80), _MM_HINT_T0);
+            if (ahead) {
+                _mm_prefetch((const char *)(b + 64), _MM_HINT_T0);
+                _mm_prefetch((const char *)(b + 80), _MM_HINT_T0);
+            }
             b0 = _mm512_maskz_loadu_ps(m0, b);
             b1 = _mm512_maskz_loadu_ps(m1, b + 16);
             _mm512_store_ps(bpack, b0);
@@ -307,20 +309,24 @@ __attribute__((target("avx512f"))) static void ukr_avx512_epi(int64_t kc, const 
     /* A panel's last 16 columns or fewer (a 10x10 map's 100 columns end
      * in a panel of 4) take half the FMAs. */
     if (nr <= 16)
-        ukr8x32(0, 1, kc, a, b, 0, NULL, c, ldc, mr, nr, acc, bias, epi, res, ldr);
+        ukr8x32(0, 0, 1, kc, a, b, 0, NULL, c, ldc, mr, nr, acc, bias, epi, res, ldr);
     else
-        ukr8x32(0, 0, kc, a, b, 0, NULL, c, ldc, mr, nr, acc, bias, epi, res, ldr);
+        ukr8x32(0, 0, 0, kc, a, b, 0, NULL, c, ldc, mr, nr, acc, bias, epi, res, ldr);
 }
 
 __attribute__((target("avx512f"))) static void ukr_avx512_packb(
     int64_t kc, const float *a, const float *b, int64_t ldb, float *bpack, float *c, int64_t ldc,
     int mr, int nr, int acc, const float *bias, const cvm_gemm_epi *epi, const float *res,
-    int64_t ldr)
+    int64_t ldr, int ahead)
 {
-    if (nr <= 16)
-        ukr8x32(1, 1, kc, a, b, ldb, bpack, c, ldc, mr, nr, acc, bias, epi, res, ldr);
+    if (nr <= 16 && ahead)
+        ukr8x32(1, 1, 1, kc, a, b, ldb, bpack, c, ldc, mr, nr, acc, bias, epi, res, ldr);
+    else if (nr <= 16)
+        ukr8x32(1, 0, 1, kc, a, b, ldb, bpack, c, ldc, mr, nr, acc, bias, epi, res, ldr);
+    else if (ahead)
+        ukr8x32(1, 1, 0, kc, a, b, ldb, bpack, c, ldc, mr, nr, acc, bias, epi, res, ldr);
     else
-        ukr8x32(1, 0, kc, a, b, ldb, bpack, c, ldc, mr, nr, acc, bias, epi, res, ldr);
+        ukr8x32(1, 0, 0, kc, a, b, ldb, bpack, c, ldc, mr, nr, acc, bias, epi, res, ldr);
 }
 
 /* 12 x 32: for products whose B panels stream from L2 (a MatMul's packed
@@ -712,8 +718,19 @@ typedef struct gemm_job {
     int packb; /* B from op->raw_b_of, packed by the kernel (ukr_packb) */
 } gemm_job;
 
+/* Whether item `it` ends one of the workers' ranges (see cvm_ranges): the
+ * columns after it are another worker's. */
+static int range_end(const gemm_job *j, int64_t it)
+{
+    for (int i = 0; i + 1 < j->slots; i++)
+        if (j->items * (i + 1) / j->slots == it + 1)
+            return 1;
+    return 0;
+}
+
 static void gemm_item(const gemm_job *j, float *bbuf, float *abuf, int64_t item)
 {
+    const int edge = range_end(j, item);
     const cvm_gemm_op *op = j->op;
     const int MR = op->kern->mr, NR = op->kern->nr;
     int64_t ms = item % j->msplit;
@@ -763,10 +780,17 @@ static void gemm_item(const gemm_job *j, float *bbuf, float *abuf, int64_t item)
                     int nr = nc - jn < NR ? (int)(nc - jn) : NR;
                     if (raw && m0 == m_lo && i == 0) {
                         int e = last && in_regs;
+                        /* no prefetch past the last tile of a worker's
+                         * range: those columns are the next worker's (the
+                         * region it wrote in the layer before), and reading
+                         * them pulls its lines over (a chain of 20x20 1x1
+                         * layers on two threads: 16-18% more time summed over
+                         * both than on one, 10-11% without) */
                         op->kern->ukr_packb(kc, api, raw + jn, ldb, bbuf + jn * kc, crow + jn,
                                             op->ldc, mr, nr, acc, acc ? NULL : bi,
                                             e ? op->epi : NULL,
-                                            e && res ? res + (m0 + i) * ldr + n0 + jn : NULL, ldr);
+                                            e && res ? res + (m0 + i) * ldr + n0 + jn : NULL, ldr,
+                                            !edge || jn + 3 * NR <= nc);
                     } else if (last && in_regs)
                         op->kern->ukr_epi(kc, api, bp + jn * kc, crow + jn, op->ldc, mr, nr, acc,
                                           acc ? NULL : bi, op->epi,

@@ -61,11 +61,13 @@ typedef void (*cvm_gemm_ukr_epi)(int64_t kc, const float *a, const float *b, flo
 /* Like cvm_gemm_ukr_epi (epi may be NULL), but B is read unpacked, row k
  * of the panel at b + k * ldb (only the first nr columns; the rest count as
  * zero), and written packed to bpack (kc * nr floats) on the way, so that
- * the other row panels of the tile read the packed copy. */
+ * the other row panels of the tile read the packed copy.  With `ahead`, the
+ * rows' columns two panels on are prefetched (the caller's next calls);
+ * without, nothing past this panel is touched. */
 typedef void (*cvm_gemm_ukr_packb)(int64_t kc, const float *a, const float *b, int64_t ldb,
                                    float *bpack, float *c, int64_t ldc, int mr, int nr, int acc,
                                    const float *bias, const cvm_gemm_epi *epi, const float *res,
-                                   int64_t ldr);
+                                   int64_t ldr, int ahead);
 
 typedef struct cvm_gemm_kernel {
     const char *name;
