@@ -718,11 +718,12 @@ typedef struct gemm_job {
     int packb; /* B from op->raw_b_of, packed by the kernel (ukr_packb) */
 } gemm_job;
 
-/* Whether item `it` ends one of the workers' ranges (see cvm_ranges): the
- * columns after it are another worker's. */
+/* Whether item `it` ends one of several workers' ranges (see cvm_ranges):
+ * the columns after it are another worker's (after the last range, the
+ * first worker's at the start of the next row). */
 static int range_end(const gemm_job *j, int64_t it)
 {
-    for (int i = 0; i + 1 < j->slots; i++)
+    for (int i = 0; j->slots > 1 && i < j->slots; i++)
         if (j->items * (i + 1) / j->slots == it + 1)
             return 1;
     return 0;
