@@ -520,12 +520,12 @@ static cvm_status set_epilogue_attrs(cvm_node *n, const epi_match *e)
     return set_attr(n, "add_first", CVM_ATTR_INT, 0.0f, e->add_first, NULL);
 }
 
-/* Makes node n a `type` node of the fused domain with n_in inputs (the
- * slots past its current inputs hold -1 for the caller to fill). */
-static cvm_status retype_fused(cvm_node *n, const char *type, int n_in)
+/* Makes node n a `type` node of `domain` with n_in inputs (the slots past
+ * its current inputs hold -1 for the caller to fill). */
+static cvm_status retype(cvm_node *n, const char *type, const char *domain, int n_in)
 {
     int *in = realloc(n->in, sizeof(int) * (size_t)n_in);
-    char *t = cvm_strdup(type), *dom = cvm_strdup(CVM_FUSED_DOMAIN);
+    char *t = cvm_strdup(type), *dom = cvm_strdup(domain);
     if (in)
         n->in = in;
     if (!in || !t || !dom) {
@@ -541,6 +541,11 @@ static cvm_status retype_fused(cvm_node *n, const char *type, int n_in)
     n->op_type = t;
     n->domain = dom;
     return CVM_OK;
+}
+
+static cvm_status retype_fused(cvm_node *n, const char *type, int n_in)
+{
+    return retype(n, type, CVM_FUSED_DOMAIN, n_in);
 }
 
 static cvm_status make_fused_conv(cvm_node *conv, const epi_match *e);
@@ -741,8 +746,8 @@ static int sibling_candidate(const fuse_ctx *f, int i)
 static int sibling_of(const fuse_ctx *f, int i, int j)
 {
     const cvm_node *a = &f->g->nodes[i], *b = &f->g->nodes[j];
-    if (!sibling_candidate(f, j) || a->in[0] != b->in[0] || strcmp(a->op_type, b->op_type) != 0 ||
-        !same_attrs(a, b))
+    if (b->n_in < 1 || a->in[0] != b->in[0] || !sibling_candidate(f, j) ||
+        strcmp(a->op_type, b->op_type) != 0 || !same_attrs(a, b))
         return 0;
     const cvm_tensor *wa = const_f32(f, a, 1), *wb = const_f32(f, b, 1);
     if (wa->ndim != wb->ndim)
@@ -770,30 +775,18 @@ static void free_unread(fuse_ctx *f, int v)
 static cvm_status make_split(fuse_ctx *f, int at, int v, int split, const int *outs, int n)
 {
     cvm_node *s = &f->g->nodes[at];
-    int *in = s->n_in >= 2 ? s->in : realloc(s->in, 2 * sizeof(int)), *out = NULL;
-    if (in)
-        s->in = in;
-    out = in ? realloc(s->out, (size_t)n * sizeof(int)) : NULL;
-    if (out)
-        s->out = out;
-    char *t = cvm_strdup("Split"), *dom = cvm_strdup("");
-    if (!in || !out || !t || !dom) {
-        free(t);
-        free(dom);
+    int *out = realloc(s->out, (size_t)n * sizeof(int));
+    if (!out)
         return cvm_errorf(CVM_E_NOMEM, "out of memory fusing %s", s->name ? s->name : "Conv");
-    }
+    s->out = out;
     for (int i = 0; i < s->n_in; i++)
         if (s->in[i] >= 0 && s->in[i] < f->nv)
             f->uses[s->in[i]]--;
+    CVM_TRY(retype(s, "Split", "", 2));
     s->in[0] = v;
     s->in[1] = split;
-    s->n_in = 2;
     memcpy(s->out, outs, (size_t)n * sizeof(int));
     s->n_out = n;
-    free(s->op_type);
-    free(s->domain);
-    s->op_type = t;
-    s->domain = dom;
     if (s->opset < 13)
         s->opset = 13; /* the sizes as an input */
     for (int i = 0; i < s->n_attr; i++)
