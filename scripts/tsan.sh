@@ -23,13 +23,13 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCVM_WERROR=ON \
     -DCMAKE_C_FLAGS="-fsanitize=thread -fno-omit-frame-pointer" \
     -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" \
     -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=thread" >/dev/null
-cmake --build "$build" -j"$jobs" --target rel_concurrency test_runtime test_base
+cmake --build "$build" -j"$jobs" --target rel_concurrency test_runtime test_base test_schedule
 
 model=tests/data/exports/yolov8-det-tiny-160.onnx
 dyn=tests/data/exports/yolov8-det-tiny-160-dynamic.onnx
 t0=$(date +%s)
-echo "== tsan: unit tests (runtime, base)"
-(cd "$build/tests" && ./test_runtime && ./test_base)
+echo "== tsan: unit tests (runtime, base, steps side by side)"
+(cd "$build/tests" && ./test_runtime && ./test_base && ./test_schedule)
 echo "== tsan: one session, 8 threads; parallel create/free"
 "$build/tests/rel_concurrency" "$model" --threads 8 --iters "$iters" --variants 8 --create 1 --pool 2
 echo "== tsan: plan cache under concurrent shapes (eviction included)"

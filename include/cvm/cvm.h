@@ -174,6 +174,10 @@ typedef struct cvm_session_stats {
     size_t weight_bytes;       /* constant data held by the session */
     size_t nodes_viewed;       /* of nodes_planned: copies (Reshape, Split, Concat) that became
                                 * views of another tensor's buffer and do not run */
+    size_t nodes_side_by_side; /* of nodes_planned (views excluded): nodes that run whole on
+                                * one thread while the other threads run other nodes, instead
+                                * of being split between the threads */
+    size_t side_by_side_regions; /* the stretches of the graph those nodes are in */
 } cvm_session_stats;
 
 cvm_status cvm_session_get_stats(const cvm_session *s, cvm_session_stats *st);

@@ -51,6 +51,14 @@ void cvm_ranges_init(cvm_ranges *r, int64_t items, int n);
  * at 0 for each thread and call of the operator. */
 int64_t cvm_ranges_next(cvm_ranges *r, int *cursor);
 
+/* A pause for spin loops (lets the sibling hyperthread run). */
+static inline void cvm_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 /* Number of online CPUs (at least 1). */
 int cvm_cpu_count(void);
 

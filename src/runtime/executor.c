@@ -1,4 +1,6 @@
 /* Running a plan: the loop that every inference goes through. */
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +19,7 @@ typedef struct run_block {
     cvm_tensor **dyn;      /* per value: run-time allocated tensor (dynamic steps) */
     const cvm_tensor **in; /* max_io scratch pointer arrays */
     cvm_tensor **out;
+    atomic_int *done;      /* per step, inside regions: finished in this run */
     unsigned char *arena;
 } run_block;
 
@@ -27,7 +30,8 @@ static void *block_alloc(const cvm_plan *p)
     size_t sz = align_up(p->arena_bytes) + align_up(sizeof(run_block)) +
                 align_up((size_t)p->n_values * sizeof(cvm_tensor)) +
                 align_up((size_t)p->n_values * sizeof(cvm_tensor *)) +
-                2 * align_up((size_t)(p->max_io + 1) * sizeof(void *));
+                2 * align_up((size_t)(p->max_io + 1) * sizeof(void *)) +
+                align_up((size_t)(p->n_steps + 1) * sizeof(atomic_int));
     unsigned char *m = aligned_alloc(64, align_up(sz));
     if (!m)
         return NULL;
@@ -42,6 +46,10 @@ static void *block_alloc(const cvm_plan *p)
     b->in = (const cvm_tensor **)(m + off);
     off += align_up((size_t)(p->max_io + 1) * sizeof(void *));
     b->out = (cvm_tensor **)(m + off);
+    off += align_up((size_t)(p->max_io + 1) * sizeof(void *));
+    b->done = (atomic_int *)(m + off);
+    for (int i = 0; i <= p->n_steps; i++)
+        atomic_init(&b->done[i], 0);
     return b;
 }
 
@@ -136,6 +144,108 @@ static int overlaps_inputs(const cvm_plan *p, const run_block *b, const cvm_tens
     return 0;
 }
 
+/* One step, with `in` and `out` as its pointer arrays (the run block's, or
+ * a region thread's own). */
+static cvm_status run_step(const cvm_graph *g, cvm_plan *p, int i, run_block *b,
+                           const cvm_tensor **in, cvm_tensor **out, void *scratch,
+                           cvm_threadpool *pool, size_t max_tensor_bytes)
+{
+    const cvm_plan_step *s = &p->steps[i];
+    const cvm_node *node = &g->nodes[s->node];
+    cvm_status st;
+    struct timespec t0;
+    if (p->prof_ns)
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int j = 0; j < node->n_in; j++)
+        in[j] = node->in[j] >= 0 ? &b->vt[node->in[j]] : NULL;
+    if (s->dynamic || s->promote) {
+        st = run_evaluated(node, s, b, pool, max_tensor_bytes);
+    } else {
+        for (int j = 0; j < node->n_out; j++)
+            out[j] = node->out[j] >= 0 ? &b->vt[node->out[j]] : NULL;
+        cvm_kernel_ctx kc = {.node = node, .opset = node->opset, .n_in = node->n_in,
+                             .n_out = node->n_out, .in = in, .out = out, .state = s->state,
+                             .scratch = s->scratch_bytes ? scratch : NULL, .pool = pool};
+        st = s->kernel->run(&kc);
+    }
+    if (p->prof_ns) {
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        long long ns = (long long)(t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
+        atomic_fetch_add_explicit(&p->prof_ns[i], (unsigned long long)(ns > 0 ? ns : 0),
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&p->prof_calls[i], 1ULL, memory_order_relaxed);
+    }
+    return st;
+}
+
+/* A region (see schedule.c): every thread of the pool claims the region's
+ * steps in order and runs each alone, after waiting for the steps of the
+ * region it reads from.  Claims follow a topological order, so whatever
+ * step a thread waits for was claimed earlier by a thread that is running
+ * it or waiting for something claimed earlier still: a run never waits in
+ * a cycle, and one thread alone (a worker that never woke up, or a pool
+ * busy with another run) runs the whole region in order. */
+typedef struct region_job {
+    const cvm_graph *g;
+    cvm_plan *p;
+    const cvm_plan_region *r;
+    run_block *b;
+    size_t max_tensor_bytes;
+    atomic_int next;
+    atomic_int failed; /* set by the first step that fails: the others stop */
+    cvm_status st;
+    char msg[1024];
+} region_job;
+
+static void region_thread(void *arg, size_t begin, size_t end)
+{
+    region_job *j = arg;
+    const cvm_plan_region *r = j->r;
+    const cvm_tensor *in[64];
+    cvm_tensor *out[64];
+    /* the area of this chunk: no two threads hold the same chunk */
+    void *scratch = j->b->arena + r->scratch_offset + begin * r->scratch_bytes;
+    (void)end;
+    for (;;) {
+        int k = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (k >= r->n || atomic_load_explicit(&j->failed, memory_order_relaxed))
+            return;
+        int step = r->order[k];
+        for (int e = r->dep_start[k]; e < r->dep_start[k + 1]; e++)
+            while (!atomic_load_explicit(&j->b->done[r->deps[e]], memory_order_acquire)) {
+                if (atomic_load_explicit(&j->failed, memory_order_relaxed))
+                    return;
+                cvm_cpu_relax();
+            }
+        cvm_status st =
+            run_step(j->g, j->p, step, j->b, in, out, scratch, NULL, j->max_tensor_bytes);
+        if (st != CVM_OK) {
+            int expected = 0;
+            if (atomic_compare_exchange_strong(&j->failed, &expected, 1)) {
+                j->st = st;
+                snprintf(j->msg, sizeof j->msg, "%s", cvm_last_error());
+            }
+            return;
+        }
+        atomic_store_explicit(&j->b->done[step], 1, memory_order_release);
+    }
+}
+
+static cvm_status run_region(const cvm_graph *g, cvm_plan *p, const cvm_plan_region *r,
+                             run_block *b, cvm_threadpool *pool, size_t max_tensor_bytes)
+{
+    for (int k = 0; k < r->n; k++)
+        atomic_store_explicit(&b->done[r->order[k]], 0, memory_order_relaxed);
+    region_job j = {.g = g, .p = p, .r = r, .b = b, .max_tensor_bytes = max_tensor_bytes};
+    atomic_init(&j.next, 0);
+    atomic_init(&j.failed, 0);
+    cvm_parallel_for(pool, (size_t)cvm_threadpool_size(pool), 1, region_thread, &j);
+    if (atomic_load(&j.failed))
+        return cvm_errorf(j.st, "%s", j.msg);
+    return CVM_OK;
+}
+
 cvm_status cvm_plan_run(const cvm_graph *g, cvm_plan *p, const cvm_tensor *const *inputs,
                         int n_out, const int *out_value, cvm_tensor **outputs, int into,
                         cvm_threadpool *pool, size_t max_tensor_bytes)
@@ -199,35 +309,24 @@ cvm_status cvm_plan_run(const cvm_graph *g, cvm_plan *p, const cvm_tensor *const
                 b->vt[w].data = (char *)target + (pw->offset - pv->offset);
         }
     }
+    /* Regions run side by side only on the pool they were chosen for; on
+     * any other their steps run one after the other like the rest (their
+     * buffers are laid out for either). */
+    const int regions = pool && p->n_regions && cvm_threadpool_size(pool) == p->region_threads;
+    int next_region = 0;
     for (int i = 0; i < p->n_steps && st == CVM_OK; i++) {
         const cvm_plan_step *s = &p->steps[i];
         const cvm_node *node = &g->nodes[s->node];
+        if (regions && next_region < p->n_regions && p->regions[next_region].first == i) {
+            /* (no step of a region reads a run-time tensor: none to release) */
+            st = run_region(g, p, &p->regions[next_region], b, pool, max_tensor_bytes);
+            i = p->regions[next_region++].last;
+            continue;
+        }
         if (s->skip)
             continue;
-        struct timespec t0;
-        if (p->prof_ns)
-            clock_gettime(CLOCK_MONOTONIC, &t0);
-        for (int j = 0; j < node->n_in; j++)
-            b->in[j] = node->in[j] >= 0 ? &b->vt[node->in[j]] : NULL;
-        if (s->dynamic || s->promote) {
-            st = run_evaluated(node, s, b, pool, max_tensor_bytes);
-        } else {
-            for (int j = 0; j < node->n_out; j++)
-                b->out[j] = node->out[j] >= 0 ? &b->vt[node->out[j]] : NULL;
-            cvm_kernel_ctx kc = {.node = node, .opset = node->opset, .n_in = node->n_in,
-                                 .n_out = node->n_out, .in = b->in, .out = b->out, .state = s->state,
-                                 .scratch = s->scratch_bytes ? b->arena + s->scratch_offset : NULL,
-                                 .pool = pool};
-            st = s->kernel->run(&kc);
-        }
-        if (p->prof_ns) {
-            struct timespec t1;
-            clock_gettime(CLOCK_MONOTONIC, &t1);
-            long long ns = (long long)(t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
-            atomic_fetch_add_explicit(&p->prof_ns[i], (unsigned long long)(ns > 0 ? ns : 0),
-                                      memory_order_relaxed);
-            atomic_fetch_add_explicit(&p->prof_calls[i], 1ULL, memory_order_relaxed);
-        }
+        st = run_step(g, p, i, b, b->in, b->out, b->arena + s->scratch_offset, pool,
+                      max_tensor_bytes);
         /* Release run-time tensors as soon as their last reader is done. */
         for (int j = 0; j < node->n_in; j++) {
             int v = node->in[j];

@@ -28,6 +28,12 @@ static int by_offset(const void *a, const void *b)
 
 cvm_status cvm_memplan_assign(cvm_mem_request *req, size_t n, size_t *total)
 {
+    return cvm_memplan_assign_with(req, n, total, NULL, NULL);
+}
+
+cvm_status cvm_memplan_assign_with(cvm_mem_request *req, size_t n, size_t *total,
+                                   int (*conflict)(void *ctx, size_t i, size_t j), void *ctx)
+{
     *total = 0;
     if (n == 0)
         return CVM_OK;
@@ -49,7 +55,8 @@ cvm_status cvm_memplan_assign(cvm_mem_request *req, size_t n, size_t *total)
             sz = ALIGN;
         size_t n_live = 0;
         for (size_t j = 0; j < n_placed; j++)
-            if (placed[j]->first <= r->last && r->first <= placed[j]->last)
+            if (conflict ? conflict(ctx, (size_t)(placed[j] - req), (size_t)(r - req))
+                         : placed[j]->first <= r->last && r->first <= placed[j]->last)
                 live[n_live++] = placed[j];
         qsort(live, n_live, sizeof *live, by_offset);
         size_t off = 0;

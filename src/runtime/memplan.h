@@ -17,4 +17,9 @@ typedef struct cvm_mem_request {
  * size in *total. */
 cvm_status cvm_memplan_assign(cvm_mem_request *req, size_t n, size_t *total);
 
+/* The same, with conflict(ctx, i, j) deciding whether requests i and j are
+ * in use at the same time instead of their intervals. */
+cvm_status cvm_memplan_assign_with(cvm_mem_request *req, size_t n, size_t *total,
+                                   int (*conflict)(void *ctx, size_t i, size_t j), void *ctx);
+
 #endif

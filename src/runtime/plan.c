@@ -5,6 +5,8 @@
 
 #include "runtime/eval.h"
 #include "runtime/memplan.h"
+#include "runtime/overlap.h"
+#include "runtime/schedule.h"
 
 cvm_status cvm_graph_toposort(const cvm_graph *g, int *order)
 {
@@ -96,6 +98,7 @@ void cvm_plan_free(cvm_plan *p)
         if (s->state && s->kernel && s->kernel->release)
             s->kernel->release(s->state);
     }
+    cvm_plan_regions_free(p);
     free(p->steps);
     free((void *)p->prof_ns);
     free((void *)p->prof_calls);
@@ -186,6 +189,14 @@ static void release_inputs(const cvm_graph *g, cvm_plan *p, const cvm_node *node
     }
 }
 
+static int in_region(const cvm_plan *p, int step)
+{
+    for (int r = 0; r < p->n_regions; r++)
+        if (p->regions[r].first <= step && step <= p->regions[r].last)
+            return 1;
+    return 0;
+}
+
 cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor *inputs,
                           const cvm_plan_options *o, cvm_plan **out)
 {
@@ -206,7 +217,7 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
     /* NULL (nothing released) also when it cannot be allocated */
     int *readers = o->release_weights ? count_readers(g) : NULL;
     cvm_mem_request *req = NULL;
-    int *req_value = NULL;
+    int *req_value = NULL, *value_step = NULL;
     cvm_status st = CVM_OK;
     if (!p->values || !p->steps || !p->input_shapes || !producer || !def_step || !needed || !stack) {
         st = cvm_errorf(CVM_E_NOMEM, "out of memory building a plan");
@@ -392,8 +403,22 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
         }
         p->values[v].last_use = p->n_steps;
     }
-    if (o->optimize)
+    if (o->optimize) {
         cvm_plan_views(g, p);
+        /* (before def_step below becomes per buffer instead of per value) */
+        st = cvm_plan_regions(g, p, def_step, o->pool ? cvm_threadpool_size(o->pool) : 1);
+        if (st != CVM_OK)
+            goto fail;
+    }
+    /* (def_step per value, before it becomes per buffer below) */
+    if (p->n_regions) {
+        value_step = malloc(sizeof(int) * (size_t)(nv ? nv : 1));
+        if (!value_step) {
+            st = cvm_errorf(CVM_E_NOMEM, "out of memory planning buffers");
+            goto fail;
+        }
+        memcpy(value_step, def_step, sizeof(int) * (size_t)nv);
+    }
     /* A buffer that holds views lives from the first of them to be written
      * to the last to be read. */
     for (int v = 0; v < nv; v++) {
@@ -411,7 +436,15 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
     for (int v = 0; v < nv; v++)
         n_req += p->values[v].kind == CVM_VAL_ARENA && p->values[v].alias_of < 0;
     for (int i = 0; i < p->n_steps; i++)
-        n_req += p->steps[i].scratch_bytes > 0;
+        n_req += p->steps[i].scratch_bytes > 0 && !in_region(p, i);
+    for (int i = 0; i < p->n_regions; i++) {
+        cvm_plan_region *rg = &p->regions[i];
+        for (int k = rg->first; k <= rg->last; k++)
+            if (p->steps[k].scratch_bytes > rg->scratch_bytes)
+                rg->scratch_bytes = p->steps[k].scratch_bytes;
+        rg->scratch_bytes = (rg->scratch_bytes + 63) & ~(size_t)63;
+        n_req += rg->scratch_bytes > 0;
+    }
     req = calloc((size_t)(n_req ? n_req : 1), sizeof *req);
     req_value = calloc((size_t)(n_req ? n_req : 1), sizeof *req_value);
     if (!req || !req_value) {
@@ -427,21 +460,45 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
             req_value[r++] = v;
         }
     for (int i = 0; i < p->n_steps; i++)
-        if (p->steps[i].scratch_bytes) {
+        if (p->steps[i].scratch_bytes && !in_region(p, i)) {
             req[r].bytes = p->steps[i].scratch_bytes;
             req[r].first = req[r].last = i;
             p->naive_bytes += req[r].bytes;
             req_value[r++] = -1 - i;
         }
-    st = cvm_memplan_assign(req, (size_t)n_req, &p->arena_bytes);
+    /* (regions after the steps: req_value -1 - n_steps - region) */
+    for (int i = 0; i < p->n_regions; i++)
+        if (p->regions[i].scratch_bytes) {
+            req[r].bytes = p->regions[i].scratch_bytes * (size_t)p->region_threads;
+            req[r].first = p->regions[i].first;
+            req[r].last = p->regions[i].last;
+            p->naive_bytes += req[r].bytes;
+            req_value[r++] = -1 - p->n_steps - i;
+        }
+    if (p->n_regions) {
+        cvm_overlap *ov = NULL;
+        st = cvm_overlap_build(g, p, value_step, req_value, (size_t)n_req, &ov);
+        if (st == CVM_OK)
+            st = cvm_memplan_assign_with(req, (size_t)n_req, &p->arena_bytes, cvm_overlap_conflict, ov);
+        cvm_overlap_free(ov);
+    } else {
+        st = cvm_memplan_assign(req, (size_t)n_req, &p->arena_bytes);
+    }
     if (st != CVM_OK)
         goto fail;
     for (int i = 0; i < n_req; i++) {
         if (req_value[i] >= 0)
             p->values[req_value[i]].offset = req[i].offset;
-        else
+        else if (-1 - req_value[i] < p->n_steps)
             p->steps[-1 - req_value[i]].scratch_offset = req[i].offset;
+        else
+            p->regions[-1 - req_value[i] - p->n_steps].scratch_offset = req[i].offset;
     }
+    /* run one after the other (on another pool), a region's steps share its
+     * first area */
+    for (int i = 0; i < p->n_regions; i++)
+        for (int k = p->regions[i].first; k <= p->regions[i].last; k++)
+            p->steps[k].scratch_offset = p->regions[i].scratch_offset;
     for (int v = 0; v < nv; v++) {
         if (p->values[v].kind != CVM_VAL_ARENA || p->values[v].alias_of < 0)
             continue;
@@ -463,6 +520,7 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
     }
     free(req);
     free(req_value);
+    free(value_step);
     free(producer);
     free(def_step);
     free(needed);
@@ -474,6 +532,7 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
 fail:
     free(req);
     free(req_value);
+    free(value_step);
     free(producer);
     free(def_step);
     free(needed);

@@ -48,6 +48,20 @@ typedef struct cvm_plan_step {
     size_t *promo_offset; /* promote: arena offsets of float32 copies, inputs then outputs */
 } cvm_plan_step;
 
+/* Steps [first, last] that the pool's threads run side by side (see
+ * schedule.c): each thread claims the next step of `order`, waits until
+ * the steps of the region it reads from are done, and runs it alone. */
+typedef struct cvm_plan_region {
+    int first, last;
+    int n;               /* steps in order[]: the region's steps that are not skipped */
+    int *order;
+    int *dep_start;      /* order[k] waits for deps[dep_start[k] .. dep_start[k + 1]) */
+    int *deps;           /* step indices */
+    /* One scratch area per thread, each as large as the largest step's,
+     * instead of one per step (which would all be live at once). */
+    size_t scratch_bytes, scratch_offset;
+} cvm_plan_region;
+
 typedef struct cvm_plan {
     /* the key: shapes and dtypes of the graph inputs */
     int n_inputs;
@@ -57,6 +71,9 @@ typedef struct cvm_plan {
     int max_io;                  /* most inputs + outputs of any step */
     int n_steps;
     cvm_plan_step *steps;
+    int n_regions;
+    cvm_plan_region *regions;    /* in step order, disjoint */
+    int region_threads;          /* the pool size they were chosen for */
     size_t arena_bytes;
     size_t naive_bytes;
     size_t nodes_folded;

@@ -148,6 +148,10 @@ static cvm_status plan_acquire(cvm_session *s, const cvm_tensor *const *inputs, 
     s->stats.nodes_viewed = 0;
     for (int i = 0; i < p->n_steps; i++)
         s->stats.nodes_viewed += p->steps[i].skip;
+    s->stats.nodes_side_by_side = 0;
+    for (int i = 0; i < p->n_regions; i++)
+        s->stats.nodes_side_by_side += (size_t)p->regions[i].n;
+    s->stats.side_by_side_regions = (size_t)p->n_regions;
     s->stats.nodes_folded = p->nodes_folded;
     s->stats.arena_bytes = p->arena_bytes;
     s->stats.naive_bytes = p->naive_bytes;

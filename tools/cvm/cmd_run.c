@@ -174,6 +174,10 @@ int cmd_run(int argc, char **argv)
            "arena %.2f MiB (%.2f MiB without reuse)\n",
            t_load, st.nodes_in_model, st.nodes_folded, st.nodes_planned, st.nodes_viewed,
            st.arena_bytes / 1048576.0, st.naive_bytes / 1048576.0);
+    if (st.nodes_side_by_side)
+        printf("side by side: %zu nodes in %zu stretches run whole, one per thread, instead of "
+               "split between the threads\n",
+               st.nodes_side_by_side, st.side_by_side_regions);
     int thr = opts.threads > 0 ? opts.threads : cvm_cpu_count();
     if (runs > 1)
         printf("run: %d runs, best %.3f ms, mean %.3f ms (%d thread%s, %s)\n", runs, best, total / runs, thr,

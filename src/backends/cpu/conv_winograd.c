@@ -498,6 +498,7 @@ typedef struct wino_job {
     float *scratch;
     int slots;
     int64_t items;
+    int groups;        /* items are 16-tile groups (gsplit, on more than one thread) */
     int dynamic;       /* items handed out as workers come free */
     cvm_ranges ranges;     /* the items, when dynamic */
 } wino_job;
@@ -612,9 +613,9 @@ static void wino_slot(void *arg, size_t begin, size_t end)
             } else if (it >= hi) {
                 break;
             }
-            /* an item: a block, or one of its two 16-tile groups (gsplit) */
-            int64_t nb = w->gsplit ? it / 2 : it;
-            wino_piece(jb, V, M, nb / w->blocks, nb % w->blocks, w->gsplit ? (int)(it % 2) : -1, 0,
+            /* an item: a block, or one of its two 16-tile groups */
+            int64_t nb = jb->groups ? it / 2 : it;
+            wino_piece(jb, V, M, nb / w->blocks, nb % w->blocks, jb->groups ? (int)(it % 2) : -1, 0,
                        w->K, &have);
         }
     }
@@ -728,15 +729,18 @@ AVX512 static void cs_second(void *arg, size_t begin, size_t end)
 void cvm_wino_run(const cvm_wino *w, const float *x, float *y, const cvm_wino_out *out,
                   cvm_threadpool *pool, void *scratch)
 {
-    /* (wsplit: the most pieces there can be) */
-    wino_job jb = {.w = w, .x = x, .y = y, .out = out,
-                   .items = w->N * w->blocks * (w->gsplit ? 2 : w->wsplit ? cdiv(w->K, w->kern->mr) : 1)};
-    jb.scratch = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     int T = pool ? cvm_threadpool_size(pool) : 1;
     if (T > w->slots)
         T = w->slots;
     if (T > CVM_RANGES_MAX)
         T = CVM_RANGES_MAX;
+    /* (wsplit: the most pieces there can be; one thread multiplies whole
+     * blocks, 32 columns at a time, instead of gsplit's groups of 16: a
+     * layer run alone on one core next to another, see runtime/schedule.c) */
+    const int groups = w->gsplit && T > 1;
+    wino_job jb = {.w = w, .x = x, .y = y, .out = out, .groups = groups,
+                   .items = w->N * w->blocks * (groups ? 2 : w->wsplit ? cdiv(w->K, w->kern->mr) : 1)};
+    jb.scratch = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     if (w->csplit && T > 1) {
         /* each slot first takes its own share (see cvm_ranges), so that
          * the second job finds its partial sum in its own cache */

@@ -1,0 +1,273 @@
+/* Steps run side by side (runtime/schedule.c): which stretches are chosen,
+ * and that running them so gives the same outputs as running every step in
+ * turn, run after run and from several threads at once. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/graph.h"
+#include "runtime/session.h"
+
+static int val(cvm_graph *g, const char *name)
+{
+    int v;
+    assert_int_equal(cvm_graph_value(g, name, &v), CVM_OK);
+    return v;
+}
+
+static cvm_node *add(cvm_graph *g, const char *op, int n_in, const char *const *in, const char *out)
+{
+    int iv[4], ov = val(g, out), idx;
+    for (int i = 0; i < n_in; i++)
+        iv[i] = val(g, in[i]);
+    assert_int_equal(cvm_graph_add_node(g, op, "", out, n_in, iv, 1, &ov, &idx), CVM_OK);
+    g->nodes[idx].opset = 13;
+    return &g->nodes[idx];
+}
+
+static void set_ints(cvm_node *n, const char *name, int cnt, const int64_t *v)
+{
+    cvm_attr *a = realloc(n->attrs, (size_t)(n->n_attr + 1) * sizeof *a);
+    assert_non_null(a);
+    n->attrs = a;
+    a = &n->attrs[n->n_attr++];
+    memset(a, 0, sizeof *a);
+    a->name = strdup(name);
+    a->type = cnt ? CVM_ATTR_INTS : CVM_ATTR_INT;
+    if (cnt) {
+        a->ints = malloc((size_t)cnt * sizeof(int64_t));
+        memcpy(a->ints, v, (size_t)cnt * sizeof(int64_t));
+        a->n = (size_t)cnt;
+    } else {
+        a->i = *v;
+    }
+}
+
+static void fill_rand(float *d, int64_t n, unsigned seed, float scale)
+{
+    for (int64_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        d[i] = scale * ((float)((seed >> 16) % 2001) / 1000.0f - 1.0f);
+    }
+}
+
+/* y = 3x3 Conv + Relu, C -> C channels, weights from `seed` */
+static void conv(cvm_graph *g, const char *x, const char *y, int64_t C, unsigned seed)
+{
+    char wn[32];
+    snprintf(wn, sizeof wn, "w_%s", y);
+    int w = val(g, wn);
+    int64_t wd[4] = {C, C, 3, 3};
+    assert_int_equal(cvm_tensor_create(CVM_DTYPE_FLOAT32, 4, wd, &g->values[w].init), CVM_OK);
+    fill_rand(g->values[w].init->data, C * C * 9, seed, 1.0f / sqrtf((float)(C * 9)));
+    char cn[40];
+    snprintf(cn, sizeof cn, "%s_pre", y);
+    cvm_node *n = add(g, "Conv", 2, (const char *[]){x, wn}, cn);
+    int64_t pads[4] = {1, 1, 1, 1};
+    set_ints(n, "pads", 4, pads);
+    add(g, "Relu", 1, (const char *[]){cn}, y);
+}
+
+/* Two branches of four 3x3 layers on a C x S x S map, crossing once
+ * (b3 reads a2 + b2); outputs the Concat of both ends (a view of the two
+ * last layers' buffers at batch 1) and a3 + b3, which is read inside the
+ * branches' stretch and is a graph output too. */
+static cvm_graph *branches(int64_t C, int64_t S)
+{
+    cvm_graph *g;
+    assert_int_equal(cvm_graph_create(&g), CVM_OK);
+    int x = val(g, "x");
+    g->values[x].dtype = CVM_DTYPE_FLOAT32;
+    g->values[x].ndim = 4;
+    int64_t xd[4] = {1, C, S, S};
+    for (int d = 0; d < 4; d++)
+        g->values[x].dims[d].value = xd[d];
+    g->inputs = malloc(sizeof(int));
+    g->inputs[g->n_inputs++] = x;
+    conv(g, "x", "a1", C, 1);
+    conv(g, "a1", "a2", C, 2);
+    conv(g, "a2", "a3", C, 3);
+    conv(g, "a3", "a4", C, 4);
+    add(g, "Relu", 1, (const char *[]){"x"}, "rx"); /* keeps a1 and b1 apart */
+    conv(g, "rx", "b1", C, 5);
+    conv(g, "b1", "b2", C, 6);
+    add(g, "Add", 2, (const char *[]){"a2", "b2"}, "m");
+    conv(g, "m", "b3", C, 7);
+    conv(g, "b3", "b4", C, 8);
+    add(g, "Add", 2, (const char *[]){"a3", "b3"}, "z");
+    int64_t axis = 1;
+    set_ints(add(g, "Concat", 2, (const char *[]){"a4", "b4"}, "y"), "axis", 0, &axis);
+    g->outputs = malloc(2 * sizeof(int));
+    g->outputs[g->n_outputs++] = val(g, "y");
+    g->outputs[g->n_outputs++] = val(g, "z");
+    return g;
+}
+
+static cvm_session *session(int64_t C, int64_t S, int threads)
+{
+    cvm_session_options o;
+    cvm_session_options_init(&o);
+    o.threads = threads;
+    cvm_session *s;
+    assert_int_equal(cvm_session_create_from_graph(branches(C, S), &o, &s), CVM_OK);
+    return s;
+}
+
+static void run(cvm_session *s, const cvm_tensor *x, cvm_tensor **out)
+{
+    const char *name = "x";
+    assert_int_equal(cvm_session_run(s, 1, &name, &x, 2, NULL, out), CVM_OK);
+}
+
+static cvm_tensor *input(int64_t C, int64_t S)
+{
+    int64_t xd[4] = {1, C, S, S};
+    cvm_tensor *x;
+    assert_int_equal(cvm_tensor_create(CVM_DTYPE_FLOAT32, 4, xd, &x), CVM_OK);
+    fill_rand(x->data, cvm_tensor_numel(x), 99, 1.0f);
+    return x;
+}
+
+static void expect_same(const cvm_tensor *a, const cvm_tensor *b, float tol)
+{
+    assert_int_equal(cvm_tensor_numel(a), cvm_tensor_numel(b));
+    const float *p = a->data, *q = b->data;
+    for (int64_t i = 0; i < cvm_tensor_numel(a); i++)
+        if (!(fabsf(p[i] - q[i]) <= tol * (1.0f + fabsf(q[i])))) {
+            print_error("element %lld: %g against %g\n", (long long)i, p[i], q[i]);
+            fail();
+        }
+}
+
+/* 64 channels at 20x20: every layer is small enough that splitting it
+ * loses, and the branches are wide enough to fill two threads. */
+static void test_branches_side_by_side(void **st)
+{
+    (void)st;
+    const int64_t C = 64, S = 20;
+    cvm_session *one = session(C, S, 1), *two = session(C, S, 2);
+    cvm_tensor *x = input(C, S), *want[2], *got[2];
+    run(one, x, want);
+    run(two, x, got);
+    cvm_session_stats stats;
+    assert_int_equal(cvm_session_get_stats(two, &stats), CVM_OK);
+    assert_true(stats.side_by_side_regions >= 1);
+    assert_true(stats.nodes_side_by_side >= 6);
+    assert_int_equal(cvm_session_get_stats(one, &stats), CVM_OK);
+    assert_int_equal(stats.nodes_side_by_side, 0);
+    for (int k = 0; k < 2; k++)
+        expect_same(got[k], want[k], 1e-5f);
+    /* the threads meet in another order every run: the result must not move */
+    for (int r = 0; r < 30; r++) {
+        cvm_tensor *again[2];
+        run(two, x, again);
+        for (int k = 0; k < 2; k++) {
+            expect_same(again[k], got[k], 0);
+            cvm_tensor_free(again[k]);
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        cvm_tensor_free(want[k]);
+        cvm_tensor_free(got[k]);
+    }
+    cvm_tensor_free(x);
+    cvm_session_free(one);
+    cvm_session_free(two);
+}
+
+typedef struct job {
+    cvm_session *s;
+    const cvm_tensor *x, *const *want;
+    int bad;
+} job;
+
+static void *runner(void *arg)
+{
+    job *j = arg;
+    const char *name = "x";
+    for (int r = 0; r < 10; r++) {
+        cvm_tensor *out[2] = {NULL, NULL};
+        if (cvm_session_run(j->s, 1, &name, &j->x, 2, NULL, out) != CVM_OK) {
+            j->bad++;
+            continue;
+        }
+        for (int k = 0; k < 2; k++) {
+            const float *p = out[k]->data, *q = j->want[k]->data;
+            if (memcmp(p, q, out[k]->nbytes) != 0)
+                j->bad++;
+            cvm_tensor_free(out[k]);
+        }
+    }
+    return NULL;
+}
+
+/* Runs from four threads at once on one 2-thread session: one holds the
+ * pool, the others run the regions inline, one step after another, with
+ * their own arenas; all agree bit for bit with a lone run. */
+static void test_concurrent_runs_with_regions(void **st)
+{
+    (void)st;
+    const int64_t C = 64, S = 20;
+    cvm_session *two = session(C, S, 2);
+    cvm_tensor *x = input(C, S), *want[2];
+    run(two, x, want);
+    pthread_t t[4];
+    job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (job){.s = two, .x = x, .want = (const cvm_tensor *const *)want};
+        assert_int_equal(pthread_create(&t[i], NULL, runner, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(jobs[i].bad, 0);
+    }
+    for (int k = 0; k < 2; k++)
+        cvm_tensor_free(want[k]);
+    cvm_tensor_free(x);
+    cvm_session_free(two);
+}
+
+/* Large layers split well: at 64 channels and 96x96 no stretch is chosen;
+ * CVM_REGIONS=0 turns them off for the small map too. */
+static void test_no_regions(void **st)
+{
+    (void)st;
+    cvm_session *big = session(64, 96, 2);
+    cvm_session_stats stats;
+    cvm_tensor *x = input(64, 96), *out[2];
+    run(big, x, out);
+    assert_int_equal(cvm_session_get_stats(big, &stats), CVM_OK);
+    assert_int_equal(stats.nodes_side_by_side, 0);
+    for (int k = 0; k < 2; k++)
+        cvm_tensor_free(out[k]);
+    cvm_tensor_free(x);
+    cvm_session_free(big);
+    setenv("CVM_REGIONS", "0", 1);
+    cvm_session *off = session(64, 20, 2);
+    x = input(64, 20);
+    run(off, x, out);
+    assert_int_equal(cvm_session_get_stats(off, &stats), CVM_OK);
+    assert_int_equal(stats.nodes_side_by_side, 0);
+    unsetenv("CVM_REGIONS");
+    for (int k = 0; k < 2; k++)
+        cvm_tensor_free(out[k]);
+    cvm_tensor_free(x);
+    cvm_session_free(off);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_branches_side_by_side),
+        cmocka_unit_test(test_concurrent_runs_with_regions),
+        cmocka_unit_test(test_no_regions),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
