@@ -63,8 +63,6 @@ static uint64_t now_ns(void)
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-
-
 static int spin_on(spin *sp)
 {
     if (sp->rounds++ % 64 == 0) {
@@ -95,7 +93,7 @@ struct cvm_threadpool {
     pthread_mutex_t lock;      /* guards sleeping and waking */
     pthread_cond_t wake, done_cv;
     pthread_mutex_t busy;      /* held by the caller that owns the current job */
-    atomic_ullong claim;       /* published (release) after the job fields are written */
+    atomic_ullong claim;       /* published after the job fields are written */
     atomic_uint done;          /* chunks of the current job finished */
     atomic_int quit;
     atomic_int sleepers;       /* workers waiting on `wake` (or about to) */
