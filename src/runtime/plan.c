@@ -479,7 +479,8 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
         cvm_overlap *ov = NULL;
         st = cvm_overlap_build(g, p, value_step, req_value, (size_t)n_req, &ov);
         if (st == CVM_OK)
-            st = cvm_memplan_assign_with(req, (size_t)n_req, &p->arena_bytes, cvm_overlap_conflict, ov);
+            st = cvm_memplan_assign_with(req, (size_t)n_req, &p->arena_bytes,
+                                         cvm_overlap_conflict, ov);
         cvm_overlap_free(ov);
     } else {
         st = cvm_memplan_assign(req, (size_t)n_req, &p->arena_bytes);

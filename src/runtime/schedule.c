@@ -370,7 +370,8 @@ cvm_status cvm_plan_regions(const cvm_graph *g, cvm_plan *p, const int *def_step
             solo += s.solo[a];
             /* two threads need at least half the steps' time alone: a
              * bound that spares the simulations of most stretches */
-            const double need = split - REGION_NS - (split * 0.05 > 30000.0 ? split * 0.05 : 30000.0);
+            const double margin = split * 0.05 > 30000.0 ? split * 0.05 : 30000.0;
+            const double need = split - REGION_NS - margin;
             if (j - a < 2 || solo / 2 >= need)
                 continue;
             double t = simulate(&s, a, j - 1, NULL, 0);
@@ -398,7 +399,8 @@ cvm_status cvm_plan_regions(const cvm_graph *g, cvm_plan *p, const int *def_step
         goto done;
     }
     /* from the back: fill regions[regions-1 .. 0], then count them in */
-    int *firsts = malloc(sizeof(int) * (size_t)regions), *lasts = malloc(sizeof(int) * (size_t)regions);
+    int *firsts = malloc(sizeof(int) * (size_t)regions);
+    int *lasts = malloc(sizeof(int) * (size_t)regions);
     if (!firsts || !lasts) {
         free(firsts);
         free(lasts);
