@@ -28,7 +28,8 @@ class Stats(ctypes.Structure):
     # must match cvm_session_stats in include/cvm/cvm.h
     _fields_ = [(n, ctypes.c_size_t) for n in ("nodes_in_model", "nodes_planned", "nodes_folded",
                                                 "arena_bytes", "naive_bytes", "weight_bytes",
-                                                "nodes_viewed")]
+                                                "nodes_viewed", "nodes_side_by_side",
+                                                "side_by_side_regions")]
 
 
 class ValueInfo(ctypes.Structure):

@@ -6,3 +6,8 @@ set(CVM_BENCH_ARGS $<TARGET_FILE:cvm_cli> ${CMAKE_CURRENT_SOURCE_DIR}/data
 add_test(NAME cli.bench_json COMMAND ${CVM_PYTHON} ${CVM_BENCH_CHECK} json ${CVM_BENCH_ARGS})
 add_test(NAME cli.bench_errors COMMAND ${CVM_PYTHON} ${CVM_BENCH_CHECK} errors ${CVM_BENCH_ARGS})
 set_tests_properties(cli.bench_json cli.bench_errors PROPERTIES LABELS cli TIMEOUT 120)
+
+# The benchmarks' ctypes structures against include/cvm/cvm.h, field for field.
+add_test(NAME cli.ctypes_mirror
+         COMMAND ${CVM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/check_ctypes.py ${CMAKE_CURRENT_SOURCE_DIR}/..)
+set_tests_properties(cli.ctypes_mirror PROPERTIES LABELS cli TIMEOUT 60)
