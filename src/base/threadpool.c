@@ -104,7 +104,6 @@ struct cvm_threadpool {
     size_t n, chunk;
 };
 
-
 /* Runs chunks of job `job` until none is left unclaimed. */
 static void run_chunks(cvm_threadpool *p, uint32_t job)
 {

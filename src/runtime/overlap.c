@@ -68,26 +68,33 @@ static void note(fill *f, int q, int step, int writes)
         f->wr[f->w_start[q] + f->w_fill[q]++] = step;
 }
 
-static void walk(const cvm_graph *g, const cvm_plan *p, const int *def_step, const int *req_of,
-                 const int *req_value, size_t n_req, fill *f)
+/* The request holding value v's buffer, or -1. */
+static int request_of(const cvm_plan *p, const int *req_of, int v)
+{
+    return v >= 0 && p->values[v].kind == CVM_VAL_ARENA ? req_of[root_of(p, v)] : -1;
+}
+
+static void walk(const cvm_graph *g, const cvm_plan *p, const int *req_of, const int *req_value,
+                 size_t n_req, fill *f)
 {
     for (int s = 0; s < p->n_steps; s++) {
         if (p->steps[s].skip)
             continue;
         const cvm_node *node = &g->nodes[p->steps[s].node];
         for (int j = 0; j < node->n_in; j++) {
-            int v = node->in[j];
-            if (v >= 0 && p->values[v].kind == CVM_VAL_ARENA && req_of[root_of(p, v)] >= 0)
-                note(f, req_of[root_of(p, v)], s, 0);
+            int q = request_of(p, req_of, node->in[j]);
+            if (q >= 0)
+                note(f, q, s, 0);
+        }
+        for (int j = 0; j < node->n_out; j++) {
+            int q = request_of(p, req_of, node->out[j]);
+            if (q >= 0)
+                note(f, q, s, 1);
         }
     }
     for (int v = 0; v < p->n_values; v++) {
-        if (p->values[v].kind != CVM_VAL_ARENA || req_of[root_of(p, v)] < 0)
-            continue;
-        int q = req_of[root_of(p, v)], d = def_step[v];
-        if (d >= 0 && !p->steps[d].skip)
-            note(f, q, d, 1);
-        if (p->values[v].last_use >= p->n_steps)
+        int q = request_of(p, req_of, v);
+        if (q >= 0 && p->values[v].last_use >= p->n_steps)
             note(f, q, p->n_steps, 0); /* a graph output: read after the run */
     }
     for (size_t q = 0; q < n_req; q++) {
@@ -105,8 +112,8 @@ static void walk(const cvm_graph *g, const cvm_plan *p, const int *def_step, con
     }
 }
 
-cvm_status cvm_overlap_build(const cvm_graph *g, const cvm_plan *p, const int *def_step,
-                             const int *req_value, size_t n_req, cvm_overlap **out)
+cvm_status cvm_overlap_build(const cvm_graph *g, const cvm_plan *p, const int *req_value,
+                             size_t n_req, cvm_overlap **out)
 {
     *out = NULL;
     int ns = p->n_steps, nv = p->n_values;
@@ -147,7 +154,7 @@ cvm_status cvm_overlap_build(const cvm_graph *g, const cvm_plan *p, const int *d
             req_of[req_value[q]] = (int)q;
     f.a_start = o->a_start;
     f.w_start = o->w_start;
-    walk(g, p, def_step, req_of, req_value, n_req, &f);
+    walk(g, p, req_of, req_value, n_req, &f);
     for (size_t q = 0; q < n_req; q++) {
         o->a_start[q + 1] += o->a_start[q];
         o->w_start[q + 1] += o->w_start[q];
@@ -160,7 +167,7 @@ cvm_status cvm_overlap_build(const cvm_graph *g, const cvm_plan *p, const int *d
         goto nomem;
     f.acc = o->acc;
     f.wr = o->wr;
-    walk(g, p, def_step, req_of, req_value, n_req, &f);
+    walk(g, p, req_of, req_value, n_req, &f);
     free(f.a_fill);
     free(f.w_fill);
     free(req_of);

@@ -217,7 +217,7 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
     /* NULL (nothing released) also when it cannot be allocated */
     int *readers = o->release_weights ? count_readers(g) : NULL;
     cvm_mem_request *req = NULL;
-    int *req_value = NULL, *value_step = NULL;
+    int *req_value = NULL;
     cvm_status st = CVM_OK;
     if (!p->values || !p->steps || !p->input_shapes || !producer || !def_step || !needed || !stack) {
         st = cvm_errorf(CVM_E_NOMEM, "out of memory building a plan");
@@ -410,15 +410,6 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
         if (st != CVM_OK)
             goto fail;
     }
-    /* (def_step per value, before it becomes per buffer below) */
-    if (p->n_regions) {
-        value_step = malloc(sizeof(int) * (size_t)(nv ? nv : 1));
-        if (!value_step) {
-            st = cvm_errorf(CVM_E_NOMEM, "out of memory planning buffers");
-            goto fail;
-        }
-        memcpy(value_step, def_step, sizeof(int) * (size_t)nv);
-    }
     /* A buffer that holds views lives from the first of them to be written
      * to the last to be read. */
     for (int v = 0; v < nv; v++) {
@@ -477,7 +468,7 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
         }
     if (p->n_regions) {
         cvm_overlap *ov = NULL;
-        st = cvm_overlap_build(g, p, value_step, req_value, (size_t)n_req, &ov);
+        st = cvm_overlap_build(g, p, req_value, (size_t)n_req, &ov);
         if (st == CVM_OK)
             st = cvm_memplan_assign_with(req, (size_t)n_req, &p->arena_bytes,
                                          cvm_overlap_conflict, ov);
@@ -521,7 +512,6 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
     }
     free(req);
     free(req_value);
-    free(value_step);
     free(producer);
     free(def_step);
     free(needed);
@@ -533,7 +523,6 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
 fail:
     free(req);
     free(req_value);
-    free(value_step);
     free(producer);
     free(def_step);
     free(needed);

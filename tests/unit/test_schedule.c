@@ -18,40 +18,7 @@
 #include "runtime/plan.h"
 #include "runtime/session.h"
 
-static int val(cvm_graph *g, const char *name)
-{
-    int v;
-    assert_int_equal(cvm_graph_value(g, name, &v), CVM_OK);
-    return v;
-}
-
-static cvm_node *add(cvm_graph *g, const char *op, int n_in, const char *const *in, const char *out)
-{
-    int iv[4], ov = val(g, out), idx;
-    for (int i = 0; i < n_in; i++)
-        iv[i] = val(g, in[i]);
-    assert_int_equal(cvm_graph_add_node(g, op, "", out, n_in, iv, 1, &ov, &idx), CVM_OK);
-    g->nodes[idx].opset = 13;
-    return &g->nodes[idx];
-}
-
-static void set_ints(cvm_node *n, const char *name, int cnt, const int64_t *v)
-{
-    cvm_attr *a = realloc(n->attrs, (size_t)(n->n_attr + 1) * sizeof *a);
-    assert_non_null(a);
-    n->attrs = a;
-    a = &n->attrs[n->n_attr++];
-    memset(a, 0, sizeof *a);
-    a->name = strdup(name);
-    a->type = cnt ? CVM_ATTR_INTS : CVM_ATTR_INT;
-    if (cnt) {
-        a->ints = malloc((size_t)cnt * sizeof(int64_t));
-        memcpy(a->ints, v, (size_t)cnt * sizeof(int64_t));
-        a->n = (size_t)cnt;
-    } else {
-        a->i = *v;
-    }
-}
+#include "op_test.h"
 
 static void fill_rand(float *d, int64_t n, unsigned seed, float scale)
 {
@@ -72,10 +39,10 @@ static void conv(cvm_graph *g, const char *x, const char *y, int64_t C, unsigned
     fill_rand(g->values[w].init->data, C * C * 9, seed, 1.0f / sqrtf((float)(C * 9)));
     char cn[40];
     snprintf(cn, sizeof cn, "%s_pre", y);
-    cvm_node *n = add(g, "Conv", 2, (const char *[]){x, wn}, cn);
+    cvm_node *n = node(g, "Conv", 2, (const char *[]){x, wn}, cn);
     int64_t pads[4] = {1, 1, 1, 1};
-    set_ints(n, "pads", 4, pads);
-    add(g, "Relu", 1, (const char *[]){cn}, y);
+    attr_ints(n, "pads", 4, pads);
+    node(g, "Relu", 1, (const char *[]){cn}, y);
 }
 
 /* Two branches of four 3x3 layers on a C x S x S map, crossing once
@@ -98,15 +65,14 @@ static cvm_graph *branches(int64_t C, int64_t S)
     conv(g, "a1", "a2", C, 2);
     conv(g, "a2", "a3", C, 3);
     conv(g, "a3", "a4", C, 4);
-    add(g, "Relu", 1, (const char *[]){"x"}, "rx"); /* keeps a1 and b1 apart */
+    node(g, "Relu", 1, (const char *[]){"x"}, "rx"); /* keeps a1 and b1 apart */
     conv(g, "rx", "b1", C, 5);
     conv(g, "b1", "b2", C, 6);
-    add(g, "Add", 2, (const char *[]){"a2", "b2"}, "m");
+    node(g, "Add", 2, (const char *[]){"a2", "b2"}, "m");
     conv(g, "m", "b3", C, 7);
     conv(g, "b3", "b4", C, 8);
-    add(g, "Add", 2, (const char *[]){"a3", "b3"}, "z");
-    int64_t axis = 1;
-    set_ints(add(g, "Concat", 2, (const char *[]){"a4", "b4"}, "y"), "axis", 0, &axis);
+    node(g, "Add", 2, (const char *[]){"a3", "b3"}, "z");
+    attr_i(node(g, "Concat", 2, (const char *[]){"a4", "b4"}, "y"), "axis", 1);
     g->outputs = malloc(2 * sizeof(int));
     g->outputs[g->n_outputs++] = val(g, "y");
     g->outputs[g->n_outputs++] = val(g, "z");
@@ -138,17 +104,6 @@ static cvm_tensor *input(int64_t C, int64_t S)
     return x;
 }
 
-static void expect_same(const cvm_tensor *a, const cvm_tensor *b, float tol)
-{
-    assert_int_equal(cvm_tensor_numel(a), cvm_tensor_numel(b));
-    const float *p = a->data, *q = b->data;
-    for (int64_t i = 0; i < cvm_tensor_numel(a); i++)
-        if (!(fabsf(p[i] - q[i]) <= tol * (1.0f + fabsf(q[i])))) {
-            print_error("element %lld: %g against %g\n", (long long)i, p[i], q[i]);
-            fail();
-        }
-}
-
 /* 64 channels at 20x20: every layer is small enough that splitting it
  * loses, and the branches are wide enough to fill two threads. */
 static void test_branches_side_by_side(void **st)
@@ -166,13 +121,13 @@ static void test_branches_side_by_side(void **st)
     assert_int_equal(cvm_session_get_stats(one, &stats), CVM_OK);
     assert_int_equal(stats.nodes_side_by_side, 0);
     for (int k = 0; k < 2; k++)
-        expect_same(got[k], want[k], 1e-5f);
+        expect_f32(got[k], want[k]->data, cvm_tensor_numel(want[k]), 1e-5f);
     /* the threads meet in another order every run: the result must not move */
     for (int r = 0; r < 30; r++) {
         cvm_tensor *again[2];
         run(two, x, again);
         for (int k = 0; k < 2; k++) {
-            expect_same(again[k], got[k], 0);
+            expect_f32(again[k], got[k]->data, cvm_tensor_numel(got[k]), 0);
             cvm_tensor_free(again[k]);
         }
     }
@@ -363,7 +318,7 @@ static void test_any_order(void **st)
         cvm_parallel_for(pool, 2, 1, run_inline, &r);
         assert_int_equal(r.st, CVM_OK);
         for (int k = 0; k < 2; k++) {
-            expect_same(r.out[k], want[k], 0);
+            expect_f32(r.out[k], want[k]->data, cvm_tensor_numel(want[k]), 0);
             cvm_tensor_free(r.out[k]);
         }
     }
