@@ -29,6 +29,12 @@
  * before the word is published and change only after all its chunks are
  * done, so whoever holds a chunk reads them safely.
  *
+ * Each thread takes the chunk of its own index first (the caller chunk 0):
+ * a kernel that cuts an operator into fixed shares then runs the same share
+ * on the same core from one operator to the next, and reads what that core
+ * wrote.  Handed out in claim order, a 2-thread run of 40x40 Winograd
+ * layers had the worker take chunk 0 in 17-42% of the jobs.
+ *
  * Between the back-to-back jobs of an inference (one per operator, often
  * well under a millisecond) workers and caller spin on the atomics for up
  * to SPIN_NS before falling back to condition variables: a futex wake-up
@@ -79,7 +85,8 @@ static int spin_on(spin *sp)
 /* claim word: job number (32 bits) | chunk count (16) | next chunk (16) */
 #define CLAIM_JOB(v) ((uint32_t)((v) >> 32))
 #define CLAIM_COUNT(v) ((unsigned)(((v) >> 16) & 0xFFFFu))
-#define CLAIM_NEXT(v) ((unsigned)((v)&0xFFFFu))
+#define CLAIM_NEXT(v) ((unsigned)((v)&0xFFFFu)) /* or, up to 16 chunks, the mask of those taken */
+#define CLAIM_MASK_MAX 16
 
 typedef struct worker_arg {
     struct cvm_threadpool *pool;
@@ -104,18 +111,39 @@ struct cvm_threadpool {
     size_t n, chunk;
 };
 
-/* Runs chunks of job `job` until none is left unclaimed. */
+/* Which member of its pool this thread is (0: not a worker) */
+static _Thread_local int member_index;
+
+/* Runs chunks of job `job` until none is left unclaimed: a job of up to
+ * CLAIM_MASK_MAX chunks marks each chunk taken in a bit mask, and each
+ * thread takes the chunk of its own index first, then the lowest left;
+ * larger jobs hand chunks out in order. */
 static void run_chunks(cvm_threadpool *p, uint32_t job)
 {
     unsigned long long v = atomic_load_explicit(&p->claim, memory_order_acquire);
     for (;;) {
-        if (CLAIM_JOB(v) != job || CLAIM_NEXT(v) >= CLAIM_COUNT(v))
+        if (CLAIM_JOB(v) != job)
             return;
-        if (!atomic_compare_exchange_weak_explicit(&p->claim, &v, v + 1, memory_order_acq_rel,
+        unsigned count = CLAIM_COUNT(v), chunk;
+        unsigned long long nv;
+        if (count <= CLAIM_MASK_MAX) {
+            unsigned taken = CLAIM_NEXT(v), all = (1u << count) - 1;
+            if (taken == all)
+                return;
+            unsigned own = (unsigned)member_index;
+            chunk = own < count && !(taken & (1u << own)) ? own
+                                                          : (unsigned)__builtin_ctz(~taken & all);
+            nv = v | (1ull << chunk);
+        } else {
+            if (CLAIM_NEXT(v) >= count)
+                return;
+            chunk = CLAIM_NEXT(v);
+            nv = v + 1;
+        }
+        if (!atomic_compare_exchange_weak_explicit(&p->claim, &v, nv, memory_order_acq_rel,
                                                    memory_order_acquire))
             continue; /* v now holds the current word */
-        unsigned count = CLAIM_COUNT(v);
-        size_t b = CLAIM_NEXT(v) * p->chunk, e = b + p->chunk;
+        size_t b = chunk * p->chunk, e = b + p->chunk;
         if (e > p->n)
             e = p->n;
         if (b < e)
@@ -128,9 +156,6 @@ static void run_chunks(cvm_threadpool *p, uint32_t job)
         v = atomic_load_explicit(&p->claim, memory_order_acquire);
     }
 }
-
-/* Which member of its pool this thread is (0: not a worker) */
-static _Thread_local int member_index;
 
 int cvm_threadpool_member(void)
 {

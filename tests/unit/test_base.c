@@ -185,6 +185,68 @@ static void test_threadpool_member(void **st)
     cvm_threadpool_free(p);
 }
 
+/* Two chunks of a 2-thread job; each records who ran it and waits (up to
+ * 50 ms) for the other to start, so that both threads are in the job. */
+typedef struct own_log {
+    _Atomic int started[2];
+    int member[2];
+} own_log;
+
+static void log_own(void *arg, size_t b, size_t e)
+{
+    own_log *l = arg;
+    for (size_t c = b; c < e; c++) {
+        l->member[c] = cvm_threadpool_member();
+        atomic_store(&l->started[c], 1);
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do {
+            clock_gettime(CLOCK_MONOTONIC, &t);
+        } while (!atomic_load(&l->started[1 - c]) &&
+                 (t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 50000000L);
+    }
+}
+
+/* Each thread takes the chunk of its own index first: the caller runs chunk
+ * 0 of every job (handed out in claim order, the worker took it whenever it
+ * claimed first), and a worker that is awake runs chunk 1. */
+static void test_threadpool_own_chunk(void **st)
+{
+    (void)st;
+    cvm_threadpool *p;
+    assert_int_equal(cvm_threadpool_create(2, &p), CVM_OK);
+    int worker_ran_one = 0;
+    for (int rep = 0; rep < 200; rep++) {
+        own_log l = {.member = {-1, -1}};
+        atomic_init(&l.started[0], 0);
+        atomic_init(&l.started[1], 0);
+        cvm_parallel_for(p, 2, 1, log_own, &l);
+        assert_int_equal(l.member[0], 0);
+        worker_ran_one += l.member[1] == 1;
+    }
+    assert_true(worker_ran_one >= 100);
+    cvm_threadpool_free(p);
+}
+
+/* More chunks than the claim mask holds (a pool of 20): handed out in
+ * order, each exactly once. */
+static void test_threadpool_many_chunks(void **st)
+{
+    (void)st;
+    cvm_threadpool *p;
+    assert_int_equal(cvm_threadpool_create(20, &p), CVM_OK);
+    _Atomic int hits[64];
+    for (int rep = 0; rep < 500; rep++) {
+        size_t n = 1 + (size_t)(rep * 7919) % 64;
+        for (size_t i = 0; i < 64; i++)
+            atomic_init(&hits[i], 0);
+        cvm_parallel_for(p, n, 1, count_range, hits);
+        for (size_t i = 0; i < 64; i++)
+            assert_int_equal(atomic_load(&hits[i]), i < n ? 1 : 0);
+    }
+    cvm_threadpool_free(p);
+}
+
 /* Large buffers for packed weights: aligned, zeroed, writable to the last
  * byte, at sizes on both sides of the mapping threshold; NULL frees. */
 static void test_big_alloc(void **st)
@@ -267,6 +329,8 @@ int main(void)
         cmocka_unit_test(test_threadpool),
         cmocka_unit_test(test_threadpool_back_to_back),
         cmocka_unit_test(test_threadpool_member),
+        cmocka_unit_test(test_threadpool_own_chunk),
+        cmocka_unit_test(test_threadpool_many_chunks),
         cmocka_unit_test(test_big_alloc),
         cmocka_unit_test(test_tensor_buffer_reuse),
     };

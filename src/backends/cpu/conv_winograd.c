@@ -596,7 +596,14 @@ static void wino_slot(void *arg, size_t begin, size_t end)
         float *V = jb->scratch + sl * w->slot_floats;
         float *M = V + 36 * (size_t)(w->C * WT + 16);
         if (w->wsplit) {
-            wino_share(jb, V, M, sl);
+            /* shares by member, not by chunk claimed: the share a core
+             * runs is then the one it ran in the layer before, whose
+             * output it reads (see cvm_ranges) */
+            int cursor = 0;
+            for (int64_t h; (h = cvm_ranges_next(&jb->ranges, &cursor)) >= 0;) {
+                float *Vh = jb->scratch + (size_t)h * w->slot_floats;
+                wino_share(jb, Vh, Vh + 36 * (size_t)(w->C * WT + 16), (size_t)h);
+            }
             continue;
         }
         int64_t lo = jb->items * (int64_t)sl / jb->slots;
@@ -759,7 +766,7 @@ void cvm_wino_run(const cvm_wino *w, const float *x, float *y, const cvm_wino_ou
     /* (YOLOv8n and YOLO11n on 2 threads of a shared VM: up to 5% faster by
      * the best and 10th-percentile runs than fixed shares, in alternation) */
     jb.dynamic = T > 1 && !w->wsplit;
-    cvm_ranges_init(&jb.ranges, jb.items, T);
+    cvm_ranges_init(&jb.ranges, w->wsplit ? T : jb.items, T);
     cvm_parallel_for(pool, (size_t)T, 1, wino_slot, &jb);
 }
 
