@@ -19,17 +19,18 @@ typedef void (*cvm_range_fn)(void *arg, size_t begin, size_t end);
 
 /* Runs fn over [0, n) split into contiguous chunks of at least `grain` items,
  * at most one per thread, which the caller and the workers claim as they come
- * free, and returns when all are done (whether or not every worker took
- * part).  p may be NULL (runs inline).  Not reentrant: fn must not call cvm_parallel_for on the same
- * pool. */
+ * free (each the chunk of its own member index first, when there are at most
+ * 16), and returns when all are done (whether or not every worker took
+ * part).  p may be NULL (runs inline).  Not reentrant: fn must not call
+ * cvm_parallel_for on the same pool. */
 void cvm_parallel_for(cvm_threadpool *p, size_t n, size_t grain, cvm_range_fn fn, void *arg);
 
 /* The calling thread's place in the pool that runs it: worker i of a pool
  * is i (1..size-1); the thread that calls cvm_parallel_for, and any thread
  * outside a pool, is 0.  Kernels that split work the same way on
  * consecutive operators use it to hand a worker the part of the data it
- * touched last time (a claim by chunk index says nothing about which thread
- * runs the chunk). */
+ * touched last time (a chunk goes to the thread of its index only when that
+ * thread is free to claim it in time). */
 int cvm_threadpool_member(void);
 
 /* A work split with affinity: `items` cut into `n` contiguous ranges (at
