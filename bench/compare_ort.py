@@ -90,8 +90,35 @@ def feeds_for(path):
     return feeds
 
 
+COUNTED_OPS = ("Conv", "ConvTranspose", "MatMul", "Gemm")
+
+
+def ort_shapes(model, feeds, names):
+    """Shapes of the tensors `names` from one ONNX Runtime run that returns them
+    (on one thread, so that no pool of ORT's keeps spinning in this process)."""
+    import onnx
+    import onnxruntime as ort
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    known = {o.name for o in m.graph.output}
+    types = {vi.name: vi.type.tensor_type.elem_type for vi in m.graph.value_info}
+    for n in names:
+        if n not in known:
+            m.graph.output.append(onnx.helper.make_tensor_value_info(
+                n, types.get(n) or onnx.TensorProto.FLOAT, None))
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    outs = sess.run(names, feeds)
+    return {n: list(o.shape) for n, o in zip(names, outs)}
+
+
 def count_flops(path, feeds):
-    """Multiply-adds x2 of Conv, ConvTranspose, MatMul and Gemm, from inferred shapes."""
+    """Multiply-adds x2 of Conv, ConvTranspose, MatMul and Gemm.  Shapes come from
+    ONNX shape inference; where it leaves a dimension of such a node unknown
+    (DEIMv2's shapes depend on values computed at run time), from one ONNX Runtime
+    run that returns those tensors."""
     import onnx
     from onnx import shape_inference
     m = onnx.load(path)
@@ -101,14 +128,24 @@ def count_flops(path, feeds):
             for d, v in zip(t.shape.dim, feeds[i.name].shape):
                 d.dim_value = v
     try:
-        m = shape_inference.infer_shapes(m, data_prop=True)
+        inferred = shape_inference.infer_shapes(m, data_prop=True)
     except Exception:
-        return None
+        inferred = m
     shapes = {}
-    for vi in list(m.graph.value_info) + list(m.graph.input) + list(m.graph.output):
-        shapes[vi.name] = [d.dim_value for d in vi.type.tensor_type.shape.dim]
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
+        dims = [d.dim_value for d in vi.type.tensor_type.shape.dim]
+        if dims and all(d > 0 for d in dims):
+            shapes[vi.name] = dims
     for init in m.graph.initializer:
         shapes[init.name] = list(init.dims)
+    unknown = sorted({x for n in m.graph.node if n.op_type in COUNTED_OPS
+                      for x in list(n.input[:2]) + [n.output[0]] if x and x not in shapes})
+    if unknown:
+        try:
+            shapes.update(ort_shapes(inferred, feeds, unknown))
+        except Exception as e:
+            print(f"# {os.path.basename(path)}: no shapes for {len(unknown)} tensors ({e}); "
+                  "GFLOP/s counts only the known ones", file=sys.stderr)
     total = 0
     for n in m.graph.node:
         try:

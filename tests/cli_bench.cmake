@@ -11,3 +11,9 @@ set_tests_properties(cli.bench_json cli.bench_errors PROPERTIES LABELS cli TIMEO
 add_test(NAME cli.ctypes_mirror
          COMMAND ${CVM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/check_ctypes.py ${CMAKE_CURRENT_SOURCE_DIR}/..)
 set_tests_properties(cli.ctypes_mirror PROPERTIES LABELS cli TIMEOUT 60)
+
+# bench/compare_ort.py's FLOP count on graphs of known size, one of them with
+# a shape known only at run time (onnx, onnxruntime and numpy).
+add_test(NAME cli.bench_flops
+         COMMAND ${CVM_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cli/check_flops.py ${CMAKE_CURRENT_SOURCE_DIR}/..)
+set_tests_properties(cli.bench_flops PROPERTIES LABELS cli TIMEOUT 120)
