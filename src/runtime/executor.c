@@ -17,20 +17,26 @@
 typedef struct run_block {
     cvm_tensor *vt;        /* per value: header with data pointer for this run */
     cvm_tensor **dyn;      /* per value: run-time allocated tensor (dynamic steps) */
-    const cvm_tensor **in; /* max_io scratch pointer arrays */
-    cvm_tensor **out;
+    const cvm_tensor **in; /* pointer arrays of max_io + 1 each, one pair per */
+    cvm_tensor **out;      /* thread that runs steps at once (io_slots) */
     atomic_int *done;      /* per step, inside regions: finished in this run */
     unsigned char *arena;
 } run_block;
 
 static size_t align_up(size_t x) { return (x + 63) & ~(size_t)63; }
 
+/* Threads that run steps at the same time: those of a region, or the caller. */
+static size_t io_slots(const cvm_plan *p)
+{
+    return p->n_regions && p->region_threads > 1 ? (size_t)p->region_threads : 1;
+}
+
 static void *block_alloc(const cvm_plan *p)
 {
+    const size_t io = io_slots(p) * (size_t)(p->max_io + 1) * sizeof(void *);
     size_t sz = align_up(p->arena_bytes) + align_up(sizeof(run_block)) +
                 align_up((size_t)p->n_values * sizeof(cvm_tensor)) +
-                align_up((size_t)p->n_values * sizeof(cvm_tensor *)) +
-                2 * align_up((size_t)(p->max_io + 1) * sizeof(void *)) +
+                align_up((size_t)p->n_values * sizeof(cvm_tensor *)) + 2 * align_up(io) +
                 align_up((size_t)(p->n_steps + 1) * sizeof(atomic_int));
     unsigned char *m = aligned_alloc(64, align_up(sz));
     if (!m)
@@ -44,9 +50,9 @@ static void *block_alloc(const cvm_plan *p)
     b->dyn = (cvm_tensor **)(m + off);
     off += align_up((size_t)p->n_values * sizeof(cvm_tensor *));
     b->in = (const cvm_tensor **)(m + off);
-    off += align_up((size_t)(p->max_io + 1) * sizeof(void *));
+    off += align_up(io);
     b->out = (cvm_tensor **)(m + off);
-    off += align_up((size_t)(p->max_io + 1) * sizeof(void *));
+    off += align_up(io);
     b->done = (atomic_int *)(m + off);
     for (int i = 0; i <= p->n_steps; i++)
         atomic_init(&b->done[i], 0);
@@ -202,9 +208,12 @@ static void region_thread(void *arg, size_t begin, size_t end)
 {
     region_job *j = arg;
     const cvm_plan_region *r = j->r;
-    const cvm_tensor *in[64];
-    cvm_tensor *out[64];
-    /* the area of this chunk: no two threads hold the same chunk */
+    /* the pointer arrays and area of this chunk: no two threads hold the
+     * same chunk (chunk 0's arrays are the ones the steps outside regions
+     * use, idle meanwhile) */
+    const size_t io = begin * (size_t)(j->p->max_io + 1);
+    const cvm_tensor **in = j->b->in + io;
+    cvm_tensor **out = j->b->out + io;
     void *scratch = j->b->arena + r->scratch_offset + begin * r->scratch_bytes;
     (void)end;
     for (;;) {
@@ -302,10 +311,7 @@ cvm_status cvm_plan_run(const cvm_graph *g, cvm_plan *p, const cvm_tensor *const
             const cvm_plan_value *pw = &p->values[w];
             if (pw->kind != CVM_VAL_ARENA || (w != v && pw->alias_of < 0))
                 continue;
-            int r = w;
-            while (p->values[r].alias_of >= 0)
-                r = p->values[r].alias_of;
-            if (r == v)
+            if (cvm_plan_root(p, w) == v)
                 b->vt[w].data = (char *)target + (pw->offset - pv->offset);
         }
     }

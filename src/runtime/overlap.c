@@ -41,13 +41,6 @@ void cvm_overlap_free(cvm_overlap *o)
     free(o);
 }
 
-static int root_of(const cvm_plan *p, int v)
-{
-    while (p->values[v].alias_of >= 0)
-        v = p->values[v].alias_of;
-    return v;
-}
-
 /* Every access goes through note(), in two passes: counting (acc NULL),
  * then filling. */
 typedef struct fill {
@@ -71,7 +64,7 @@ static void note(fill *f, int q, int step, int writes)
 /* The request holding value v's buffer, or -1. */
 static int request_of(const cvm_plan *p, const int *req_of, int v)
 {
-    return v >= 0 && p->values[v].kind == CVM_VAL_ARENA ? req_of[root_of(p, v)] : -1;
+    return v >= 0 && p->values[v].kind == CVM_VAL_ARENA ? req_of[cvm_plan_root(p, v)] : -1;
 }
 
 static void walk(const cvm_graph *g, const cvm_plan *p, const int *req_of, const int *req_value,

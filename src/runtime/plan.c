@@ -415,9 +415,7 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
     for (int v = 0; v < nv; v++) {
         if (p->values[v].kind != CVM_VAL_ARENA || p->values[v].alias_of < 0)
             continue;
-        int r = v;
-        while (p->values[r].alias_of >= 0)
-            r = p->values[r].alias_of;
+        int r = cvm_plan_root(p, v);
         if (def_step[v] < def_step[r])
             def_step[r] = def_step[v];
         if (p->values[v].last_use > p->values[r].last_use)

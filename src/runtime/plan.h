@@ -105,6 +105,14 @@ cvm_status cvm_plan_build(const cvm_graph *g, const int *order, const cvm_tensor
                           const cvm_plan_options *o, cvm_plan **out);
 void cvm_plan_free(cvm_plan *p);
 
+/* The value whose buffer holds value v (v itself unless it is a view). */
+static inline int cvm_plan_root(const cvm_plan *p, int v)
+{
+    while (p->values[v].alias_of >= 0)
+        v = p->values[v].alias_of;
+    return v;
+}
+
 /* Marks zero-copy views (alias_of) and the steps they make unnecessary. */
 void cvm_plan_views(const cvm_graph *g, cvm_plan *p);
 

@@ -91,17 +91,15 @@ static void count_range(void *arg, size_t b, size_t e)
         atomic_fetch_add(&hits[i], 1);
 }
 
-/* Many small jobs back to back: workers that wake late (a job may be over
- * before a worker has looked at it) must never run a chunk twice, skip one,
- * or run a chunk of a job that is over. */
-static void test_threadpool_back_to_back(void **st)
+/* `reps` jobs of 1-64 items back to back on a pool of `threads`, grains 1
+ * to max_grain: every item of a job runs exactly once. */
+static void run_each_once(int threads, int reps, int max_grain)
 {
-    (void)st;
     cvm_threadpool *p;
-    assert_int_equal(cvm_threadpool_create(4, &p), CVM_OK);
+    assert_int_equal(cvm_threadpool_create(threads, &p), CVM_OK);
     _Atomic int hits[64];
-    for (int rep = 0; rep < 20000; rep++) {
-        size_t n = 1 + (size_t)(rep * 7919) % 64, grain = 1 + (size_t)rep % 5;
+    for (int rep = 0; rep < reps; rep++) {
+        size_t n = 1 + (size_t)(rep * 7919) % 64, grain = 1 + (size_t)rep % (size_t)max_grain;
         for (size_t i = 0; i < 64; i++)
             atomic_init(&hits[i], 0);
         cvm_parallel_for(p, n, grain, count_range, hits);
@@ -109,6 +107,15 @@ static void test_threadpool_back_to_back(void **st)
             assert_int_equal(atomic_load(&hits[i]), i < n ? 1 : 0);
     }
     cvm_threadpool_free(p);
+}
+
+/* Many small jobs back to back: workers that wake late (a job may be over
+ * before a worker has looked at it) must never run a chunk twice, skip one,
+ * or run a chunk of a job that is over. */
+static void test_threadpool_back_to_back(void **st)
+{
+    (void)st;
+    run_each_once(4, 20000, 5);
 }
 
 /* Each thread that runs a chunk records (its pthread, its member index). */
@@ -233,18 +240,7 @@ static void test_threadpool_own_chunk(void **st)
 static void test_threadpool_many_chunks(void **st)
 {
     (void)st;
-    cvm_threadpool *p;
-    assert_int_equal(cvm_threadpool_create(20, &p), CVM_OK);
-    _Atomic int hits[64];
-    for (int rep = 0; rep < 500; rep++) {
-        size_t n = 1 + (size_t)(rep * 7919) % 64;
-        for (size_t i = 0; i < 64; i++)
-            atomic_init(&hits[i], 0);
-        cvm_parallel_for(p, n, 1, count_range, hits);
-        for (size_t i = 0; i < 64; i++)
-            assert_int_equal(atomic_load(&hits[i]), i < n ? 1 : 0);
-    }
-    cvm_threadpool_free(p);
+    run_each_once(20, 500, 1);
 }
 
 /* Large buffers for packed weights: aligned, zeroed, writable to the last

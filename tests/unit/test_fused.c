@@ -1309,9 +1309,10 @@ static cvm_graph *pow_graph(int rank1)
 
 /* y = Conv(Conv(x, w1), w2) + Conv(Relu(x), w2): 3x3 layers that take the
  * Winograd path (the Relu keeps the two convolutions of x apart, which
- * would otherwise become one over both weights).  With a fixed input shape the session frees w1 (its only
- * reader keeps transformed weights) but not w2 (two readers); batch < 0 makes
- * the batch symbolic, so nothing may be freed. */
+ * would otherwise become one over both weights).  With a fixed input shape
+ * the session frees w1 (its only reader keeps transformed weights) but not
+ * w2 (two readers); batch < 0 makes the batch symbolic, so nothing may be
+ * freed. */
 static cvm_graph *shared_weight_graph(int64_t batch)
 {
     int64_t xd[4] = {batch, 8, 14, 17};

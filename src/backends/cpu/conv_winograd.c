@@ -588,24 +588,32 @@ static void wino_share(const wino_job *jb, float *V, float *M, size_t sl)
         }
 }
 
+/* Slot h's scratch: the transformed input V, then the products M. */
+static float *slot_v(const wino_job *jb, int64_t h)
+{
+    return jb->scratch + (size_t)h * jb->w->slot_floats;
+}
+
+static float *slot_m(const wino_job *jb, int64_t h)
+{
+    return slot_v(jb, h) + 36 * (size_t)(jb->w->C * WT + 16);
+}
+
 static void wino_slot(void *arg, size_t begin, size_t end)
 {
     wino_job *jb = arg;
     const cvm_wino *w = jb->w;
     for (size_t sl = begin; sl < end; sl++) {
-        float *V = jb->scratch + sl * w->slot_floats;
-        float *M = V + 36 * (size_t)(w->C * WT + 16);
         if (w->wsplit) {
             /* shares by member, not by chunk claimed: the share a core
              * runs is then the one it ran in the layer before, whose
              * output it reads (see cvm_ranges) */
             int cursor = 0;
-            for (int64_t h; (h = cvm_ranges_next(&jb->ranges, &cursor)) >= 0;) {
-                float *Vh = jb->scratch + (size_t)h * w->slot_floats;
-                wino_share(jb, Vh, Vh + 36 * (size_t)(w->C * WT + 16), (size_t)h);
-            }
+            for (int64_t h; (h = cvm_ranges_next(&jb->ranges, &cursor)) >= 0;)
+                wino_share(jb, slot_v(jb, h), slot_m(jb, h), (size_t)h);
             continue;
         }
+        float *V = slot_v(jb, (int64_t)sl), *M = slot_m(jb, (int64_t)sl);
         int64_t lo = jb->items * (int64_t)sl / jb->slots;
         int64_t hi = jb->items * (int64_t)(sl + 1) / jb->slots;
         int64_t have = -1;
@@ -641,16 +649,6 @@ static void wino_slot(void *arg, size_t begin, size_t end)
  * transform saved with the input channels: a lone 20x20 256->80 layer on
  * two threads 0.94-0.98 of the time with output-channel shares, 128->128
  * 1.09-1.13 (`ab_libs.py`). */
-static float *slot_v(const wino_job *jb, int64_t h)
-{
-    return jb->scratch + (size_t)h * jb->w->slot_floats;
-}
-
-static float *slot_m(const wino_job *jb, int64_t h)
-{
-    return slot_v(jb, h) + 36 * (size_t)(jb->w->C * WT + 16);
-}
-
 AVX512 static void cs_first(void *arg, size_t begin, size_t end)
 {
     wino_job *jb = arg;
